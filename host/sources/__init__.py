@@ -1,0 +1,52 @@
+"""Wearable sources: everything that yields accelerometer samples to the host.
+
+Every source (simulator, BLE device profiles, phone bridges) implements `WearableSource`::
+
+    async with source:
+        async for batch in source.samples():
+            ...  # repfit.wire.SampleBatch: t in s (device clock), acc in g, shape (n, 3)
+
+Concrete sources live in private modules and are imported lazily by `open_source`, so
+importing `repfit.detection` or an integration never pulls in bleak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from enum import Enum
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from repfit.wire import SampleBatch
+
+__all__ = ["SourceError", "SourceKind", "WearableSource"]
+
+
+class SourceKind(str, Enum):
+    """Families of wearable sources."""
+
+    SIM = "sim"
+    BLE = "ble"
+    PHONE = "phone"
+
+
+class SourceError(Exception):
+    """Base class for wearable-source failures (device not found, bad packets, ...)."""
+
+
+@runtime_checkable
+class WearableSource(Protocol):
+    """An async context manager that streams `SampleBatch` objects until closed or exhausted."""
+
+    name: str
+
+    async def __aenter__(self) -> WearableSource: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def samples(self) -> AsyncIterator[SampleBatch]: ...

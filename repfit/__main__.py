@@ -1,0 +1,3 @@
+from repfit.host.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,537 @@
+"""The MQTT message contract: topics, payloads, versions and validation.
+
+This module is the only place that turns bytes into messages and back. Everything else in
+repfit handles the typed, frozen dataclasses below. It imports nothing heavier than numpy so
+the training side, the host and the phone bridge can all use it. ``docs/protocol.md`` is the
+human-readable version of this file; keep the two in step.
+
+Topic grammar (``<user>`` and ``<device>`` match ``[A-Za-z0-9_-]{1,64}``)::
+
+    repfit/<user>/assignment        Assignment   training -> host   QoS 1, retained
+    repfit/<user>/cue               Cue          training -> host   QoS 0
+    repfit/<user>/samples/<device>  SampleBatch  wearable -> host   QoS 0
+    repfit/<user>/progress          Progress     host -> anyone     QoS 0, retained
+    repfit/<user>/result            Result       host -> anyone     QoS 1, retained
+    repfit/<user>/status/<device>   Status       anyone (Last Will) QoS 1, retained
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any, Final, Literal, Union
+
+import numpy as np
+
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "PROTOCOL_VERSION",
+    "Assignment",
+    "Cue",
+    "Message",
+    "Progress",
+    "Result",
+    "SampleBatch",
+    "Status",
+    "Topic",
+    "WireError",
+    "decode",
+    "encode",
+    "parse_topic",
+    "qos_retain",
+    "subscription",
+    "topic_for",
+]
+
+PROTOCOL_VERSION: Final = 1
+#: Largest payload accepted. A sample batch of 2 s at 200 Hz is ~25 KiB of JSON.
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+#: Largest number of samples in one batch.
+MAX_BATCH_SAMPLES: Final = 4096
+
+_NAME = r"[A-Za-z0-9_-]{1,64}"
+_NAME_RE = re.compile(rf"^{_NAME}$")
+_TOPIC_RE = re.compile(
+    rf"^repfit/(?P<user>{_NAME})/(?P<kind>assignment|cue|progress|result|samples|status)"
+    rf"(?:/(?P<device>{_NAME}))?$"
+)
+
+Unit = Literal["reps", "seconds", "iterations"]
+Reason = Literal["assigned", "penalty", "reward"]
+CueKind = Literal[
+    "announce", "start", "tick", "tick_major", "finish", "better", "worse", "penalty", "reward"
+]
+Outcome = Literal["target_reached", "deadline", "cancelled"]
+
+
+class WireError(ValueError):
+    """A payload or topic that does not follow the contract.
+
+    Attributes
+    ----------
+    topic : str
+        The topic the payload arrived on.
+    field : str
+        The offending field (``"payload"`` for the whole body, ``"topic"`` for the topic).
+    reason : str
+        Human-readable explanation, safe to log.
+    """
+
+    def __init__(self, topic: str, field: str, reason: str) -> None:
+        self.topic = topic
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{topic}: field {field!r}: {reason}")
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An exercise to do, issued by the training side (or a penalty/reward).
+
+    ``target`` is in ``unit``. For ``unit == "iterations"`` the host cannot see iterations;
+    it verifies the hold against ``est_duration_s`` and the training side's ``finish`` cue.
+    ``deadline_s`` counts from ``issued_at`` (wall clock, seconds since the epoch).
+    """
+
+    id: str
+    exercise: str
+    target: float
+    unit: Unit = "reps"
+    reason: Reason = "assigned"
+    issued_at: float = 0.0
+    deadline_s: float = 600.0
+    est_duration_s: float | None = None
+    seconds_per_rep: float | None = None
+    run_id: str | None = None
+    experiment: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A sound/voice cue decided by the coach, played by whoever is near the user."""
+
+    kind: CueKind
+    assignment_id: str | None = None
+    index: int | None = None
+    text: str | None = None
+    at: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class SampleBatch:
+    """Accelerometer samples from one wearable.
+
+    ``t`` is seconds on the device's clock (monotonic, shape ``(n,)``), ``acc`` is in g,
+    shape ``(n, 3)``. ``seq`` numbers batches per device so loss can be detected;
+    ``lost_before`` is how many samples the source knows were lost just before this batch.
+    """
+
+    device: str
+    t: np.ndarray
+    acc: np.ndarray
+    seq: int = 0
+    lost_before: int = 0
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.t, dtype=np.float64).reshape(-1)
+        acc = np.asarray(self.acc, dtype=np.float64)
+        if acc.size == 0:
+            acc = acc.reshape(0, 3)
+        if acc.ndim != 2 or acc.shape[1] != 3:
+            raise ValueError(f"acc must have shape (n, 3), got {acc.shape}")
+        if acc.shape[0] != t.shape[0]:
+            raise ValueError(f"t has {t.shape[0]} samples but acc has {acc.shape[0]}")
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "acc", acc)
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SampleBatch):
+            return NotImplemented
+        return (
+            self.device == other.device
+            and self.seq == other.seq
+            and self.lost_before == other.lost_before
+            and np.array_equal(self.t, other.t)
+            and np.array_equal(self.acc, other.acc)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Live state of the open assignment, published by the host on every change."""
+
+    assignment_id: str
+    exercise: str
+    reps: int
+    target: float
+    unit: Unit = "reps"
+    hold_seconds: float | None = None
+    rejected: int = 0
+    last_reason: str | None = None
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """The verified outcome of one assignment."""
+
+    assignment_id: str
+    exercise: str
+    completed: bool
+    outcome: Outcome
+    reps: int
+    target: float
+    unit: Unit = "reps"
+    hold_seconds: float | None = None
+    rejected: int = 0
+    reason: Reason = "assigned"
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Status:
+    """Liveness of a participant; published retained and used as the MQTT Last Will."""
+
+    role: Literal["host", "trainer", "wearable"]
+    online: bool
+    client_id: str = ""
+    at: float = 0.0
+
+
+Message = Union[Assignment, Cue, SampleBatch, Progress, Result, Status]
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A parsed topic."""
+
+    user: str
+    kind: str
+    device: str | None = None
+
+
+_KIND_OF: Final[dict[type, str]] = {
+    Assignment: "assignment",
+    Cue: "cue",
+    SampleBatch: "samples",
+    Progress: "progress",
+    Result: "result",
+    Status: "status",
+}
+_TYPE_OF: Final[dict[str, type]] = {v: k for k, v in _KIND_OF.items()}
+# QoS and retain flag per kind: state that a late subscriber needs is retained; streams are
+# fire-and-forget; things that must not be lost are QoS 1.
+_QOS_RETAIN: Final[dict[str, tuple[int, bool]]] = {
+    "assignment": (1, True),
+    "cue": (0, False),
+    "samples": (0, False),
+    "progress": (0, True),
+    "result": (1, True),
+    "status": (1, True),
+}
+_UNITS: Final = ("reps", "seconds", "iterations")
+_REASONS: Final = ("assigned", "penalty", "reward")
+_CUES: Final = (
+    "announce", "start", "tick", "tick_major", "finish", "better", "worse", "penalty", "reward"
+)
+_OUTCOMES: Final = ("target_reached", "deadline", "cancelled")
+_ROLES: Final = ("host", "trainer", "wearable")
+
+
+# --------------------------------------------------------------------------- topics
+
+
+def _check_name(what: str, value: str) -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ValueError(f"{what} must match [A-Za-z0-9_-]{{1,64}}, got {value!r}")
+    return value
+
+
+def topic_for(user: str, message: Message | str, device: str | None = None) -> str:
+    """The topic a message (or a kind name) is published on."""
+    kind = message if isinstance(message, str) else _KIND_OF[type(message)]
+    if kind not in _QOS_RETAIN:
+        raise ValueError(f"unknown message kind {kind!r}")
+    _check_name("user", user)
+    if isinstance(message, SampleBatch):
+        device = message.device
+    if kind in ("samples", "status"):
+        if device is None:
+            raise ValueError(f"a {kind} topic needs a device/client name")
+        return f"repfit/{user}/{kind}/{_check_name('device', device)}"
+    return f"repfit/{user}/{kind}"
+
+
+def subscription(user: str, kind: str) -> str:
+    """The subscription filter for every message of ``kind`` for ``user``."""
+    _check_name("user", user)
+    if kind in ("samples", "status"):
+        return f"repfit/{user}/{kind}/+"
+    return f"repfit/{user}/{kind}"
+
+
+def parse_topic(topic: str) -> Topic:
+    """Split a topic into user, kind and device; raises `WireError` when it is not ours."""
+    m = _TOPIC_RE.match(topic)
+    if m is None:
+        raise WireError(topic, "topic", "not a repfit topic (repfit/<user>/<kind>[/<device>])")
+    kind, device = m["kind"], m["device"]
+    if (kind in ("samples", "status")) != (device is not None):
+        raise WireError(topic, "topic", f"{kind} topics {'need' if device is None else 'take no'}"
+                        " a device segment")
+    return Topic(m["user"], kind, device)
+
+
+def qos_retain(kind: str) -> tuple[int, bool]:
+    """QoS level and retain flag for a message kind."""
+    return _QOS_RETAIN[kind]
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def encode(message: Message) -> bytes:
+    """Serialise a message to its JSON payload (UTF-8, compact, with version and type)."""
+    kind = _KIND_OF[type(message)]
+    body: dict[str, Any]
+    if isinstance(message, SampleBatch):
+        # Rounded to 1 µs and 0.1 mg: far below sensor noise, and it keeps payloads small.
+        body = {
+            "device": message.device,
+            "seq": message.seq,
+            "lost_before": message.lost_before,
+            "t": [round(float(x), 6) for x in message.t],
+            "acc": [[round(float(v), 4) for v in row] for row in message.acc],
+        }
+    else:
+        body = asdict(message)
+        for k, v in body.items():
+            if isinstance(v, float):
+                body[k] = _finite_or_none(v)
+    payload = {"v": PROTOCOL_VERSION, "type": kind, **body}
+    data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"{kind} payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    return data
+
+
+# --------------------------------------------------------------------------- decode
+
+
+class _Fields:
+    """Typed access to a decoded JSON object; every failure names its field."""
+
+    def __init__(self, topic: str, obj: dict[str, Any]) -> None:
+        self.topic = topic
+        self.obj = obj
+
+    def fail(self, name: str, reason: str) -> WireError:
+        return WireError(self.topic, name, reason)
+
+    def str(self, name: str, *, default: Any = ..., choices: tuple[str, ...] = ()) -> Any:
+        if name not in self.obj:
+            if default is ...:
+                raise self.fail(name, "missing")
+            return default
+        v = self.obj[name]
+        if v is None and default is None:
+            return None
+        if not isinstance(v, str):
+            raise self.fail(name, f"expected a string, got {type(v).__name__}")
+        if len(v) > 1024:
+            raise self.fail(name, "longer than 1024 characters")
+        if choices and v not in choices:
+            raise self.fail(name, f"{v!r} is not one of {', '.join(choices)}")
+        return v
+
+    def num(self, name: str, *, default: Any = ..., integer: bool = False,
+            minimum: float | None = None) -> Any:
+        if name not in self.obj:
+            if default is ...:
+                raise self.fail(name, "missing")
+            return default
+        v = self.obj[name]
+        if v is None and default is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.fail(name, f"expected a number, got {type(v).__name__}")
+        if integer and not isinstance(v, int):
+            raise self.fail(name, f"expected an integer, got {v!r}")
+        if not math.isfinite(v):
+            raise self.fail(name, "not a finite number")
+        if minimum is not None and v < minimum:
+            raise self.fail(name, f"{v!r} is below the minimum {minimum}")
+        return int(v) if integer else float(v)
+
+    def bool(self, name: str) -> bool:
+        if name not in self.obj:
+            raise self.fail(name, "missing")
+        v = self.obj[name]
+        if not isinstance(v, bool):
+            raise self.fail(name, f"expected true/false, got {type(v).__name__}")
+        return v
+
+
+def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
+    device = f.str("device")
+    if device != topic.device:
+        raise f.fail("device", f"{device!r} does not match the topic's device {topic.device!r}")
+    t_raw, acc_raw = f.obj.get("t"), f.obj.get("acc")
+    if not isinstance(t_raw, list):
+        raise f.fail("t", "expected a list of timestamps")
+    if not isinstance(acc_raw, list):
+        raise f.fail("acc", "expected a list of [x, y, z] rows")
+    if len(t_raw) != len(acc_raw):
+        raise f.fail("acc", f"{len(acc_raw)} rows for {len(t_raw)} timestamps")
+    if len(t_raw) > MAX_BATCH_SAMPLES:
+        raise f.fail("t", f"{len(t_raw)} samples exceeds the limit of {MAX_BATCH_SAMPLES}")
+    try:
+        t = np.array(t_raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise f.fail("t", "timestamps must be numbers") from None
+    try:
+        acc = np.array(acc_raw, dtype=np.float64).reshape(len(acc_raw), -1) if acc_raw else \
+            np.zeros((0, 3))
+    except (TypeError, ValueError):
+        raise f.fail("acc", "rows must be [x, y, z] numbers") from None
+    if acc.shape[1] != 3:
+        raise f.fail("acc", "rows must have exactly 3 values [x, y, z]")
+    if t.dtype != np.float64 or acc.dtype != np.float64:
+        raise f.fail("t", "timestamps must be numbers")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(acc))):
+        raise f.fail("acc", "non-finite value")
+    if t.size > 1 and np.any(np.diff(t) <= 0):
+        raise f.fail("t", "timestamps must be strictly increasing within a batch")
+    return SampleBatch(
+        device=device,
+        t=t,
+        acc=acc,
+        seq=f.num("seq", default=0, integer=True, minimum=0),
+        lost_before=f.num("lost_before", default=0, integer=True, minimum=0),
+    )
+
+
+def _decode_fields(cls: type, f: _Fields) -> Message:
+    values: dict[str, Any] = {}
+    for fd in fields(cls):
+        spec = _FIELD_SPECS[cls].get(fd.name)
+        default = ... if fd.default is MISSING else fd.default
+        if spec is None:
+            continue
+        kind, extra = spec
+        if kind == "str":
+            values[fd.name] = f.str(fd.name, default=default, **extra)
+        elif kind == "num":
+            values[fd.name] = f.num(fd.name, default=default, **extra)
+        else:
+            values[fd.name] = f.bool(fd.name)
+    return cls(**values)
+
+
+_NONNEG = {"minimum": 0.0}
+_FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
+    Assignment: {
+        "id": ("str", {}),
+        "exercise": ("str", {}),
+        "target": ("num", {"minimum": 0.0}),
+        "unit": ("str", {"choices": _UNITS}),
+        "reason": ("str", {"choices": _REASONS}),
+        "issued_at": ("num", _NONNEG),
+        "deadline_s": ("num", _NONNEG),
+        "est_duration_s": ("num", _NONNEG),
+        "seconds_per_rep": ("num", _NONNEG),
+        "run_id": ("str", {}),
+        "experiment": ("str", {}),
+        "text": ("str", {}),
+    },
+    Cue: {
+        "kind": ("str", {"choices": _CUES}),
+        "assignment_id": ("str", {}),
+        "index": ("num", {"integer": True, "minimum": 0}),
+        "text": ("str", {}),
+        "at": ("num", _NONNEG),
+    },
+    Progress: {
+        "assignment_id": ("str", {}),
+        "exercise": ("str", {}),
+        "reps": ("num", {"integer": True, "minimum": 0}),
+        "target": ("num", _NONNEG),
+        "unit": ("str", {"choices": _UNITS}),
+        "hold_seconds": ("num", _NONNEG),
+        "rejected": ("num", {"integer": True, "minimum": 0}),
+        "last_reason": ("str", {}),
+        "at": ("num", _NONNEG),
+    },
+    Result: {
+        "assignment_id": ("str", {}),
+        "exercise": ("str", {}),
+        "completed": ("bool", {}),
+        "outcome": ("str", {"choices": _OUTCOMES}),
+        "reps": ("num", {"integer": True, "minimum": 0}),
+        "target": ("num", _NONNEG),
+        "unit": ("str", {"choices": _UNITS}),
+        "hold_seconds": ("num", _NONNEG),
+        "rejected": ("num", {"integer": True, "minimum": 0}),
+        "reason": ("str", {"choices": _REASONS}),
+        "started_at": ("num", _NONNEG),
+        "finished_at": ("num", _NONNEG),
+    },
+    Status: {
+        "role": ("str", {"choices": _ROLES}),
+        "online": ("bool", {}),
+        "client_id": ("str", {}),
+        "at": ("num", _NONNEG),
+    },
+}
+
+
+def decode(topic: str, payload: bytes | bytearray | str) -> tuple[Topic, Message]:
+    """Parse and validate one MQTT message.
+
+    Raises
+    ------
+    WireError
+        For a foreign topic, an oversized payload, invalid JSON or UTF-8, an unknown protocol
+        version, a type that does not match the topic, or any field of the wrong type or range.
+        The message names the field; it never echoes the payload (which could be large).
+    """
+    parsed = parse_topic(topic)
+    if isinstance(payload, str):
+        payload = payload.encode()
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(topic, "payload", f"{len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        obj = json.loads(bytes(payload).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise WireError(topic, "payload", "not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise WireError(topic, "payload", f"invalid JSON ({exc.msg} at char {exc.pos})") from None
+    if not isinstance(obj, dict):
+        raise WireError(topic, "payload", f"expected a JSON object, got {type(obj).__name__}")
+    f = _Fields(topic, obj)
+    version = obj.get("v")
+    if version != PROTOCOL_VERSION:
+        raise f.fail("v", f"unsupported protocol version {version!r} (this host speaks "
+                          f"{PROTOCOL_VERSION})")
+    kind = f.str("type")
+    if kind != parsed.kind:
+        raise f.fail("type", f"{kind!r} on a {parsed.kind!r} topic")
+    if kind == "samples":
+        return parsed, _decode_samples(f, parsed)
+    return parsed, _decode_fields(_TYPE_OF[kind], f)
