@@ -1,0 +1,1 @@
+"""Pure streaming rep detection (filled in by the detection work)."""

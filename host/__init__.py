@@ -1,0 +1,1 @@
+"""The host near the user: MQTT bus, workout sessions, store, wearables, cues and the CLI."""

@@ -1,0 +1,1 @@
+"""Training-side adapters and the coach that turns training progress into workouts."""
