@@ -83,7 +83,10 @@ class MqttSettings:
     @property
     def url(self) -> str:
         """The broker URL without credentials (safe to log)."""
-        scheme = ("wss" if self.tls else "ws") if self.websocket else ("mqtts" if self.tls else "mqtt")
+        if self.websocket:
+            scheme = "wss" if self.tls else "ws"
+        else:
+            scheme = "mqtts" if self.tls else "mqtt"
         return f"{scheme}://{self.host}:{self.port}"
 
 

@@ -21,7 +21,7 @@ import json
 import math
 import re
 from dataclasses import MISSING, asdict, dataclass, fields
-from typing import Any, Final, Literal, Union
+from typing import Any, Final, Literal
 
 import numpy as np
 
@@ -210,7 +210,7 @@ class Status:
     at: float = 0.0
 
 
-Message = Union[Assignment, Cue, SampleBatch, Progress, Result, Status]
+Message = Assignment | Cue | SampleBatch | Progress | Result | Status
 
 
 @dataclass(frozen=True)

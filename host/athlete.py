@@ -1,0 +1,85 @@
+"""A simulated person wearing a simulated sensor: does each new assignment, streams it over MQTT.
+
+The demo and the end-to-end tests need someone to do the workout. This participant
+subscribes to assignments like a phone app would, synthesises the motion with
+`repfit.detection.simulate`, and publishes the samples on ``repfit/<user>/samples/<device>``
+through the same wire contract a real phone bridge uses. ``effort`` < 1 makes a lazy athlete
+(for testing that the host does not accept an unfinished set).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from repfit.detection import HOLD_EXERCISES
+from repfit.detection.simulate import Recording, simulate_set
+from repfit.host.bus import Bus
+from repfit.host.session import counter_exercise
+from repfit.host.sources._sim import SimulatedWearable
+
+from repfit import wire
+
+__all__ = ["Athlete", "perform_assignments", "recording_for"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Athlete:
+    """How the simulated person moves."""
+
+    effort: float = 1.0
+    position: str = "wrist"
+    fs_hz: float = 50.0
+    speed: float = 1.0
+    seed: int = 0
+    device: str = "sim"
+    rest_s: float = 2.0
+
+
+def recording_for(a: wire.Assignment, athlete: Athlete, seed: int) -> Recording:
+    """The motion the athlete performs for an assignment."""
+    exercise = counter_exercise(a.exercise)
+    if exercise in HOLD_EXERCISES or a.unit != "reps":
+        seconds = a.target if a.unit == "seconds" else (a.est_duration_s or a.target)
+        hold_s = seconds * athlete.effort + (1.0 if athlete.effort >= 1 else 0.0)
+        return simulate_set(exercise if exercise in HOLD_EXERCISES else "plank", reps=0,
+                            hold_s=hold_s, fs_hz=athlete.fs_hz, position=athlete.position,
+                            seed=seed, rest_before_s=athlete.rest_s, rest_after_s=athlete.rest_s)
+    reps = math.floor(a.target * athlete.effort + 1e-9)
+    return simulate_set(exercise, reps=reps, fs_hz=athlete.fs_hz, position=athlete.position,
+                        seed=seed, cadence_s=a.seconds_per_rep or 2.0,
+                        rest_before_s=athlete.rest_s, rest_after_s=athlete.rest_s)
+
+
+async def perform_assignments(bus: Bus, athlete: Athlete, *, limit: int | None = None,
+                              since: float | None = None) -> int:
+    """Do each assignment issued after ``since`` (default: now); returns how many were done.
+
+    Older retained assignments are skipped: a person reacts to new work, not old news.
+    """
+    since = time.time() - 1.0 if since is None else since
+    await bus.subscribe("assignment")
+    done = 0
+    seen: set[str] = set()
+    device_t = 0.0
+    async for incoming in bus.messages():
+        a = incoming.message
+        if not isinstance(a, wire.Assignment) or a.id in seen or a.issued_at < since:
+            continue
+        seen.add(a.id)
+        rec = recording_for(a, athlete, seed=athlete.seed + done)
+        log.info("athlete: doing %s (%g %s), %.0f s of motion", a.exercise, a.target, a.unit,
+                 rec.t[-1] - rec.t[0] if len(rec.t) else 0.0)
+        source = SimulatedWearable(rec, name=athlete.device, speed=athlete.speed, t0=device_t)
+        async with source:
+            async for batch in source.samples():
+                bus.publish(batch)
+        device_t += float(rec.t[-1]) + 1.0 if len(rec.t) else 0.0
+        done += 1
+        if limit is not None and done >= limit:
+            break
+    return done

@@ -1,0 +1,258 @@
+"""The host's MQTT connection: paho-mqtt 2.x wrapped once, used with ``async with``.
+
+paho runs its network loop in its own thread and reconnects by itself. Its callbacks here do
+one thing — hand raw messages to the asyncio loop through a bounded queue. Decoding happens
+on the loop, through `repfit.wire`, so raw bytes never travel past this module and a
+malformed payload is logged with its reason and dropped without stopping anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from repfit import wire
+from repfit.config import MqttSettings
+
+__all__ = ["Bus", "BusError", "Incoming"]
+
+log = logging.getLogger(__name__)
+
+_CONNACK_TEXT = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorised",
+}
+
+
+class BusError(ConnectionError):
+    """The broker could not be reached or refused us; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A decoded message and the topic it came on."""
+
+    topic: wire.Topic
+    message: wire.Message
+    retained: bool = False
+
+
+class _LogLimiter:
+    """At most one warning per key per ``period_s``; counts what it held back."""
+
+    def __init__(self, period_s: float = 10.0) -> None:
+        self.period_s = period_s
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warn(self, key: str, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(key, -1e9) >= self.period_s:
+            held = self._held.pop(key, 0)
+            suffix = f" ({held} similar messages suppressed)" if held else ""
+            log.warning(msg + suffix, *args)
+            self._last[key] = now
+        else:
+            self._held[key] = self._held.get(key, 0) + 1
+
+
+class Bus:
+    """An MQTT session for the host (or any asyncio participant).
+
+    Parameters
+    ----------
+    settings : MqttSettings
+        Broker address and credentials.
+    user : str
+        The repfit user whose topics this participant serves.
+    role : str
+        ``"host"`` or ``"wearable"``; used for the client id and the Last Will status topic.
+    queue_size : int
+        Incoming messages buffered before the oldest is dropped (with a counted warning).
+
+    Examples
+    --------
+    >>> async with Bus(settings, user="ada") as bus:          # doctest: +SKIP
+    ...     await bus.subscribe("assignment", "samples")
+    ...     async for incoming in bus.messages():
+    ...         handle(incoming.message)
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        user: str,
+        role: str = "host",
+        client_id: str | None = None,
+        queue_size: int = 10_000,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.user = user
+        self.role = role
+        self.client_id = client_id or f"repfit-{role}-{uuid.uuid4().hex[:8]}"
+        self.connect_timeout_s = connect_timeout_s
+        self._queue_size = queue_size
+        self._queue: asyncio.Queue[mqtt.MQTTMessage] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: mqtt.Client | None = None
+        self._connected: asyncio.Event | None = None
+        self._connect_error: BaseException | None = None
+        self._filters: dict[str, int] = {}
+        self._dropped = 0
+        self._limiter = _LogLimiter()
+        self.rejected = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _status_topic(self) -> str:
+        return wire.topic_for(self.user, "status", self.client_id)
+
+    def _status(self, online: bool) -> bytes:
+        role = self.role if self.role in ("host", "trainer", "wearable") else "host"
+        return wire.encode(wire.Status(role=role, online=online, client_id=self.client_id,  # type: ignore[arg-type]
+                                       at=time.time()))
+
+    async def __aenter__(self) -> Bus:
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue(self._queue_size)
+        self._connected = asyncio.Event()
+        transport = "websockets" if self.settings.websocket else "tcp"
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             transport=transport)
+        if self.settings.username is not None:
+            password = self.settings.password.reveal() if self.settings.password else None
+            client.username_pw_set(self.settings.username, password)
+        if self.settings.tls:
+            client.tls_set()
+        client.will_set(self._status_topic(), self._status(False), qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+        try:
+            client.connect_async(self.settings.host, self.settings.port, keepalive=30)
+        except (OSError, ValueError) as exc:
+            raise BusError(f"cannot reach the MQTT broker at {self.settings.url}: {exc}") from exc
+        client.loop_start()
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.connect_timeout_s)
+        except asyncio.TimeoutError:
+            client.loop_stop()
+            why = self._connect_error or "no answer"
+            raise BusError(f"could not connect to the MQTT broker at {self.settings.url} within "
+                           f"{self.connect_timeout_s:g} s ({why})") from None
+        if self._connect_error is not None:
+            client.loop_stop()
+            raise BusError(f"the MQTT broker at {self.settings.url} refused the connection: "
+                           f"{self._connect_error}")
+        client.publish(self._status_topic(), self._status(True), qos=1, retain=True)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        client = self._client
+        if client is None:
+            return
+        self._client = None
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            info = client.publish(self._status_topic(), self._status(False), qos=1, retain=True)
+            await asyncio.get_running_loop().run_in_executor(None, info.wait_for_publish, 2.0)
+        client.disconnect()
+        await asyncio.get_running_loop().run_in_executor(None, client.loop_stop)
+
+    # ------------------------------------------------------------ paho callbacks (its thread)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        assert self._loop is not None and self._connected is not None
+        if reason.is_failure:
+            code = getattr(reason, "value", None)
+            text = _CONNACK_TEXT.get(code, str(reason)) if isinstance(code, int) else str(reason)
+            self._connect_error = BusError(text)
+            # A refusal (bad password) will not fix itself: stop paho's retry loop.
+            self._loop.call_soon_threadsafe(self._connected.set)
+            client.disconnect()
+            return
+        if self._filters:
+            client.subscribe([(f, q) for f, q in self._filters.items()])
+        self._loop.call_soon_threadsafe(self._connected.set)
+        log.info("connected to %s as %s", self.settings.url, self.client_id)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        if self._client is not None and self._connect_error is None:
+            self._limiter.warn("disconnect", "lost the MQTT broker at %s (%s); reconnecting",
+                               self.settings.url, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._enqueue, message)
+
+    def _enqueue(self, message: mqtt.MQTTMessage) -> None:
+        assert self._queue is not None
+        if self._queue.full():
+            self._queue.get_nowait()
+            self._dropped += 1
+            self._limiter.warn("overflow", "incoming queue full: dropped the oldest message "
+                               "(%d so far)", self._dropped)
+        self._queue.put_nowait(message)
+
+    # ------------------------------------------------------------------ public API
+
+    async def subscribe(self, *kinds: str) -> None:
+        """Subscribe to message kinds (``"assignment"``, ``"samples"``, ...) for this user."""
+        if self._client is None:
+            raise BusError("subscribe() outside 'async with Bus(...)'")
+        new = {wire.subscription(self.user, k): wire.qos_retain(k)[0] for k in kinds}
+        self._filters.update(new)
+        self._client.subscribe(list(new.items()))
+
+    def publish(self, message: wire.Message, *, device: str | None = None) -> None:
+        """Queue a message for sending; paho delivers it (QoS 1 survives reconnects)."""
+        if self._client is None:
+            raise BusError("publish() outside 'async with Bus(...)'")
+        topic = wire.topic_for(self.user, message, device)
+        qos, retain = wire.qos_retain(wire.parse_topic(topic).kind)
+        self._client.publish(topic, wire.encode(message), qos=qos, retain=retain)
+
+    def publish_many(self, messages: Iterable[wire.Message]) -> None:
+        for m in messages:
+            self.publish(m)
+
+    async def messages(self) -> AsyncIterator[Incoming]:
+        """Decoded incoming messages, forever. Malformed ones are logged and skipped."""
+        if self._queue is None:
+            raise BusError("messages() outside 'async with Bus(...)'")
+        while True:
+            raw = await self._queue.get()
+            if not raw.payload and raw.retain:
+                continue  # a cleared retained message, not a message
+            try:
+                topic, message = wire.decode(raw.topic, raw.payload)
+            except wire.WireError as exc:
+                self.rejected += 1
+                self._limiter.warn(f"bad:{raw.topic}", "dropped a message on %s: %s (%s)",
+                                   raw.topic, exc.reason, f"field {exc.field!r}")
+                continue
+            if topic.user != self.user:
+                continue
+            yield Incoming(topic, message, bool(raw.retain))

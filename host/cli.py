@@ -1,0 +1,230 @@
+"""The ``repfit`` command: one thin function per sub-command that parses, calls, prints."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from repfit import __version__
+from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("repfit")
+
+
+class Args(argparse.Namespace):
+    """Typed view of the parsed command line (fields of all sub-commands)."""
+
+    command: str
+    verbose: int
+    config: Path | None
+    broker: str | None
+    user: str | None
+    data_dir: Path | None
+    sound: bool
+    exercise: str
+    reps: int
+    seed: int | None
+    speed: float
+    effort: float
+    rounds: int
+    since_days: float
+
+
+def _add_connection_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", metavar="URL",
+                   help="MQTT broker, e.g. mqtt://127.0.0.1:1883 (default: config / "
+                        "REPFIT_MQTT_URL). Credentials: REPFIT_MQTT_USERNAME / _PASSWORD")
+    p.add_argument("--user", metavar="NAME", help="repfit user name (default: config / "
+                                                  "REPFIT_USER, else 'me')")
+
+
+def _add_store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="where history is stored (default: the user data directory)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="repfit",
+        description="Reps while your model fits: verified workouts driven by your training runs.",
+    )
+    parser.add_argument("--version", action="version", version=f"repfit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv for debug)")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="config file (default: the user config directory's config.toml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo", help="the whole loop on this machine: broker, host, simulated wearable, "
+                     "LightGBM training",
+        description="Start an embedded MQTT broker (unless --broker), the host and a simulated "
+                    "athlete, then train a small LightGBM model whose callback assigns a "
+                    "workout. Shows live progress and ends with the verified result. Exit "
+                    "status 0 when the workout was verified as completed.")
+    demo.add_argument("--broker", metavar="URL", help="use this broker instead of an embedded one")
+    demo.add_argument("--user", metavar="NAME", default=None, help="user name (default: demo)")
+    demo.add_argument("--exercise", default="random",
+                      help="exercise to assign, or 'random' (default)")
+    demo.add_argument("--reps", type=int, default=10, help="target reps (default: 10)")
+    demo.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
+    demo.add_argument("--speed", type=float, default=2.0,
+                      help="simulated athlete's playback speed, 1 = real time (default: 2)")
+    demo.add_argument("--effort", type=float, default=1.0,
+                      help="fraction of the target the athlete does (default: 1)")
+    demo.add_argument("--rounds", type=int, default=200, help="LightGBM boosting rounds")
+    demo.add_argument("--no-sound", dest="sound", action="store_false",
+                      help="do not play or render cue sounds")
+    _add_store_args(demo)
+
+    host = sub.add_parser(
+        "host", help="verify workouts: listen for assignments and count reps",
+        description="Subscribe to the user's assignments and wearable samples, count reps, "
+                    "publish progress, store and print verified results. Runs until Ctrl+C.")
+    _add_connection_args(host)
+    _add_store_args(host)
+    host.add_argument("--no-sound", dest="sound", action="store_false",
+                      help="do not play cues from the training side")
+
+    history = sub.add_parser("history", help="list stored results")
+    history.add_argument("--user", metavar="NAME", help="user name (default: config)")
+    history.add_argument("--days", dest="since_days", type=float, default=7.0,
+                         help="how many days back (default: 7)")
+    _add_store_args(history)
+
+    _add_plugin_commands(sub)
+    return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Sub-commands whose implementation lives next to the code they drive."""
+    with contextlib.suppress(ImportError):
+        from repfit.host import recordings
+
+        recordings.add_count_parser(sub)
+    with contextlib.suppress(ImportError):
+        from repfit.host import wearables_cli
+
+        wearables_cli.add_scan_parser(sub)
+        wearables_cli.add_stream_parser(sub)
+
+
+def _setup_logging(verbose: int) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(name)s: %(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
+
+
+def _config(args: Args) -> Config:
+    return load(args.config)
+
+
+def _settings(args: Args, cfg: Config) -> MqttSettings:
+    if args.broker:
+        s = parse_broker_url(args.broker, key="--broker")
+        return MqttSettings(host=s.host, port=s.port, username=s.username or cfg.mqtt.username,
+                            password=s.password or cfg.mqtt.password, tls=s.tls,
+                            websocket=s.websocket)
+    return cfg.mqtt
+
+
+def _cmd_demo(args: Args) -> int:
+    from repfit.host.demo import DemoOptions, run_demo
+
+    cfg = _config(args)
+    opts = DemoOptions(
+        user=args.user or "demo", exercise=args.exercise, reps=args.reps, seed=args.seed,
+        speed=args.speed, effort=args.effort, rounds=args.rounds,
+        data_dir=args.data_dir or cfg.data_dir,
+        broker=_settings(args, cfg) if args.broker else None, sound=args.sound,
+    )
+    if opts.reps < 1 or opts.speed <= 0 or not 0 <= opts.effort <= 2 or opts.rounds < 1:
+        raise ConfigError("demo options", f"reps={opts.reps} speed={opts.speed} "
+                          f"effort={opts.effort} rounds={opts.rounds}",
+                          "reps >= 1, speed > 0, effort in [0, 2], rounds >= 1")
+    return asyncio.run(run_demo(opts))
+
+
+async def _serve(args: Args, cfg: Config) -> int:
+    from repfit.host.audio import default_player
+    from repfit.host.bus import Bus
+    from repfit.host.console import ConsoleObserver
+    from repfit.host.service import WorkoutHost
+    from repfit.host.store import Store
+
+    user = args.user or cfg.user
+    data_dir = args.data_dir or cfg.data_dir
+    observer = ConsoleObserver()
+    settings = _settings(args, cfg)
+    player = default_player(data_dir / "cues") if args.sound else None
+    with Store.in_dir(data_dir) as store:
+        async with Bus(settings, user=user, role="host") as bus:
+            observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
+                                   f"history in {store.path}. Ctrl+C to stop.")
+            try:
+                await WorkoutHost(bus, store, observer=observer, player=player).run()
+            finally:
+                observer.close()
+    return 0
+
+
+def _cmd_host(args: Args) -> int:
+    cfg = _config(args)
+    try:
+        return asyncio.run(_serve(args, cfg))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _cmd_history(args: Args) -> int:
+    import time
+
+    from repfit.host.console import describe_result
+    from repfit.host.store import Store
+
+    cfg = _config(args)
+    user = args.user or cfg.user
+    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
+        results = store.results(user, since=time.time() - args.since_days * 86400)
+    if not results:
+        print(f"no results for {user} in the last {args.since_days:g} days")
+    for r in results:
+        print(describe_result(r))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv, namespace=Args())
+    _setup_logging(args.verbose)
+    handlers = {"demo": _cmd_demo, "host": _cmd_host, "history": _cmd_history}
+    try:
+        if args.command in handlers:
+            return handlers[args.command](args)
+        return _run_plugin_command(args)
+    except ConfigError as exc:
+        print(f"repfit: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ConnectionError as exc:
+        print(f"repfit: {exc}", file=sys.stderr)
+        return 3
+
+
+def _run_plugin_command(args: Args) -> int:
+    if args.command == "count":
+        from repfit.host import recordings
+
+        return recordings.run_count(args)
+    from repfit.host import wearables_cli
+
+    runner = {"scan": wearables_cli.run_scan, "stream": wearables_cli.run_stream}[args.command]
+    return runner(args)

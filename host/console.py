@@ -1,0 +1,93 @@
+"""What the user sees in the terminal: assignments, cues, a live progress bar, the verdict."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from repfit import wire
+
+__all__ = ["ConsoleObserver", "describe_assignment", "describe_result"]
+
+_UNIT_WORD = {"reps": "reps", "seconds": "s hold", "iterations": "iterations hold"}
+
+
+def describe_assignment(a: wire.Assignment) -> str:
+    why = {"assigned": "", "penalty": " (penalty)", "reward": " (reward)"}[a.reason]
+    return f"{a.exercise} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
+
+
+def describe_result(r: wire.Result) -> str:
+    done = "completed" if r.completed else "NOT completed"
+    if r.unit == "reps":
+        amount = f"{r.reps}/{r.target:g} reps"
+    else:
+        amount = f"{r.hold_seconds or 0.0:.1f} s held"
+    refused = f", {r.rejected} movements refused" if r.rejected else ""
+    when = datetime.fromtimestamp(r.finished_at).strftime("%H:%M:%S") if r.finished_at else ""
+    return (f"{r.exercise}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
+            f"{', ' + when if when else ''})")
+
+
+class ConsoleObserver:
+    """Renders host events with rich; ``results`` and ``finished`` let callers wait on them."""
+
+    def __init__(self, console: Console | None = None, *, show_cues: bool = True) -> None:
+        self.console = console or Console()
+        self.show_cues = show_cues
+        self.results: list[wire.Result] = []
+        self.finished = asyncio.Event()
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[amount]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def assignment(self, a: wire.Assignment) -> None:
+        self.console.print(f"[cyan]assignment[/] {describe_assignment(a)}"
+                           + (f"  [dim]{a.text}[/]" if a.text else ""))
+
+    def _amount(self, p: wire.Progress) -> str:
+        if p.unit == "reps":
+            text = f"{p.reps}/{p.target:g} reps"
+        else:
+            text = f"{p.hold_seconds or 0.0:.1f} s"
+        if p.rejected:
+            text += f"  [yellow]{p.rejected} refused ({p.last_reason})[/]"
+        return text
+
+    def progress(self, p: wire.Progress) -> None:
+        done = p.reps if p.unit == "reps" else (p.hold_seconds or 0.0)
+        task = self._tasks.get(p.assignment_id)
+        if task is None:
+            if not self._tasks:
+                self._bar.start()
+            task = self._bar.add_task(p.exercise, total=max(p.target, 1e-9),
+                                      amount=self._amount(p))
+            self._tasks[p.assignment_id] = task
+        self._bar.update(task, completed=min(done, p.target), amount=self._amount(p))
+
+    def cue(self, c: wire.Cue) -> None:
+        if self.show_cues and c.kind not in ("tick", "tick_major"):
+            self.console.print(f"[magenta]cue[/] {c.kind}" + (f": {c.text}" if c.text else ""))
+
+    def result(self, r: wire.Result) -> None:
+        task = self._tasks.get(r.assignment_id)
+        if task is not None:
+            self._bar.update(task, completed=min(r.reps if r.unit == "reps" else
+                                                 (r.hold_seconds or 0.0), r.target))
+        colour = "green" if r.completed else "red"
+        self.console.print(f"[{colour}]result[/] {describe_result(r)}")
+        self.results.append(r)
+        self.finished.set()
+
+    def close(self) -> None:
+        if self._tasks:
+            self._bar.stop()

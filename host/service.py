@@ -1,0 +1,190 @@
+"""The host loop: assignments and samples in from the bus, progress and results out.
+
+`WorkoutHost` only coordinates. Decisions live in `Session` (pure), bytes in `Bus`, rows in
+`Store`, sounds in a `CuePlayer`, and what the user sees in a `HostObserver`. Blocking work
+(SQLite, audio) runs in worker threads so message handling never stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from repfit.host.audio import CuePlayer
+from repfit.host.bus import Bus
+from repfit.host.session import Session
+from repfit.host.store import Store
+
+from repfit import wire
+
+__all__ = ["HostObserver", "WorkoutHost"]
+
+log = logging.getLogger(__name__)
+
+
+class HostObserver(Protocol):
+    """What the user sees; the CLI renders these, tests record them."""
+
+    def assignment(self, a: wire.Assignment) -> None: ...
+    def progress(self, p: wire.Progress) -> None: ...
+    def result(self, r: wire.Result) -> None: ...
+    def cue(self, c: wire.Cue) -> None: ...
+
+
+class WorkoutHost:
+    """Verifies assignments one at a time, in arrival order.
+
+    Parameters
+    ----------
+    bus : Bus
+        Connected bus for the user.
+    store : Store
+        Where assignments and results are kept.
+    observer : HostObserver, optional
+        Receives every assignment, progress, result and cue.
+    player : CuePlayer, optional
+        Plays cues from the training side.
+    clock : callable
+        Wall clock (epoch seconds); injectable for tests.
+    tick_s : float
+        How often deadlines are checked.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        store: Store,
+        *,
+        observer: HostObserver | None = None,
+        player: CuePlayer | None = None,
+        clock: Callable[[], float] = time.time,
+        tick_s: float = 0.5,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.observer = observer
+        self.player = player
+        self.clock = clock
+        self.tick_s = tick_s
+        self.active: Session | None = None
+        self.pending: deque[wire.Assignment] = deque()
+        self.results: list[wire.Result] = []
+        self._known: set[str] = set()
+
+    @property
+    def user(self) -> str:
+        return self.bus.user
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        for a in await asyncio.to_thread(self.store.open_assignments, self.user):
+            log.info("resuming open assignment %s (%s)", a.id, a.exercise)
+            self._queue(a)
+        await self.bus.subscribe("assignment", "cue", "samples")
+        await self._advance()
+        ticker = asyncio.create_task(self._tick_deadlines())
+        try:
+            async for incoming in self.bus.messages():
+                await self.handle(incoming.message)
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
+    async def handle(self, message: wire.Message) -> None:
+        """React to one decoded message."""
+        if isinstance(message, wire.Assignment):
+            await self._on_assignment(message)
+        elif isinstance(message, wire.SampleBatch):
+            await self._on_samples(message)
+        elif isinstance(message, wire.Cue):
+            self._on_cue(message)
+
+    # ------------------------------------------------------------------ handlers
+
+    async def _on_assignment(self, a: wire.Assignment) -> None:
+        if a.id in self._known:
+            return
+        if await asyncio.to_thread(self.store.has_result, a.id):
+            self._known.add(a.id)
+            log.debug("assignment %s already verified; ignoring its re-delivery", a.id)
+            return
+        await asyncio.to_thread(self.store.add_assignment, self.user, a, self.clock())
+        self._queue(a)
+        await self._advance()
+
+    def _queue(self, a: wire.Assignment) -> None:
+        self._known.add(a.id)
+        self.pending.append(a)
+        if self.observer:
+            self.observer.assignment(a)
+
+    async def _on_samples(self, batch: wire.SampleBatch) -> None:
+        session = self.active
+        if session is None:
+            return
+        now = self.clock()
+        progress = session.feed(batch, now)
+        if progress is not None:
+            self.bus.publish(progress)
+            if self.observer:
+                self.observer.progress(progress)
+        result = session.outcome(now)
+        if result is not None:
+            await self._finish(result)
+
+    def _on_cue(self, cue: wire.Cue) -> None:
+        if self.observer:
+            self.observer.cue(cue)
+        if self.player is not None:
+            # Playback may block briefly (process start, file write): keep it off the loop.
+            asyncio.get_running_loop().run_in_executor(None, self.player.play, cue)
+
+    async def _tick_deadlines(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            if self.active is not None:
+                result = self.active.outcome(self.clock())
+                if result is not None:
+                    await self._finish(result)
+
+    # ------------------------------------------------------------------ transitions
+
+    async def _advance(self) -> None:
+        """Open the next pending assignment when none is active."""
+        while self.active is None and self.pending:
+            a = self.pending.popleft()
+            session = Session(a, started_at=self.clock())
+            self.active = session
+            log.info("verifying %s: %g %s of %s", a.id, a.target, a.unit, a.exercise)
+            result = session.outcome(self.clock())
+            if result is not None:  # already past its deadline
+                await self._finish(result)
+            else:
+                progress = session.progress(self.clock())
+                self.bus.publish(progress)
+                if self.observer:
+                    self.observer.progress(progress)
+
+    async def cancel_active(self) -> None:
+        """Settle the open assignment now with what was verified so far (outcome "cancelled")."""
+        if self.active is not None:
+            await self._finish(self.active.cancel(self.clock()))
+
+    async def _finish(self, result: wire.Result) -> None:
+        # Stored before it is announced: a crash after this point loses nothing.
+        await asyncio.to_thread(self.store.add_result, self.user, result)
+        self.active = None
+        self.results.append(result)
+        self.bus.publish(result)
+        if self.observer:
+            self.observer.result(result)
+        log.info("%s: %s (%d/%g %s)", result.assignment_id,
+                 "completed" if result.completed else "not completed", result.reps,
+                 result.target, result.unit)
+        await self._advance()

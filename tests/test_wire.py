@@ -1,0 +1,120 @@
+"""The message contract: every type round-trips; every kind of bad payload is named."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from repfit import wire
+
+MESSAGES: list[wire.Message] = [
+    wire.Assignment(id="a1", exercise="squat", target=12, issued_at=1.7e9, deadline_s=300,
+                    seconds_per_rep=2.5, run_id="r1", experiment="exp", text="go"),
+    wire.Assignment(id="a2", exercise="plank", target=500, unit="iterations", reason="penalty",
+                    est_duration_s=60.0),
+    wire.Cue(kind="tick_major", assignment_id="a1", index=10, at=1.7e9),
+    wire.Cue(kind="better", text="better than last run"),
+    wire.SampleBatch("wrist", np.arange(5) / 50.0, np.tile([0.01, -0.02, 0.98], (5, 1)), seq=7,
+                     lost_before=3),
+    wire.Progress(assignment_id="a1", exercise="squat", reps=3, target=12, rejected=1,
+                  last_reason="cadence out of range", at=1.7e9),
+    wire.Progress(assignment_id="a2", exercise="plank", reps=0, target=60, unit="seconds",
+                  hold_seconds=12.5),
+    wire.Result(assignment_id="a1", exercise="squat", completed=True, outcome="target_reached",
+                reps=12, target=12, started_at=1.7e9, finished_at=1.7e9 + 40),
+    wire.Status(role="host", online=False, client_id="repfit-host-1", at=1.0),
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: type(m).__name__)
+def test_round_trip(message: wire.Message) -> None:
+    device = "repfit-host-1" if isinstance(message, wire.Status) else None
+    topic = wire.topic_for("ada", message, device)
+    parsed, decoded = wire.decode(topic, wire.encode(message))
+    assert decoded == message
+    assert parsed.user == "ada"
+    assert json.loads(wire.encode(message))["v"] == wire.PROTOCOL_VERSION
+
+
+def test_topics_and_qos() -> None:
+    assert wire.topic_for("ada", MESSAGES[0]) == "repfit/ada/assignment"
+    assert wire.topic_for("ada", MESSAGES[4]) == "repfit/ada/samples/wrist"
+    assert wire.subscription("ada", "samples") == "repfit/ada/samples/+"
+    assert wire.qos_retain("assignment") == (1, True)
+    assert wire.qos_retain("samples") == (0, False)
+    with pytest.raises(ValueError, match="user"):
+        wire.topic_for("a/b", MESSAGES[0])
+
+
+def _payload(**over: object) -> bytes:
+    body = json.loads(wire.encode(MESSAGES[0]))
+    body.update(over)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "field", "reason"),
+    [
+        ("repfit/ada/assignment", b"{not json", "payload", "invalid JSON"),
+        ("repfit/ada/assignment", b"\xff\xfe", "payload", "not UTF-8"),
+        ("repfit/ada/assignment", b"[1, 2]", "payload", "expected a JSON object"),
+        ("repfit/ada/assignment", _payload(v=2), "v", "unsupported protocol version 2"),
+        ("repfit/ada/assignment", _payload(v=None), "v", "unsupported protocol version"),
+        ("repfit/ada/assignment", _payload(type="cue"), "type", "on a 'assignment' topic"),
+        ("repfit/ada/assignment", _payload(target="ten"), "target", "expected a number"),
+        ("repfit/ada/assignment", _payload(target=-1), "target", "below the minimum"),
+        ("repfit/ada/assignment", _payload(unit="laps"), "unit", "not one of"),
+        ("repfit/ada/assignment", _payload(id=None), "id", "expected a string"),
+        ("repfit/ada/assignment", b'{"v":1,"type":"assignment"}', "id", "missing"),
+        ("repfit/ada/assignment", b"x" * (wire.MAX_PAYLOAD_BYTES + 1), "payload", "exceeds"),
+        ("repfit/ada/weather", b"{}", "topic", "not a repfit topic"),
+        ("repfit/ada/samples", b"{}", "topic", "need"),
+    ],
+)
+def test_malformed_payloads_are_named(topic: str, payload: bytes, field: str,
+                                      reason: str) -> None:
+    with pytest.raises(wire.WireError, match=reason) as info:
+        wire.decode(topic, payload)
+    assert info.value.field == field
+    assert info.value.topic == topic
+
+
+def _samples(**over: object) -> bytes:
+    body = {"v": 1, "type": "samples", "device": "w", "seq": 0, "t": [0.0, 0.02],
+            "acc": [[0, 0, 1], [0, 0, 1]]}
+    body.update(over)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    ("over", "field", "reason"),
+    [
+        ({"device": "other"}, "device", "does not match"),
+        ({"t": "0,1"}, "t", "list of timestamps"),
+        ({"acc": [[0, 0], [0, 0]]}, "acc", "exactly 3"),
+        ({"acc": [[0, 0, 1]]}, "acc", "1 rows for 2 timestamps"),
+        ({"t": [0.0, "x"]}, "t", "must be numbers"),
+        ({"t": [0.02, 0.0]}, "t", "strictly increasing"),
+        ({"acc": [[0, 0, 1], [0, 0, 1e400]]}, "acc", "non-finite"),
+        ({"seq": -1}, "seq", "below the minimum"),
+        ({"t": [0.0] * 5000, "acc": [[0, 0, 1]] * 5000}, "t", "exceeds the limit"),
+    ],
+)
+def test_malformed_sample_batches(over: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(wire.WireError, match=reason) as info:
+        wire.decode("repfit/ada/samples/w", _samples(**over))
+    assert info.value.field == field
+
+
+def test_empty_batch_is_valid() -> None:
+    _, batch = wire.decode("repfit/ada/samples/w", _samples(t=[], acc=[]))
+    assert isinstance(batch, wire.SampleBatch) and len(batch) == 0
+
+
+def test_nan_fields_encode_as_null_not_invalid_json() -> None:
+    p = wire.Progress(assignment_id="a", exercise="plank", reps=0, target=1,
+                      hold_seconds=float("nan"))
+    _, back = wire.decode(wire.topic_for("ada", p), wire.encode(p))
+    assert isinstance(back, wire.Progress) and back.hold_seconds is None
