@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -250,7 +251,9 @@ class Bus:
                 topic, message = wire.decode(raw.topic, raw.payload)
             except wire.WireError as exc:
                 self.rejected += 1
-                self._limiter.warn(f"bad:{raw.topic}", "dropped a message on %s: %s (%s)",
+                # One line per distinct problem per topic; a flood of the same is summarised.
+                key = f"{raw.topic}|{exc.field}|{re.sub(r'[0-9]+', '#', exc.reason)}"
+                self._limiter.warn(key, "dropped a message on %s: %s (%s)",
                                    raw.topic, exc.reason, f"field {exc.field!r}")
                 continue
             if topic.user != self.user:
