@@ -1,0 +1,115 @@
+"""What every framework adapter shares: lazy session, the trainer boundary, pickling, closing.
+
+An adapter (LightGBM callback, Keras callback, ...) holds an `AdapterCore`. The core builds
+the `TrainingSession` at the first iteration of each run (never in ``__init__``, so the
+callback pickles and can be handed to worker processes), feeds it events, and catches every
+exception at this boundary: the first is logged with its traceback, later ones quietly, and
+training goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from repfit.integrations.coach import Score, TrainingEvent
+from repfit.integrations.publisher import Publisher
+from repfit.integrations.session import TrainingSession, WorkoutOptions, _Resolved, experiment_key
+
+__all__ = ["AdapterCore", "missing_extra"]
+
+log = logging.getLogger("repfit.integrations")
+
+
+def missing_extra(framework: str, extra: str, exc: ImportError) -> ImportError:
+    """The error an adapter raises when its framework is not installed."""
+    return ImportError(f"repfit's {framework} integration needs {framework}: "
+                       f"pip install 'repfit[{extra}]' ({exc})")
+
+
+class AdapterCore:
+    """Per-callback state shared by all adapters (see module docstring)."""
+
+    def __init__(self, framework: str, options: WorkoutOptions) -> None:
+        self.framework = framework
+        self.options = options
+        self.clock: Callable[[], float] = time.perf_counter
+        self._resolved: _Resolved | None = None
+        self._publisher: Publisher | None = None
+        self.session: TrainingSession | None = None
+        self._failed = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_publisher"] = None
+        state["session"] = None
+        state["_resolved"] = None
+        return state
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def resolved(self) -> _Resolved:
+        if self._resolved is None:
+            self._resolved = self.options.resolve()
+        return self._resolved
+
+    def begin(self, parts: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
+        """Start a new run (finishing a previous one that never said it ended)."""
+        self.guard(self._begin, parts)
+
+    def _begin(self, parts: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
+        if self.session is not None and not self.session.closed:
+            self.session.finish()
+        resolved = self.resolved()
+        if self.options.experiment:
+            experiment = self.options.experiment
+        else:
+            experiment = experiment_key(self.framework, parts() if callable(parts) else parts)
+        self.session = TrainingSession.start(resolved, self.options, experiment,
+                                             publisher=self._publisher)
+        self._publisher = self.session.publisher
+
+    def event(self, iteration: int, begin: int, end: int | None,
+              scores: tuple[Score, ...] = ()) -> None:
+        """Report one finished iteration (the hot path: no disk, no network)."""
+        session = self.session
+        if session is None or session.closed:
+            return
+        try:
+            session.on_event(TrainingEvent(iteration, begin, end, self.clock(), scores))
+        except Exception as exc:
+            self._boundary(exc)
+
+    def finish(self, status: str = "finished") -> None:
+        """The run ended (last iteration, early stop, ``on_train_end``)."""
+        session = self.session
+        if session is not None and not session.closed:
+            self.guard(session.finish, status)
+
+    def interrupted(self) -> None:
+        """Ctrl+C: the penalty, stored then published (bounded), no matter what."""
+        session = self.session
+        if session is not None and not session.closed:
+            self.guard(session.interrupted)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Finish the run and flush the publisher for at most ``timeout`` seconds."""
+        self.finish()
+        if self._publisher is not None:
+            self.guard(self._publisher.close, timeout)
+
+    def guard(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:
+            self._boundary(exc)
+
+    def _boundary(self, exc: Exception) -> None:
+        if self._failed:
+            log.debug("repfit callback error: %r", exc)
+            return
+        self._failed = True
+        log.warning("repfit: the %s callback hit an error and keeps going without it where "
+                    "needed; training continues", self.framework, exc_info=exc)

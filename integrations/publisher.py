@@ -1,0 +1,465 @@
+"""The training side's only link to the outside: one background thread and a bounded queue.
+
+Training code calls `Publisher.publish` (a lock, an append and a notify — no socket, no disk)
+and keeps going. A daemon worker thread encodes messages with `repfit.wire`, hands them to a
+paho-mqtt client running its own network loop, keeps assignments in a durable `Outbox` until
+the broker acknowledges them, and runs the small disk jobs (run history) submitted with
+`Publisher.submit`. Broker trouble — down, unreachable, refusing our credentials — is logged
+once as a warning; training never sees an exception from here.
+
+Assignments are at-least-once: they are written to the outbox before the first send attempt
+and re-sent after every (re)connect until acknowledged, also by a later process using the same
+data directory and broker. Receivers de-duplicate by assignment id. Cues are live-only: one
+made while the broker is unreachable is dropped (and counted), since a metronome tick is
+useless later.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import dataclasses
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from repfit import wire
+from repfit.config import MqttSettings
+
+__all__ = ["Outbox", "PendingMessage", "Publisher"]
+
+log = logging.getLogger(__name__)
+
+#: Connect attempts back off between these bounds (seconds).
+_RECONNECT_MIN_S = 1
+_RECONNECT_MAX_S = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingMessage:
+    """An assignment kept in the outbox until the broker acknowledges it."""
+
+    message_id: str
+    topic: str
+    payload: bytes
+
+
+class Outbox(Protocol):
+    """Durable storage for assignments that must survive a broker outage or a process exit.
+
+    Implementations must be callable from any thread (each call may open its own
+    connection); `repfit.integrations.history.HistoryStore` is the SQLite one.
+    """
+
+    def put(self, broker: str, message: PendingMessage) -> None:
+        """Keep ``message`` until `delivered` is called for its id (idempotent)."""
+
+    def pending(self, broker: str, topic_prefix: str) -> list[PendingMessage]:
+        """Messages for this broker and topic prefix not yet acknowledged, oldest first."""
+
+    def delivered(self, message_id: str) -> None:
+        """Forget a message the broker has acknowledged."""
+
+
+@dataclasses.dataclass
+class _Item:
+    message: wire.Message | None = None
+    job: Callable[[], object] | None = None
+    stored: bool = False
+
+
+class Publisher:
+    """Non-blocking publisher of `repfit.wire` messages for one user.
+
+    Parameters
+    ----------
+    mqtt_settings : MqttSettings
+        Broker address and credentials (``password.reveal()`` is called only to log in).
+    user : str
+        Topic namespace (``repfit/<user>/...``).
+    outbox : Outbox, optional
+        Where assignments wait for their acknowledgement. Without one they are kept in
+        memory only (lost if the process exits while the broker is down).
+    max_queue : int
+        Bound of the in-memory queue. When full, the oldest queued cue (or, if there is
+        none, the oldest item) is dropped and counted; training never waits.
+    client_id : str, optional
+        MQTT client id; a random ``repfit-trainer-<hex>`` by default.
+
+    Notes
+    -----
+    Nothing starts until the first `publish`/`submit`, so building a `Publisher` is cheap and
+    creates no thread or socket. `close` (also registered with `atexit`) flushes for a bounded
+    time.
+    """
+
+    def __init__(
+        self,
+        mqtt_settings: MqttSettings,
+        user: str,
+        *,
+        outbox: Outbox | None = None,
+        max_queue: int = 1000,
+        client_id: str | None = None,
+    ) -> None:
+        if max_queue < 1:
+            raise ValueError(f"max_queue must be at least 1, got {max_queue!r}")
+        wire.topic_for(user, "assignment")  # validates the user name now, not in the thread
+        self.settings = mqtt_settings
+        self.user = user
+        self.outbox = outbox
+        self.max_queue = max_queue
+        self.client_id = client_id or f"repfit-trainer-{uuid.uuid4().hex[:12]}"
+        self.dropped = 0
+        self._items: collections.deque[_Item] = collections.deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._resend = False
+        # mid -> (message id, event to set); only touched under self._cond
+        self._inflight: dict[int, str] = {}
+        self._inflight_ids: set[str] = set()
+        self._waiters: dict[str, list[threading.Event]] = {}
+        self._attempted = threading.Event()
+        self._memory_pending: dict[str, PendingMessage] = {}
+        self._acks: collections.deque[int] = collections.deque()
+        self._warned: set[str] = set()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker has accepted our connection right now."""
+        return self._connected.is_set()
+
+    def publish(self, message: wire.Message) -> None:
+        """Queue ``message`` for sending; returns at once, never raises for network trouble."""
+        self._enqueue(_Item(message=message))
+
+    def submit(self, job: Callable[[], object]) -> None:
+        """Run ``job`` on the background thread (disk writes the trainer must not wait for).
+
+        Exceptions from the job are logged, once per exception type, and otherwise ignored.
+        """
+        self._enqueue(_Item(job=job))
+
+    def deliver(self, assignment: wire.Assignment, timeout: float) -> bool:
+        """Store ``assignment`` durably now, then wait up to ``timeout`` s for the broker's ack.
+
+        The synchronous path, for a penalty decided while an exception unwinds: when this
+        returns the assignment is in the outbox whatever the broker does. A
+        `KeyboardInterrupt` arriving during the wait propagates at once.
+
+        Returns
+        -------
+        bool
+            Whether the broker acknowledged it within ``timeout``.
+        """
+        topic = wire.topic_for(self.user, assignment)
+        pending = PendingMessage(assignment.id, topic, wire.encode(assignment))
+        self._store(pending)
+        acked = threading.Event()
+        with self._cond:
+            self._waiters.setdefault(assignment.id, []).append(acked)
+        self._enqueue(_Item(message=assignment, stored=True))
+        return acked.wait(max(0.0, timeout))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush queued messages and jobs for at most ``timeout`` seconds, then disconnect.
+
+        Unsent assignments stay in the outbox. Safe to call more than once.
+        """
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._closing = True
+            self._flush_deadline = time.monotonic() + max(0.0, timeout)
+            self._cond.notify_all()
+            thread = self._thread
+        atexit.unregister(self._close_at_exit)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(0.0, timeout) + 0.5)
+
+    # ------------------------------------------------------------------ queue
+
+    def _enqueue(self, item: _Item) -> None:
+        with self._cond:
+            if self._closed:
+                self._warn_once("closed", "repfit publisher is closed; a message was dropped")
+                return
+            if self._thread is None:
+                self._start()
+            if len(self._items) >= self.max_queue:
+                self._drop_one()
+            self._items.append(item)
+            self._cond.notify()
+
+    def _drop_one(self) -> None:
+        for i, queued in enumerate(self._items):
+            if isinstance(queued.message, wire.Cue):
+                del self._items[i]
+                break
+        else:
+            self._items.popleft()
+        self.dropped += 1
+        self._warn_once("overflow", "repfit publisher queue is full (%d); dropping the oldest "
+                        "messages (the count is in Publisher.dropped)", self.max_queue)
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="repfit-publisher", daemon=True)
+        self._thread.start()
+        atexit.register(self._close_at_exit)
+
+    def _close_at_exit(self) -> None:
+        self.close(timeout=2.0)
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _run(self) -> None:
+        try:
+            self._connect()
+            self._loop()
+        except Exception:  # the trainer boundary: log once, never propagate
+            log.exception("repfit publisher stopped unexpectedly; training continues")
+        finally:
+            self._disconnect()
+
+    def _connect(self) -> None:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=mqtt.MQTTv311)
+        if self.settings.username is not None:
+            password = self.settings.password.reveal() if self.settings.password else None
+            client.username_pw_set(self.settings.username, password)
+        if self.settings.tls:
+            client.tls_set()
+        client.reconnect_delay_set(_RECONNECT_MIN_S, _RECONNECT_MAX_S)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        self._client = client
+        client.connect_async(self.settings.host, self.settings.port, keepalive=30)
+        client.loop_start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._work_ready():
+                    if self._closing and self._flush_done():
+                        return
+                    wait = None
+                    if self._closing:
+                        wait = self._flush_deadline - time.monotonic()
+                        if wait <= 0:
+                            return
+                    self._cond.wait(wait)
+                item = self._items.popleft() if self._items else None
+                acks = list(self._acks)
+                self._acks.clear()
+                resend = self._resend and self._connected.is_set()
+                if resend:
+                    self._resend = False
+            for mid in acks:
+                self._acknowledged(mid)
+            if resend:
+                self._send_pending()
+            if item is not None:
+                self._handle(item)
+
+    def _work_ready(self) -> bool:
+        return bool(self._items or self._acks or (self._resend and self._connected.is_set()))
+
+    def _flush_done(self) -> bool:
+        # Nothing queued. Wait for the first connect attempt's outcome, then for acks, but
+        # only while connected: unacknowledged assignments stay in the outbox anyway.
+        if not self._attempted.is_set():
+            return False
+        return not self._connected.is_set() or not (self._inflight or self._resend)
+
+    def _handle(self, item: _Item) -> None:
+        if item.job is not None:
+            try:
+                item.job()
+            except Exception as exc:  # a disk job failing must not stop the publisher
+                self._warn_once(f"job:{type(exc).__name__}",
+                                "repfit background write failed (%s: %s); training continues",
+                                type(exc).__name__, exc)
+            return
+        message = item.message
+        assert message is not None
+        kind = wire.topic_for(self.user, message).rsplit("/", 1)[-1]
+        try:
+            payload = wire.encode(message)
+        except ValueError as exc:
+            self._warn_once(f"encode:{kind}", "repfit could not encode a %s (%s); dropped",
+                            kind, exc)
+            return
+        topic = wire.topic_for(self.user, message)
+        if isinstance(message, wire.Assignment):
+            pending = PendingMessage(message.id, topic, payload)
+            if not item.stored:
+                self._store(pending)
+            if self._connected.is_set():
+                self._send_assignment(pending)
+            return
+        if not self._connected.is_set():
+            self.dropped += 1
+            return
+        qos, retain = wire.qos_retain(kind)
+        assert self._client is not None
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    # ------------------------------------------------------------------ assignments
+
+    def _store(self, pending: PendingMessage) -> None:
+        if self.outbox is None:
+            with self._cond:
+                self._memory_pending[pending.message_id] = pending
+            return
+        try:
+            self.outbox.put(self.settings.url, pending)
+        except Exception as exc:  # disk full, read-only dir...: keep it in memory instead
+            self._warn_once("outbox", "repfit could not store an assignment durably (%s: %s); "
+                            "keeping it in memory", type(exc).__name__, exc)
+            with self._cond:
+                self._memory_pending[pending.message_id] = pending
+
+    def _pending(self) -> list[PendingMessage]:
+        stored: list[PendingMessage] = []
+        if self.outbox is not None:
+            try:
+                stored = self.outbox.pending(self.settings.url, f"repfit/{self.user}/")
+            except Exception as exc:
+                self._warn_once("outbox-read", "repfit could not read the outbox (%s: %s)",
+                                type(exc).__name__, exc)
+        with self._cond:
+            memory = list(self._memory_pending.values())
+        seen = {p.message_id for p in stored}
+        return stored + [p for p in memory if p.message_id not in seen]
+
+    def _send_pending(self) -> None:
+        for pending in self._pending():
+            with self._cond:
+                if pending.message_id in self._inflight_ids:
+                    continue
+            self._send_assignment(_refreshed(pending))
+
+    def _send_assignment(self, pending: PendingMessage) -> None:
+        # Called on the worker thread only; acks are applied on this thread too (after this
+        # returns), so recording the mid after publish() cannot miss its ack.
+        assert self._client is not None
+        qos, retain = wire.qos_retain("assignment")
+        info = self._client.publish(pending.topic, pending.payload, qos=qos, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            log.debug("publish of %s returned %s", pending.message_id, info.rc)
+        with self._cond:
+            self._inflight[info.mid] = pending.message_id
+            self._inflight_ids.add(pending.message_id)
+
+    def _acknowledged(self, mid: int) -> None:
+        with self._cond:
+            message_id = self._inflight.pop(mid, None)
+            if message_id is None:
+                return
+            self._inflight_ids.discard(message_id)
+            self._memory_pending.pop(message_id, None)
+            waiters = self._waiters.pop(message_id, [])
+        if self.outbox is not None:
+            try:
+                self.outbox.delivered(message_id)
+            except Exception as exc:
+                self._warn_once("outbox-ack", "repfit could not mark %s delivered (%s: %s)",
+                                message_id, type(exc).__name__, exc)
+        for acked in waiters:
+            acked.set()
+
+    # ------------------------------------------------------------------ paho callbacks
+    # They run on paho's network thread and only set flags / queue acks for the worker.
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason_code: mqtt.ReasonCode, properties: object) -> None:
+        self._attempted.set()
+        if reason_code.is_failure:
+            with self._cond:
+                self._cond.notify_all()
+            self._warn_once("refused", "MQTT broker %s refused the connection (%s); training "
+                            "continues, assignments are kept and sent once it accepts us",
+                            self.settings.url, reason_code)
+            return
+        log.debug("connected to %s", self.settings.url)
+        with self._cond:
+            # paho re-sends its own in-flight QoS 1 messages; we re-send the rest.
+            self._resend = True
+            self._connected.set()
+            self._cond.notify_all()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        self._attempted.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._warn_once("unreachable", "MQTT broker %s is unreachable; training continues, "
+                        "assignments are kept and sent when it is back", self.settings.url)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
+                       reason_code: mqtt.ReasonCode, properties: object) -> None:
+        with self._cond:
+            was = self._connected.is_set()
+            self._connected.clear()
+            self._cond.notify_all()
+        if was and not self._closing:
+            self._warn_once("lost", "lost the MQTT broker %s (%s); reconnecting in the "
+                            "background", self.settings.url, reason_code)
+
+    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
+                    reason_code: mqtt.ReasonCode, properties: object) -> None:
+        with self._cond:
+            self._acks.append(mid)
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _disconnect(self) -> None:
+        client = self._client
+        self._connected.clear()
+        if client is None:
+            return
+        client.disconnect()
+        # Joins paho's network thread. Both threads are daemons and close() joins us with a
+        # timeout, so a connect attempt still hanging here never holds the trainer up.
+        client.loop_stop()
+
+    def _warn_once(self, key: str, msg: str, *args: object) -> None:
+        if key in self._warned:
+            log.debug(msg, *args)
+            return
+        self._warned.add(key)
+        log.warning(msg, *args)
+
+
+def _refreshed(pending: PendingMessage) -> PendingMessage:
+    """An assignment sent late gets its deadline moved so the user still has the full window.
+
+    ``issued_at`` stays the true issue time; ``deadline_s`` grows by the delay.
+    """
+    try:
+        _, message = wire.decode(pending.topic, pending.payload)
+    except wire.WireError:
+        return pending
+    if not isinstance(message, wire.Assignment) or not message.issued_at:
+        return pending
+    late_s = time.time() - message.issued_at
+    if not math.isfinite(late_s) or late_s <= 0:
+        return pending
+    moved = dataclasses.replace(message, deadline_s=message.deadline_s + late_s)
+    return PendingMessage(pending.message_id, pending.topic, wire.encode(moved))

@@ -1,0 +1,329 @@
+"""The imperative shell around the coach: one training run's publisher, history and warnings.
+
+Adapters own a picklable `WorkoutOptions` and build a `TrainingSession` lazily at the first
+iteration (`TrainingSession.start`). Per iteration the session calls the pure `Coach`, hands
+any messages to the non-blocking `Publisher`, and every ``checkpoint_every`` iterations
+submits the new scores to the background thread for the SQLite history. Nothing here
+raises into the trainer: the adapter boundary catches and logs once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repfit.integrations.coach import Coach, CoachSettings, TrainingEvent
+from repfit.integrations.history import HistoryStore
+from repfit.integrations.menu import DEFAULT_MENU, Menu, menu_from_tables
+from repfit.integrations.publisher import Publisher
+from repfit.integrations.settings import coach_settings_from_tables
+
+from repfit import wire
+from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
+
+__all__ = ["TrainingSession", "WorkoutOptions", "experiment_key"]
+
+log = logging.getLogger("repfit.integrations")
+
+#: How long the Ctrl+C path waits for the broker's acknowledgement by default.
+DEFAULT_INTERRUPT_WAIT_S = 3.0
+
+
+def experiment_key(framework: str, parts: Mapping[str, Any]) -> str:
+    """A stable key for "the same experiment": framework, parameters and data shape.
+
+    Parameters that do not change the model's scores (verbosity, thread counts) are left
+    out, so re-running with more threads still compares with the previous run.
+    """
+    noise = {"verbose", "verbosity", "num_threads", "nthread", "n_jobs", "num_thread",
+             "callbacks", "silent"}
+    clean = {k: v for k, v in parts.items() if k not in noise}
+    text = json.dumps(clean, sort_keys=True, default=repr, separators=(",", ":"))
+    return f"{framework}-{hashlib.sha1(text.encode()).hexdigest()[:16]}"
+
+
+@dataclass(frozen=True)
+class WorkoutOptions:
+    """Everything a `workout(...)` factory was given; plain data, so callbacks pickle.
+
+    Parameters
+    ----------
+    user : str, optional
+        Topic namespace; default from the config file / ``REPFIT_USER``.
+    broker : str, optional
+        ``mqtt://HOST:PORT`` (credentials may be in the URL); default from the config.
+    config : path or Config, optional
+        The config file (``[training]``, ``[training.menu.*]``, ``[mqtt]``) or a loaded one.
+    data_dir : path, optional
+        Where ``history.sqlite3`` lives; default the config's data directory.
+    experiment : str, optional
+        Name of the experiment runs are compared within; default derived from the
+        parameters and data shape.
+    history : bool
+        Keep run history and compare with the previous run.
+    play_locally : bool
+        Also play cues on this machine (needs ``repfit.host.audio``).
+    interrupt_wait_s : float
+        Ctrl+C: how long to wait for the broker to acknowledge the penalty (it is stored
+        durably first either way).
+    settings : dict
+        Overrides for `CoachSettings` fields (``exercise``, ``reps``, ``seed``, ...).
+    """
+
+    user: str | None = None
+    broker: str | None = None
+    config: Path | str | Config | None = None
+    data_dir: Path | str | None = None
+    experiment: str | None = None
+    history: bool = True
+    play_locally: bool = False
+    interrupt_wait_s: float = DEFAULT_INTERRUPT_WAIT_S
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolve(self) -> _Resolved:
+        """Read the config and apply the arguments; bad input becomes a warning and a default.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Only for arguments that are wrong in the code itself (e.g. a negative
+            ``checkpoint_every``), never for the config file or the broker.
+        """
+        cfg = self._config()
+        source = str(cfg.source_path or "")
+        try:
+            settings = coach_settings_from_tables(cfg.tables, source)
+        except ConfigError as exc:
+            log.warning("repfit: ignoring the [training] config (%s); using defaults", exc)
+            settings = CoachSettings()
+        try:
+            menu = menu_from_tables(cfg.tables, source)
+        except (ConfigError, ValueError) as exc:
+            log.warning("repfit: ignoring the [training.menu] config (%s); using the default "
+                        "menu", exc)
+            menu = DEFAULT_MENU
+        overrides = {k: v for k, v in self.settings.items() if v is not None}
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(CoachSettings)}
+        if unknown:
+            raise TypeError(f"unknown workout setting(s): {', '.join(sorted(unknown))}")
+        settings = dataclasses.replace(settings, **overrides)
+        for rule_name in ("penalty", "reward", "interrupt"):
+            rule = getattr(settings, rule_name)
+            if rule.enabled and rule.exercise not in ("same", "random"):
+                try:
+                    menu.get(rule.exercise)
+                except KeyError as exc:
+                    log.warning("repfit: %s: %s; using the run's own exercise", rule_name,
+                                exc.args[0])
+                    settings = dataclasses.replace(
+                        settings, **{rule_name: dataclasses.replace(rule, exercise="same")})
+        if settings.exercise.strip().lower() != "random":
+            try:
+                menu.get(settings.exercise)
+            except KeyError as exc:
+                log.warning("repfit: %s; picking a random one instead", exc.args[0])
+                settings = dataclasses.replace(settings, exercise="random")
+        mqtt = cfg.mqtt
+        if self.broker is not None:
+            try:
+                mqtt = parse_broker_url(self.broker, key="broker")
+            except ConfigError as exc:
+                log.warning("repfit: %s; using %s", exc, cfg.mqtt.url)
+        user = self.user or cfg.user
+        try:
+            wire.topic_for(user, "assignment")
+        except ValueError as exc:
+            log.warning("repfit: %s; using 'me'", exc)
+            user = "me"
+        data_dir = Path(self.data_dir) if self.data_dir is not None else cfg.data_dir
+        return _Resolved(user, mqtt, data_dir, settings, menu)
+
+    def _config(self) -> Config:
+        if isinstance(self.config, Config):
+            return self.config
+        try:
+            return load(self.config)
+        except ConfigError as exc:
+            log.warning("repfit: cannot use the config (%s); using defaults", exc)
+        try:
+            return _load_env_only(os.environ)
+        except ConfigError as exc:
+            log.warning("repfit: %s; using built-in defaults", exc)
+            return Config()
+
+
+def _load_env_only(env: Mapping[str, str]) -> Config:
+    """The config from ``REPFIT_*`` variables alone, for when the file is unusable."""
+    with tempfile.TemporaryDirectory() as empty:
+        empty_file = Path(empty) / "config.toml"
+        empty_file.write_text("")
+        return load(empty_file, env)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    user: str
+    mqtt: MqttSettings
+    data_dir: Path
+    settings: CoachSettings
+    menu: Menu
+
+
+class TrainingSession:
+    """One training run: coach + publisher + history. Built by `TrainingSession.start`."""
+
+    def __init__(self, resolved: _Resolved, options: WorkoutOptions, experiment: str,
+                 publisher: Publisher, store: HistoryStore | None) -> None:
+        self.resolved = resolved
+        self.options = options
+        self.experiment = experiment
+        self.run_id = uuid.uuid4().hex
+        self.publisher = publisher
+        self.store = store
+        self.coach = Coach(resolved.settings, resolved.menu, run_id=self.run_id,
+                           experiment=experiment, now=time.time)
+        self.checkpoint_every = resolved.settings.checkpoint_every
+        self._warned = 0
+        self._flushed_upto = 0
+        self._previous: dict[int, float] | None = None
+        self._previous_loaded = store is None
+        self._player: Any = None
+        self.closed = False
+        if store is not None:
+            self._submit_store(store.start_run, self.run_id, experiment,
+                               self.coach.exercise.name)
+            self.publisher.submit(self._load_previous)
+
+    @classmethod
+    def start(cls, resolved: _Resolved, options: WorkoutOptions, experiment: str,
+              publisher: Publisher | None = None) -> TrainingSession:
+        """A session with a new publisher (whose outbox is the history file) or ``publisher``."""
+        store = HistoryStore.in_dir(resolved.data_dir)
+        if publisher is None:
+            publisher = Publisher(resolved.mqtt, resolved.user, outbox=store)
+        return cls(resolved, options, experiment, publisher,
+                   store if options.history else None)
+
+    # ------------------------------------------------------------------ per iteration
+
+    def on_event(self, event: TrainingEvent) -> None:
+        n = event.iteration + 1
+        at_checkpoint = n % self.checkpoint_every == 0
+        if at_checkpoint and not self._previous_loaded and self._previous is not None:
+            self.coach.set_previous(self._previous)
+            self._previous_loaded = True
+        messages = self.coach.step(event)
+        for message in messages:
+            self._send(message)
+        if len(self.coach.warnings) != self._warned:
+            self._log_warnings()
+        if at_checkpoint:
+            self._flush_scores()
+
+    def finish(self, status: str = "finished") -> None:
+        """End of the run: final comparison, last scores, run closed in history."""
+        if self.closed:
+            return
+        self.closed = True
+        if not self._previous_loaded and self._previous is not None:
+            self.coach.set_previous(self._previous)
+        if self.coach.metric is None and self.coach.scores == {}:
+            self.coach.check_metric_seen()
+        for message in self.coach.finish():
+            self._send(message)
+        self._log_warnings()
+        self._flush_scores()
+        if self.store is not None:
+            self._submit_store(self.store.finish_run, self.run_id, status)
+
+    def interrupted(self) -> None:
+        """Ctrl+C: penalty stored durably, then published with a bounded wait.
+
+        A second Ctrl+C during the wait interrupts the wait only: the penalty is already on
+        disk and goes out with the next run's publisher if not now.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        messages = self.coach.interrupted()
+        if self.store is not None:
+            try:
+                self.store.add_scores(self.run_id, self._new_scores(), self.coach.metric,
+                                      self.coach.higher_is_better)
+                self.store.finish_run(self.run_id, "interrupted")
+            except Exception as exc:  # history is a nice-to-have at this point
+                log.warning("repfit: could not record the interrupted run (%s: %s)",
+                            type(exc).__name__, exc)
+        for message in messages:
+            if isinstance(message, wire.Assignment):
+                log.warning("repfit: %s", message.text)
+                acked = self.publisher.deliver(message, self.options.interrupt_wait_s)
+                if not acked:
+                    log.warning("repfit: the penalty is stored and will be delivered when the "
+                                "broker is reachable")
+            else:
+                self._send(message)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.publisher.close(timeout)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _send(self, message: wire.Message) -> None:
+        self.publisher.publish(message)
+        if self.options.play_locally and isinstance(message, wire.Cue):
+            player = self._local_player()
+            if player is not None:
+                self.publisher.submit(lambda: player.play(message))
+
+    def _local_player(self) -> Any:
+        if self._player is None:
+            try:
+                from repfit.host.audio import default_player
+            except ImportError as exc:
+                log.warning("repfit: local cue playback is not available (%s)", exc)
+                self._player = False
+            else:
+                self._player = default_player(self.resolved.data_dir / "cues")
+        return self._player or None
+
+    def _log_warnings(self) -> None:
+        for text in self.coach.warnings[self._warned:]:
+            log.warning("repfit: %s", text)
+        self._warned = len(self.coach.warnings)
+
+    def _new_scores(self) -> list[tuple[int, float]]:
+        new = [(n, v) for n, v in self.coach.scores.items() if n > self._flushed_upto]
+        if new:
+            self._flushed_upto = max(n for n, _ in new)
+        return new
+
+    def _flush_scores(self) -> None:
+        if self.store is None:
+            return
+        new = self._new_scores()
+        if new:
+            self._submit_store(self.store.add_scores, self.run_id, new, self.coach.metric,
+                               self.coach.higher_is_better)
+
+    def _submit_store(self, fn: Any, *args: Any) -> None:
+        self.publisher.submit(lambda: fn(*args))
+
+    def _load_previous(self) -> None:
+        assert self.store is not None
+        previous = self.store.previous_scores(self.experiment, self.run_id)
+        if previous is not None and all(math.isfinite(v) for v in previous.values()):
+            self._previous = previous
+        elif previous is not None:
+            self._previous = {k: v for k, v in previous.items() if math.isfinite(v)}

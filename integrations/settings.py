@@ -1,0 +1,120 @@
+"""The ``[training]`` section of the repfit config file, validated into `CoachSettings`.
+
+Example (every key optional; these are the defaults)::
+
+    [training]
+    exercise = "random"          # a menu name, a detector name, or "random"
+    checkpoint_every = 100       # compare with the previous run every N iterations
+    tick_every = 10              # holds in iterations: tick every N iterations ...
+    major_every = 100            # ... and a distinct tick every N
+    major_rep_every = 10         # count exercises: distinct tick every N reps
+    calibration_iterations = 10  # iterations timed before the metronome starts
+    announce_s = 3.0             # the workout starts no earlier than this after the announcement
+    deadline_s = 900             # how long the host keeps an assignment open
+    # metric = "auc"             # which evaluation result to compare (default: the first
+    # dataset = "valid_0"        #   metric of the last validation set)
+    # higher_is_better = true    # only for frameworks that do not say
+
+    [training.penalty]           # worse than last time at the end of the run
+    enabled = true
+    exercise = "same"            # a menu name, "same" or "random"
+    size = 10                    # reps, or seconds for holds
+
+    [training.reward]            # better than last time
+    enabled = false
+    exercise = "same"
+    size = 5
+
+    [training.interrupt]         # Ctrl+C
+    enabled = true
+    exercise = "plank"
+    size = 100
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from repfit.integrations.coach import CoachSettings, Rule
+
+from repfit.config import ConfigError
+
+__all__ = ["coach_settings_from_tables"]
+
+_INT_KEYS = ("tick_every", "major_every", "major_rep_every", "calibration_iterations",
+             "checkpoint_every")
+_NUM_KEYS = ("announce_s", "deadline_s", "reps", "iterations", "seconds")
+_STR_KEYS = ("exercise", "metric", "dataset")
+_RULES = ("penalty", "reward", "interrupt")
+
+
+def coach_settings_from_tables(tables: Mapping[str, Any], source: str = "") -> CoachSettings:
+    """Read ``[training]`` (and its ``penalty``/``reward``/``interrupt`` tables).
+
+    Raises
+    ------
+    ConfigError
+        Naming the dotted key, the value and what was expected.
+    """
+    raw = tables.get("training", {})
+    if not isinstance(raw, Mapping):
+        raise ConfigError("training", raw, "a table [training]", source)
+    defaults = CoachSettings()
+    values: dict[str, Any] = {}
+    known = {*_INT_KEYS, *_NUM_KEYS, *_STR_KEYS, *_RULES, "seed", "higher_is_better", "menu"}
+    for key, value in raw.items():
+        dotted = f"training.{key}"
+        if key not in known:
+            raise ConfigError(dotted, value, "one of the keys " + ", ".join(sorted(known)),
+                              source)
+        if key in _INT_KEYS or key == "seed":
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    (key != "seed" and value < 1):
+                raise ConfigError(dotted, value, "a positive integer" if key != "seed"
+                                  else "an integer", source)
+            values[key] = value
+        elif key in _NUM_KEYS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not math.isfinite(value) or value < 0 or (key != "announce_s" and value == 0):
+                raise ConfigError(dotted, value, "a positive number", source)
+            values[key] = float(value)
+        elif key in _STR_KEYS:
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(dotted, value, "a non-empty string", source)
+            values[key] = value
+        elif key == "higher_is_better":
+            if not isinstance(value, bool):
+                raise ConfigError(dotted, value, "true or false", source)
+            values[key] = value
+        elif key in _RULES:
+            values[key] = _rule(value, getattr(defaults, key), dotted, source)
+    return dataclasses.replace(defaults, **values)
+
+
+def _rule(raw: Any, default: Rule, key: str, source: str) -> Rule:
+    if isinstance(raw, bool):  # penalty = false
+        return dataclasses.replace(default, enabled=raw)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key, raw, "a table with enabled, exercise and size", source)
+    values: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k == "enabled":
+            if not isinstance(v, bool):
+                raise ConfigError(f"{key}.enabled", v, "true or false", source)
+        elif k == "exercise":
+            if not isinstance(v, str) or not v.strip():
+                raise ConfigError(f"{key}.exercise", v, 'a menu name, "same" or "random"',
+                                  source)
+        elif k == "size":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 \
+                    or not math.isfinite(v):
+                raise ConfigError(f"{key}.size", v, "a positive number", source)
+            v = float(v)
+        else:
+            raise ConfigError(f"{key}.{k}", v, "one of the keys enabled, exercise, size",
+                              source)
+        values[k] = v
+    return dataclasses.replace(default, **values)
