@@ -1,1 +1,23 @@
-"""Pure streaming rep detection (filled in by the detection work)."""
+"""Streaming rep detection: arrays in, rep events out (pure; no I/O, no clock).
+
+- `RepCounter` -- count reps (or hold seconds) of one exercise from accelerometer batches.
+- `RepEvent`, `Rejection`, `CounterUpdate` -- what a batch produced.
+- `EXERCISES`, `HOLD_EXERCISES` -- the exercise profiles; `PROFILES` holds their parameters.
+- `repfit.detection.simulate` -- synthetic recordings of exercises and everyday motion.
+- `repfit.detection.reference` -- the plain offline peak counter used as a baseline.
+"""
+
+from ._counter import RepCounter
+from ._events import CounterUpdate, Rejection, RepEvent
+from ._profiles import EXERCISES, HOLD_EXERCISES, PROFILES, ExerciseProfile
+
+__all__ = [
+    "EXERCISES",
+    "HOLD_EXERCISES",
+    "PROFILES",
+    "CounterUpdate",
+    "ExerciseProfile",
+    "Rejection",
+    "RepCounter",
+    "RepEvent",
+]

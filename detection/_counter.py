@@ -1,0 +1,380 @@
+"""The streaming rep counter.
+
+Pipeline (all state carried between batches, all of it bounded):
+
+1. clean: drop NaN/inf rows and timestamps that are not later than every earlier one;
+2. resample onto a uniform 25 Hz grid (linear, never across a gap longer than ``gap_s``);
+3. band-pass the three axes (2nd-order Butterworth low-pass, 1st-order high-pass;
+   `sosfilt` with carried ``zi``, started at the first sample's level so gravity does not
+   ring up as a fake first rep);
+4. project onto the movement axis: the principal axis of an exponentially weighted
+   covariance of the band-passed signal (time constant ~4 s), tracked by power iteration at
+   fixed grid blocks, so any sensor orientation works and the sign of the axis never flips;
+5. find turning points with a hysteresis (Schmitt) trigger whose threshold follows the
+   running amplitude: an extreme is confirmed as soon as the signal has come back from it
+   by the threshold, and can never change after that;
+6. one rep per full cycle: extremes of the polarity seen first in a set are candidate
+   reps; each candidate gets a plausibility verdict (swing, cadence) and is accepted or
+   refused with a reason.
+
+Hold exercises (plank) skip 3-6 and instead accumulate the seconds the device stays in one
+stable orientation with little motion.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from scipy.signal import butter, sosfilt, sosfilt_zi
+
+from ._events import CounterUpdate, Rejection, RepEvent
+from ._profiles import ExerciseProfile, profile_for
+from ._resample import CleanStats, Resampler, clean_batch
+
+__all__ = ["RepCounter"]
+
+log = logging.getLogger(__name__)
+
+FS_HZ = 25.0
+"""Internal grid rate: 12.5 Hz Nyquist is far above any exercise cadence (<= 2 Hz)."""
+HIGHPASS_HZ = 0.08
+"""Removes gravity and slow posture drift; passes the slowest rep (10+ s) well enough."""
+GAP_S = 1.0
+"""Longer silences are gaps: never interpolated, never bridged with reps."""
+AXIS_TAU_S = 4.0
+"""Memory of the movement-axis estimate (a couple of reps)."""
+AXIS_BLOCK = 12
+"""Grid samples between movement-axis updates (~0.5 s)."""
+ENV_TAU_S = 3.0
+"""Release time of the amplitude envelope that scales the hysteresis."""
+HYSTERESIS = 0.6
+"""Fraction of the running amplitude (half peak-to-peak) the signal must retreat from an
+extreme before the extreme is confirmed: 30 % of a full swing."""
+CHUNK = 1024
+"""Grid samples processed per inner step (bounds work per step; results do not depend on it)."""
+HOLD_BLOCK = 12
+"""Grid samples per hold-posture decision (~0.5 s)."""
+HOLD_MAX_MOTION_G = 0.12
+"""Motion (rms about the block mean) above which a hold is broken."""
+HOLD_MAX_TILT_DEG = 20.0
+"""Tilt away from the hold's posture that counts as breaking it."""
+
+
+class RepCounter:
+    """Count reps of one exercise from a stream of accelerometer batches.
+
+    Parameters
+    ----------
+    exercise : str
+        One of `repfit.detection.EXERCISES`; ``plank`` is a hold (seconds, not reps).
+    gap_s : float
+        Silence (s) after which the stream is treated as interrupted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(0, 30, 0.02)
+    >>> moving = (t > 3) & (t < 23)                       # 10 reps of 2 s: a 35 degree
+    >>> tilt = 0.6 * (1 - np.cos(np.pi * (t - 3))) / 2 * moving   # tilt and back
+    >>> z = np.cos(tilt)
+    >>> acc = np.stack([np.sin(tilt), 0 * t, z], axis=1)
+    >>> c = RepCounter("squat")
+    >>> first = c.feed(t[:700], acc[:700])             # batches of any size
+    >>> rest = c.feed(t[700:], acc[700:])
+    >>> c.finish().count
+    10
+    """
+
+    def __init__(self, exercise: str, *, gap_s: float = GAP_S) -> None:
+        self.profile: ExerciseProfile = profile_for(exercise)
+        self.exercise = exercise
+        if not gap_s > 0:
+            raise ValueError(f"gap_s must be positive, got {gap_s}")
+        self.stats = CleanStats()
+        self._res = Resampler(FS_HZ, gap_s)
+        self._count = 0
+        self._finished = False
+        p = self.profile
+        if not p.hold:
+            # First-order high-pass: its step response decays without overshoot, so the
+            # change of mean tilt when a set starts or ends never makes an extra extreme.
+            self._sos = np.vstack([
+                butter(2, p.lowpass_hz, btype="lowpass", fs=FS_HZ, output="sos"),
+                butter(1, HIGHPASS_HZ, btype="highpass", fs=FS_HZ, output="sos")])
+            self._zi_unit = sosfilt_zi(self._sos)
+        self._zi: np.ndarray | None = None
+        self._cov = np.eye(3) * 1e-9
+        self._axis = np.array([1.0, 1.0, 1.0]) / math.sqrt(3.0)
+        self._lam_axis = math.exp(-1.0 / (FS_HZ * AXIS_TAU_S))
+        self._lam_env = math.exp(-1.0 / (FS_HZ * ENV_TAU_S))
+        self._env = 0.0
+        self._blk: list[np.ndarray] = []
+        self._w_blk = self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1)
+        self._h_floor = 0.5 * p.min_swing_g
+        self._reset_trigger()
+        self._count_pol = 0
+        self._last_rep_t: float | None = None
+        self._last_ext_t = -math.inf
+        self._last_s = 0.0
+        self._last_h = self._h_floor
+        # Hold state.
+        self._hold_s = 0.0
+        self._hold_buf: list[np.ndarray] = []
+        self._hold_buf_n = 0
+        self._hold_ref: np.ndarray | None = None
+        self._hold_prev: np.ndarray | None = None
+
+    # ---- public API -------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """Accepted reps so far."""
+        return self._count
+
+    @property
+    def hold_seconds(self) -> float | None:
+        """Seconds held in a stable posture (hold exercises), else None."""
+        return self._hold_s if self.profile.hold else None
+
+    def feed(self, t: object, acc: object) -> CounterUpdate:
+        """Add a batch: ``t`` (n,) seconds, ``acc`` (n, 3) in g.
+
+        Returns the reps that became certain in this batch. Rows with NaN/inf and
+        timestamps not after every earlier one are dropped (counted in ``self.stats``);
+        shapes that do not match raise `ValueError`.
+        """
+        if self._finished:
+            raise RuntimeError("feed() after finish(): make a new RepCounter for a new stream")
+        tt, aa = clean_batch(t, acc, self._res.last_t, self.stats)
+        events: list[RepEvent] = []
+        rejected: list[Rejection] = []
+        for k0, g, x, new_run in self._res.push(tt, aa):
+            if new_run and self._zi is not None:
+                self.stats.gaps += 1
+                self._close_run(events, rejected)
+            for lo in range(0, g.size, CHUNK):
+                self._process(k0 + lo, g[lo:lo + CHUNK], x[lo:lo + CHUNK],
+                              new_run and lo == 0, events, rejected)
+        return self._update(events, rejected)
+
+    def finish(self) -> CounterUpdate:
+        """End of stream: confirm a pending extreme that the signal had already left."""
+        events: list[RepEvent] = []
+        rejected: list[Rejection] = []
+        if not self._finished and self._zi is not None:
+            self._close_run(events, rejected)
+        self._finished = True
+        return self._update(events, rejected)
+
+    # ---- internals --------------------------------------------------------------------
+
+    def _update(self, events: list[RepEvent], rejected: list[Rejection]) -> CounterUpdate:
+        return CounterUpdate(tuple(events), tuple(rejected), self._count, self.hold_seconds)
+
+    def _reset_trigger(self) -> None:
+        self._mode = 0          # 0: no extreme yet, +1: seeking a maximum, -1: a minimum
+        self._ext_val = 0.0     # the extreme being sought so far (mode +-1)
+        self._ext_k = -1
+        self._ext_t = 0.0
+        self._run_max = (-math.inf, -1, 0.0)  # mode 0: running max and min (value, k, t)
+        self._run_min = (math.inf, -1, 0.0)
+        self._opp_val: float | None = None
+        self._opp_t = 0.0
+
+    def _close_run(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
+        """The stream ended or broke: keep a pending extreme only if the signal had
+        already retreated from it by half the hysteresis; then forget the run."""
+        if self.profile.hold:
+            self._hold_flush()
+            return
+        if self._mode != 0 and abs(self._last_s - self._ext_val) >= 0.5 * self._last_h:
+            self._confirm(self._mode, self._ext_val, self._ext_k, self._ext_t, events, rejected)
+        self._reset_trigger()
+        self._zi = None
+
+    def _process(self, k0: int, g: np.ndarray, x: np.ndarray, new_run: bool,
+                 events: list[RepEvent], rejected: list[Rejection]) -> None:
+        if g.size == 0:
+            return
+        if self.profile.hold:
+            self._zi = np.zeros(1)  # marks "a run is open"
+            self._hold_feed(x)
+            return
+        if new_run or self._zi is None:
+            self._zi = self._zi_unit[:, :, None] * x[0][None, None, :]
+        y, self._zi = sosfilt(self._sos, x, axis=0, zi=self._zi)
+        s, h = self._project(k0, y)
+        self._trigger(k0, g, s, h, events, rejected)
+        self._last_s = float(s[-1])
+        self._last_h = float(h[-1])
+
+    def _project(self, k0: int, y: np.ndarray) -> np.ndarray:
+        """Movement-axis projection and amplitude envelope, both updated only at absolute
+        block boundaries from whole blocks, so batch splits cannot change a single bit."""
+        n = y.shape[0]
+        s = np.empty(n)
+        h = np.empty(n)
+        i = 0
+        while i < n:
+            k = k0 + i
+            j = min(n, i + AXIS_BLOCK - (k % AXIS_BLOCK))
+            a = self._axis
+            s[i:j] = y[i:j, 0] * a[0] + y[i:j, 1] * a[1] + y[i:j, 2] * a[2]
+            h[i:j] = max(self._h_floor, HYSTERESIS * self._env)
+            self._blk.append(y[i:j])
+            if (k0 + j) % AXIS_BLOCK == 0:
+                self._end_block(np.ascontiguousarray(np.concatenate(self._blk)))
+                self._blk = []
+            i = j
+        return s, h
+
+    def _end_block(self, b: np.ndarray) -> None:
+        lam = self._lam_axis
+        bw = b * self._w_blk[-b.shape[0]:, None]
+        self._cov = self._cov * lam ** b.shape[0] + (bw[:, :, None] * b[:, None, :]).sum(axis=0)
+        a = self._axis
+        for _ in range(3):
+            a = self._cov @ a
+            norm = math.sqrt(float(a @ a))
+            if norm < 1e-12:
+                a = self._axis
+                break
+            a = a / norm
+        self._axis = a
+        proj = b[:, 0] * a[0] + b[:, 1] * a[1] + b[:, 2] * a[2]
+        self._env = max(self._env * self._lam_env ** b.shape[0], float(np.abs(proj).max()))
+
+    def _trigger(self, k0: int, g: np.ndarray, s: np.ndarray, h: np.ndarray,
+                 events: list[RepEvent], rejected: list[Rejection]) -> None:
+        """Vectorised hysteresis: loop once per confirmed extreme, not per sample."""
+        i = 0
+        n = s.size
+        while i < n:
+            seg = s[i:]
+            hh = h[i:]
+            if self._mode == 0:
+                rmax = np.maximum(np.maximum.accumulate(seg), self._run_max[0])
+                rmin = np.minimum(np.minimum.accumulate(seg), self._run_min[0])
+                down = np.flatnonzero(seg < rmax - hh)
+                up = np.flatnonzero(seg > rmin + hh)
+                jd = down[0] if down.size else n
+                ju = up[0] if up.size else n
+                j = min(jd, ju)
+                stop = n - i if j == n else j + 1
+                jm = int(np.argmax(seg[:stop]))
+                if seg[jm] > self._run_max[0]:
+                    self._run_max = (float(seg[jm]), k0 + i + jm, float(g[i + jm]))
+                jn = int(np.argmin(seg[:stop]))
+                if seg[jn] < self._run_min[0]:
+                    self._run_min = (float(seg[jn]), k0 + i + jn, float(g[i + jn]))
+                if j == n:
+                    return
+                if jd <= ju:   # came down from a maximum: that was the first extreme
+                    self._opp_val, self._opp_t = self._run_min[0], self._run_min[2]
+                    v, k, te = self._run_max
+                    self._confirm(+1, v, k, te, events, rejected)
+                    self._mode = -1
+                else:
+                    self._opp_val, self._opp_t = self._run_max[0], self._run_max[2]
+                    v, k, te = self._run_min
+                    self._confirm(-1, v, k, te, events, rejected)
+                    self._mode = +1
+                self._ext_val, self._ext_k, self._ext_t = float(seg[j]), k0 + i + j, float(
+                    g[i + j])
+                i += j + 1
+                continue
+            sign = self._mode
+            sv = seg * sign                     # seek a maximum of sv
+            run = np.maximum(np.maximum.accumulate(sv), self._ext_val * sign)
+            hit = np.flatnonzero(sv < run - hh)
+            stop = hit[0] + 1 if hit.size else n - i
+            jm = int(np.argmax(sv[:stop]))
+            if sv[jm] > self._ext_val * sign:
+                self._ext_val, self._ext_k, self._ext_t = float(seg[jm]), k0 + i + jm, float(
+                    g[i + jm])
+            if not hit.size:
+                return
+            j = int(hit[0])
+            self._confirm(sign, self._ext_val, self._ext_k, self._ext_t, events, rejected)
+            self._mode = -sign
+            self._ext_val, self._ext_k, self._ext_t = float(seg[j]), k0 + i + j, float(g[i + j])
+            i += j + 1
+
+    def _confirm(self, pol: int, val: float, k: int, te: float,
+                 events: list[RepEvent], rejected: list[Rejection]) -> None:
+        """An extreme is final: decide whether it is a rep."""
+        p = self.profile
+        opp_val = self._opp_val if self._opp_val is not None else val
+        swing = abs(val - opp_val)
+        width = 2.0 * max(te - self._opp_t, 0.0)
+        self._opp_val, self._opp_t = val, te
+        if te - self._last_ext_t > p.max_period_s:
+            self._count_pol = 0         # a long pause: the next set picks its own polarity
+        self._last_ext_t = te
+        if self._count_pol == 0:
+            if swing < p.min_swing_g:
+                return                  # fidgeting before a set does not choose the polarity
+            self._count_pol = pol       # a new set: count extremes of this polarity
+        if pol != self._count_pol:
+            return
+        period = None
+        if self._last_rep_t is not None and te - self._last_rep_t <= p.max_period_s:
+            period = te - self._last_rep_t
+        reason = self._verdict(swing, period)
+        if reason is not None:
+            rejected.append(Rejection(te, reason, swing))
+            log.debug("%s: refused candidate at %.2f s: %s", p.name, te, reason)
+            return
+        self._count += 1
+        self._last_rep_t = te
+        confidence = min(1.0, swing / (3.0 * p.min_swing_g))
+        events.append(RepEvent(t=te, amplitude=swing, confidence=confidence, prominence=swing,
+                               width_s=width, period_s=period, index=int(k)))
+
+    def _verdict(self, swing: float, period: float | None) -> str | None:
+        p = self.profile
+        if swing < p.min_swing_g:
+            return (f"amplitude too small: {swing:.2f} g swing (a {p.name} moves at least "
+                    f"{p.min_swing_g:.2f} g)")
+        if swing > p.max_swing_g:
+            return (f"amplitude of a shake or impact: {swing:.1f} g swing (a {p.name} "
+                    f"moves at most {p.max_swing_g:.1f} g)")
+        if period is not None and period < p.min_period_s:
+            return (f"cadence out of range: {period:.2f} s after the previous rep (a "
+                    f"{p.name} takes at least {p.min_period_s:.1f} s)")
+        return None
+
+    # ---- holds ------------------------------------------------------------------------
+
+    def _hold_feed(self, x: np.ndarray) -> None:
+        i = 0
+        while i < x.shape[0]:
+            take = min(HOLD_BLOCK - self._hold_buf_n, x.shape[0] - i)
+            self._hold_buf.append(x[i:i + take])
+            self._hold_buf_n += take
+            i += take
+            if self._hold_buf_n == HOLD_BLOCK:
+                self._hold_block(np.concatenate(self._hold_buf))
+                self._hold_buf, self._hold_buf_n = [], 0
+
+    def _hold_flush(self) -> None:
+        self._hold_buf, self._hold_buf_n = [], 0
+        self._hold_ref = self._hold_prev = None
+
+    def _hold_block(self, b: np.ndarray) -> None:
+        mean = b.mean(axis=0)
+        mag = float(np.linalg.norm(mean))
+        motion = float(np.sqrt(((b - mean) ** 2).sum(axis=1).mean()))
+        still = motion <= HOLD_MAX_MOTION_G and 0.8 <= mag <= 1.2
+        d = mean / mag if mag > 0 else mean
+        cos_tol = math.cos(math.radians(HOLD_MAX_TILT_DEG))
+        if still and self._hold_ref is not None and float(d @ self._hold_ref) >= cos_tol:
+            self._hold_s += HOLD_BLOCK / FS_HZ
+        elif still and self._hold_prev is not None and float(d @ self._hold_prev) >= cos_tol:
+            self._hold_ref = self._hold_prev   # two steady blocks in a row: the hold starts
+            self._hold_s += HOLD_BLOCK / FS_HZ
+        else:
+            self._hold_ref = None
+        self._hold_prev = d if still else None

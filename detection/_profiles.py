@@ -1,0 +1,73 @@
+"""Exercise profiles: the physical ranges that make a movement a rep of a given exercise.
+
+Every number here is a property of human movement, not of a data set: how fast people can
+repeat the exercise (cadence range), which frequencies carry the movement (the filter band),
+and how large a real rep's swing is on the movement axis (in g, which at the sensor mixes
+tilt against gravity with linear acceleration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["EXERCISES", "HOLD_EXERCISES", "PROFILES", "ExerciseProfile", "profile_for"]
+
+
+@dataclass(frozen=True)
+class ExerciseProfile:
+    """How one exercise moves.
+
+    Attributes
+    ----------
+    name : str
+        Exercise name.
+    min_period_s, max_period_s : float
+        Fastest and slowest plausible rep (seconds per rep). A candidate sooner than
+        ``min_period_s`` after the previous rep is refused ("cadence out of range").
+    lowpass_hz : float
+        Upper edge of the movement band. About 1.5x the fastest cadence: it keeps the
+        fundamental of every plausible rep and drops the harmonics that make one rep look
+        like two (burpees are multi-phase, so theirs is lower).
+    min_swing_g : float
+        Smallest peak-to-peak swing of a real rep on the movement axis. Tilting a segment by
+        ~10 degrees already changes the gravity component by ~0.17 g, so the minimums sit
+        well below what any full rep produces and above sensor noise and fidgeting.
+    max_swing_g : float
+        Largest plausible swing after the movement band filter; beyond it the motion is a
+        shake or a blow, not this exercise.
+    hold : bool
+        True for static holds (counted in seconds, not reps).
+    """
+
+    name: str
+    min_period_s: float
+    max_period_s: float
+    lowpass_hz: float
+    min_swing_g: float
+    max_swing_g: float
+    hold: bool = False
+
+
+PROFILES: dict[str, ExerciseProfile] = {
+    p.name: p
+    for p in (
+        ExerciseProfile("pushup", 0.8, 10.0, 1.5, 0.08, 3.0),
+        ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 3.0),
+        ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 3.0),
+        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 0.20, 6.0),
+        ExerciseProfile("burpee", 1.5, 15.0, 0.8, 0.20, 6.0),
+        ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
+        ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 4.0),
+    )
+}
+EXERCISES: tuple[str, ...] = tuple(PROFILES)
+HOLD_EXERCISES: tuple[str, ...] = tuple(n for n, p in PROFILES.items() if p.hold)
+
+
+def profile_for(exercise: str) -> ExerciseProfile:
+    """The profile of ``exercise``; `ValueError` listing the known names otherwise."""
+    try:
+        return PROFILES[exercise]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown exercise {exercise!r}; known: {', '.join(EXERCISES)} "
+                         "(use 'generic' for any other rhythmic exercise)") from None

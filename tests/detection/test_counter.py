@@ -1,0 +1,86 @@
+"""RepCounter: streaming invariance, counts on simulated sets, API shape."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from repfit.detection import EXERCISES, HOLD_EXERCISES, CounterUpdate, RepCounter
+from repfit.detection.simulate import simulate_set
+
+
+def _run(counter: RepCounter, t: np.ndarray, acc: np.ndarray, splits: np.ndarray
+         ) -> tuple[list, list, CounterUpdate]:
+    events, rejected = [], []
+    bounds = [0, *sorted(int(s) for s in splits), t.size]
+    for lo, hi in itertools.pairwise(bounds):
+        u = counter.feed(t[lo:hi], acc[lo:hi])
+        events += u.events
+        rejected += u.rejected
+    last = counter.finish()
+    return events + list(last.events), rejected + list(last.rejected), last
+
+
+@pytest.mark.parametrize("exercise", ["squat", "burpee", "generic"])
+def test_any_batch_split_gives_the_same_reps(exercise: str) -> None:
+    rec = simulate_set(exercise if exercise != "generic" else "situp", reps=8, fs_hz=50,
+                       seed=3, cadence_s=3.0)
+    whole = _run(RepCounter(exercise), rec.t, rec.acc, np.array([], dtype=int))
+    rng = np.random.default_rng(0)
+    for splits in (np.arange(1, rec.t.size),                        # one sample at a time
+                   rng.choice(rec.t.size, 40, replace=False),        # random splits
+                   np.arange(5, rec.t.size, 5)):                     # 100 ms batches
+        got = _run(RepCounter(exercise), rec.t, rec.acc, splits)
+        assert got[0] == whole[0]
+        assert got[1] == whole[1]
+        assert got[2].count == whole[2].count
+    assert whole[2].count >= 6  # non-trivial: the streams being compared hold real reps
+
+
+@pytest.mark.parametrize("exercise", ["squat", "pushup", "situp",
+    pytest.param("burpee", marks=pytest.mark.xfail(reason="wrist burpee overcounts; WIP"))])
+def test_counts_simulated_wrist_sets(exercise: str) -> None:
+    cadence = 3.5 if exercise == "burpee" else 2.0
+    hits = 0
+    for seed in range(4):
+        rec = simulate_set(exercise, reps=10, position="wrist", seed=seed, cadence_s=cadence)
+        c = RepCounter(exercise)
+        c.feed(rec.t, rec.acc)
+        hits += abs(c.finish().count - 10) <= 1
+    assert hits >= 3
+
+
+def test_events_carry_turning_point_times() -> None:
+    rec = simulate_set("squat", reps=10, position="chest", seed=1)
+    c = RepCounter("squat")
+    events = list(c.feed(rec.t, rec.acc).events) + list(c.finish().events)
+    assert len(events) == 10
+    # Each event lies within a quarter cadence of a true turning point.
+    err = np.abs(np.array([e.t for e in events])[:, None] - rec.rep_times[None, :]).min(axis=1)
+    assert err.max() < 0.5
+    assert all(0 < e.confidence <= 1 and e.amplitude > 0 for e in events)
+
+
+def test_unknown_exercise_lists_known_ones() -> None:
+    with pytest.raises(ValueError, match="squat") as info:
+        RepCounter("yoga")
+    assert "generic" in str(info.value)
+
+
+def test_exercise_tables() -> None:
+    for name in ("pushup", "squat", "situp", "jumping_jack", "burpee", "plank", "generic"):
+        assert name in EXERCISES
+    assert HOLD_EXERCISES == ("plank",)
+    assert RepCounter("squat").hold_seconds is None
+    assert RepCounter("plank").hold_seconds == 0.0
+
+
+@pytest.mark.xfail(reason="standing still counts as holding; plank posture check WIP")
+def test_plank_hold_seconds() -> None:
+    rec = simulate_set("plank", hold_s=30.0, seed=2)
+    c = RepCounter("plank")
+    c.feed(rec.t, rec.acc)
+    u = c.finish()
+    assert u.count == 0
+    assert 25.0 <= u.hold_seconds <= 36.0
