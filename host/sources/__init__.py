@@ -19,7 +19,14 @@ from typing import Protocol, runtime_checkable
 
 from repfit.wire import SampleBatch
 
-__all__ = ["SourceError", "SourceKind", "WearableSource"]
+__all__ = [
+    "ConnectionLost",
+    "DeviceNotFound",
+    "PacketError",
+    "SourceError",
+    "SourceKind",
+    "WearableSource",
+]
 
 
 class SourceKind(str, Enum):
@@ -50,3 +57,7 @@ class WearableSource(Protocol):
     ) -> None: ...
 
     def samples(self) -> AsyncIterator[SampleBatch]: ...
+
+
+# Errors with structured fields live in `_errors` (they subclass `SourceError` above).
+from ._errors import ConnectionLost, DeviceNotFound, PacketError  # noqa: E402

@@ -1,0 +1,112 @@
+"""Off-the-shelf sensor decoders on byte-exact vectors built from the vendors' documents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from repfit.host.sources import PacketError
+from repfit.host.sources._packets import (
+    POLAR_STOP_ACC,
+    decode_microbit,
+    decode_polar_pmd,
+    decode_thingy52,
+    decode_witmotion,
+    polar_start_acc,
+    thingy52_config_with_rate,
+    witmotion_set_rate,
+)
+
+
+class TestMicrobit:
+    def test_milli_g_little_endian(self) -> None:
+        f = decode_microbit(bytes.fromhex("e80318fc0000"))  # +1000, -1000, 0 mg
+        np.testing.assert_allclose(f.acc, [[1.0, -1.0, 0.0]])
+        assert f.counter is None and f.t_dev is None
+
+    @pytest.mark.parametrize("data", [b"", b"\x00" * 5, b"\x00" * 7])
+    def test_wrong_length(self, data: bytes) -> None:
+        with pytest.raises(PacketError, match="exactly 6 bytes"):
+            decode_microbit(data)
+
+
+class TestPolarPmd:
+    # type ACC, timestamp 10 s (ns, LE u64), frame type 0x01 (int16), two samples in mg.
+    FRAME = bytes.fromhex("02" "00e40b5402000000" "01" "f4ffd9032800" "030016fcf9ff")
+
+    def test_sixteen_bit_frame(self) -> None:
+        f = decode_polar_pmd(self.FRAME, rate_hz=50)
+        assert f is not None
+        np.testing.assert_allclose(f.acc, [[-0.012, 0.985, 0.040], [0.003, -1.002, -0.007]])
+        # The timestamp belongs to the last sample.
+        assert f.t_dev == pytest.approx(10.0 - 1 / 50)
+
+    def test_eight_and_twenty_four_bit_frames(self) -> None:
+        f8 = decode_polar_pmd(bytes.fromhex("02" "0000000000000000" "00" "ff7f80"), rate_hz=25)
+        assert f8 is not None
+        np.testing.assert_allclose(f8.acc, [[-0.001, 0.127, -0.128]])
+        f24 = decode_polar_pmd(bytes.fromhex("02" "0000000000000000" "02" "e80300" "18fcff"
+                                             "a08601"), rate_hz=25)
+        assert f24 is not None
+        np.testing.assert_allclose(f24.acc, [[1.0, -1.0, 100.0]])
+
+    def test_other_measurements_carry_no_samples(self) -> None:
+        assert decode_polar_pmd(bytes.fromhex("00" + "00" * 8 + "00" + "010203"), 50) is None
+
+    @pytest.mark.parametrize(("hexdata", "reason"), [
+        ("0200", "shorter than"),
+        ("02" "0000000000000000" "81" "000000", "delta-compressed"),
+        ("02" "0000000000000000" "05" "000000", "unknown ACC frame type"),
+        ("02" "0000000000000000" "01" "0000000000", "whole number"),
+    ])
+    def test_rejected(self, hexdata: str, reason: str) -> None:
+        with pytest.raises(PacketError, match=reason):
+            decode_polar_pmd(bytes.fromhex(hexdata), 50)
+
+    def test_start_command_matches_the_published_h10_sequence(self) -> None:
+        # 200 Hz, 16 bit, 8 g: the sequence Polar's SDK and examples send to an H10.
+        assert polar_start_acc(200, 8) == bytes.fromhex("02020001c80001011000020108 00"
+                                                        .replace(" ", ""))
+        assert polar_start_acc(50, 8).hex() == "02020001320001011000020108" + "00"
+        assert POLAR_STOP_ACC == b"\x03\x02"
+        with pytest.raises(ValueError, match="25, 50, 100 or 200"):
+            polar_start_acc(60)
+
+
+class TestWitMotion:
+    def test_full_record(self) -> None:
+        rec = bytes.fromhex("5561" "0008" "0000" "00f8" + "00" * 12)  # 1 g, 0, -1 g
+        f = decode_witmotion(rec + rec)
+        assert f is not None
+        np.testing.assert_allclose(f.acc, [[1.0, 0.0, -1.0]] * 2)
+        assert f.range_g == 16.0
+
+    def test_short_record_from_a_wt901ble68(self) -> None:
+        f = decode_witmotion(bytes.fromhex("556135ff59ff0a080000000000 00b9fc".replace(" ", "")))
+        assert f is not None
+        np.testing.assert_allclose(f.acc, np.array([[-203, -167, 2058]]) * 16 / 32768)
+
+    def test_register_reply_has_no_samples(self) -> None:
+        assert decode_witmotion(bytes.fromhex("5571") + bytes(18)) is None
+
+    @pytest.mark.parametrize("data", [b"\x55\x61\x00", bytes(20), bytes(25)])
+    def test_rejected(self, data: bytes) -> None:
+        with pytest.raises(PacketError):
+            decode_witmotion(data)
+
+    def test_rate_command(self) -> None:
+        assert witmotion_set_rate(50) == bytes.fromhex("ffaa030800")
+        assert witmotion_set_rate(200) == bytes.fromhex("ffaa030b00")
+
+
+class TestThingy52:
+    def test_q6_10_acceleration(self) -> None:
+        data = bytes.fromhex("0000" "00fc" "0004") + bytes(12)  # 0, -1 g, +1 g
+        np.testing.assert_allclose(decode_thingy52(data).acc, [[0.0, -1.0, 1.0]])
+
+    def test_wrong_length(self) -> None:
+        with pytest.raises(PacketError, match="18 bytes"):
+            decode_thingy52(bytes(17))
+
+    def test_config_keeps_other_fields(self) -> None:
+        current = bytes.fromhex("e803" "1027" "6400" "0a00" "01")
+        assert thingy52_config_with_rate(current, 50) == bytes.fromhex("e80310276400320001")
