@@ -18,14 +18,11 @@ exits.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from repfit.integrations._adapter import AdapterCore
 from repfit.integrations.coach import Score
 from repfit.integrations.session import WorkoutOptions
-
-from repfit.config import Config
 
 __all__ = ["workout"]
 
@@ -37,13 +34,8 @@ def workout(
     exercise: str | None = None,
     reps: float | None = None,
     seed: int | None = None,
-    config: Path | str | Config | None = None,
-    data_dir: Path | str | None = None,
-    experiment: str | None = None,
-    history: bool = True,
-    play_locally: bool = False,
     order: int = 25,
-    **settings: Any,
+    **kwargs: Any,
 ) -> _WorkoutCallback:
     """A LightGBM callback that assigns a workout and drives its metronome.
 
@@ -58,26 +50,29 @@ def workout(
         ``seconds=``).
     seed : int, optional
         Seeds the random pick, for reproducible runs and tests.
-    config, data_dir, experiment, history, play_locally
-        See `repfit.integrations.session.WorkoutOptions`.
     order : int
         LightGBM callback order (see module docstring).
-    **settings
-        Any other `repfit.integrations.coach.CoachSettings` field, e.g.
-        ``checkpoint_every=50``, ``metric="auc"``, ``penalty=Rule(...)``.
+    **kwargs
+        `repfit.integrations.session.WorkoutOptions` fields (``config``, ``data_dir``,
+        ``experiment``, ``history``, ``play_locally``, ``interrupt_wait_s``) and
+        `repfit.integrations.coach.CoachSettings` fields (``checkpoint_every=50``,
+        ``metric="auc"``, ``penalty=Rule(...)``, ...).
 
     Returns
     -------
     callable
-        Pass it in ``callbacks=[...]``. Also a context manager that closes it.
+        Pass it in ``callbacks=[...]``. Also a context manager: leaving the block ends the
+        run, and a Ctrl+C inside it gives the interrupt penalty.
+
+    Raises
+    ------
+    TypeError
+        For an unknown keyword or a non-integer ``order``.
     """
-    if not isinstance(order, int):
+    if isinstance(order, bool) or not isinstance(order, int):
         raise TypeError(f"order must be an int, got {type(order).__name__}")
-    options = WorkoutOptions(
-        user=user, broker=broker, config=config, data_dir=data_dir, experiment=experiment,
-        history=history, play_locally=play_locally,
-        settings={"exercise": exercise, "reps": reps, "seed": seed, **settings},
-    )
+    options = WorkoutOptions.build(user=user, broker=broker, exercise=exercise, reps=reps,
+                                   seed=seed, **kwargs)
     return _WorkoutCallback(options, order)
 
 

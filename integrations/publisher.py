@@ -153,12 +153,14 @@ class Publisher:
         """
         self._enqueue(_Item(job=job))
 
-    def deliver(self, assignment: wire.Assignment, timeout: float) -> bool:
+    def deliver(self, assignment: wire.Assignment, timeout: float,
+                on_stored: Callable[[], object] | None = None) -> bool:
         """Store ``assignment`` durably now, then wait up to ``timeout`` s for the broker's ack.
 
         The synchronous path, for a penalty decided while an exception unwinds: when this
         returns the assignment is in the outbox whatever the broker does. A
-        `KeyboardInterrupt` arriving during the wait propagates at once.
+        `KeyboardInterrupt` arriving during the wait propagates at once. ``on_stored`` is
+        called once the assignment is on disk (to tell the user).
 
         Returns
         -------
@@ -168,6 +170,8 @@ class Publisher:
         topic = wire.topic_for(self.user, assignment)
         pending = PendingMessage(assignment.id, topic, wire.encode(assignment))
         self._store(pending)
+        if on_stored is not None:
+            on_stored()
         acked = threading.Event()
         with self._cond:
             self._waiters.setdefault(assignment.id, []).append(acked)
@@ -389,14 +393,15 @@ class Publisher:
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
                     reason_code: mqtt.ReasonCode, properties: object) -> None:
-        self._attempted.set()
         if reason_code.is_failure:
-            with self._cond:
-                self._cond.notify_all()
             self._warn_once("refused", "MQTT broker %s refused the connection (%s); training "
                             "continues, assignments are kept and sent once it accepts us",
                             self.settings.url, reason_code)
+            with self._cond:
+                self._attempted.set()
+                self._cond.notify_all()
             return
+        self._attempted.set()
         log.debug("connected to %s", self.settings.url)
         with self._cond:
             # paho re-sends its own in-flight QoS 1 messages; we re-send the rest.
@@ -405,11 +410,11 @@ class Publisher:
             self._cond.notify_all()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
-        self._attempted.set()
-        with self._cond:
-            self._cond.notify_all()
         self._warn_once("unreachable", "MQTT broker %s is unreachable; training continues, "
                         "assignments are kept and sent when it is back", self.settings.url)
+        with self._cond:
+            self._attempted.set()
+            self._cond.notify_all()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
                        reason_code: mqtt.ReasonCode, properties: object) -> None:

@@ -91,6 +91,24 @@ class WorkoutOptions:
     interrupt_wait_s: float = DEFAULT_INTERRUPT_WAIT_S
     settings: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def build(cls, **kwargs: Any) -> WorkoutOptions:
+        """Split ``workout(...)`` keyword arguments into options and coach settings.
+
+        Raises
+        ------
+        TypeError
+            For a name that is neither an option nor a `CoachSettings` field.
+        """
+        option_names = {f.name for f in dataclasses.fields(cls)} - {"settings"}
+        setting_names = {f.name for f in dataclasses.fields(CoachSettings)}
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in option_names}
+        unknown = set(kwargs) - setting_names
+        if unknown:
+            raise TypeError(f"unknown workout argument(s): {', '.join(sorted(unknown))}; "
+                            f"settings are: {', '.join(sorted(setting_names))}")
+        return cls(**options, settings=kwargs)
+
     def resolve(self) -> _Resolved:
         """Read the config and apply the arguments; bad input becomes a warning and a default.
 
@@ -114,9 +132,6 @@ class WorkoutOptions:
                         "menu", exc)
             menu = DEFAULT_MENU
         overrides = {k: v for k, v in self.settings.items() if v is not None}
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(CoachSettings)}
-        if unknown:
-            raise TypeError(f"unknown workout setting(s): {', '.join(sorted(unknown))}")
         settings = dataclasses.replace(settings, **overrides)
         for rule_name in ("penalty", "reward", "interrupt"):
             rule = getattr(settings, rule_name)
@@ -267,8 +282,11 @@ class TrainingSession:
                             type(exc).__name__, exc)
         for message in messages:
             if isinstance(message, wire.Assignment):
-                log.warning("repfit: %s", message.text)
-                acked = self.publisher.deliver(message, self.options.interrupt_wait_s)
+                acked = self.publisher.deliver(
+                    message, self.options.interrupt_wait_s,
+                    on_stored=lambda m=message, w=self.options.interrupt_wait_s: log.warning(
+                        "repfit: %s (penalty stored; sending, up to %.0f s — Ctrl+C again to "
+                        "skip the wait)", m.text, w))
                 if not acked:
                     log.warning("repfit: the penalty is stored and will be delivered when the "
                                 "broker is reachable")
