@@ -274,6 +274,8 @@ class TrainingSession:
         messages = self.coach.interrupted()
         if self.store is not None:
             try:
+                # start_run may still be queued for the background thread; it is idempotent.
+                self.store.start_run(self.run_id, self.experiment, self.coach.exercise.name)
                 self.store.add_scores(self.run_id, self._new_scores(), self.coach.metric,
                                       self.coach.higher_is_better)
                 self.store.finish_run(self.run_id, "interrupted")

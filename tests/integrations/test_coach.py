@@ -40,7 +40,8 @@ def feed(coach: Coach, iterations, dt=0.25, t0=0.0, end=None, score=None, datase
         if score is not None:
             v = score(i + 1)
             if v is not None:
-                scores = (Score("training", metric, 0.99, higher), Score(dataset, metric, v, higher))
+                scores = (Score("training", metric, 0.99, higher),
+                          Score(dataset, metric, v, higher))
         out += [(i, m) for m in coach.step(TrainingEvent(i, 0, end, t, scores))]
         t += dt(i) if callable(dt) else dt
     return out
@@ -104,7 +105,7 @@ def test_a_very_slow_iteration_still_gets_its_tick():
     coach = make("push-ups", calibration_iterations=10)
     # A 6-second validation pass at iteration 15 (the rep would be due at iteration 20).
     out = feed(coach, range(25), dt=lambda i: 6.0 if i == 14 else 0.25)
-    assert [i for i, _, _ in cues(out, "tick")][0] == 15
+    assert next(i for i, _, _ in cues(out, "tick")) == 15
 
 
 def test_the_workout_starts_only_after_the_announcement_had_time_to_play():

@@ -1,0 +1,183 @@
+"""Ctrl+C: a penalty stored and published before the KeyboardInterrupt goes on."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import lightgbm as lgb
+import pytest
+from repfit.host.broker import free_port
+from repfit.integrations.coach import Rule
+from repfit.integrations.history import HistoryStore
+from repfit.integrations.interrupt import interrupt_penalty
+from repfit.integrations.lightgbm import workout
+from repfit.integrations.publisher import Publisher
+
+from repfit import wire
+from repfit.config import MqttSettings
+
+PARAMS = {"objective": "binary", "verbose": -1, "num_threads": 1, "num_leaves": 4,
+          "min_data_in_leaf": 5}
+
+
+def _ctrl_c_at(iteration):
+    def cb(env):
+        if env.iteration == iteration:
+            raise KeyboardInterrupt
+    cb.order = 40
+    return cb
+
+
+def test_ctrl_c_in_training_publishes_the_penalty_before_reraising(
+        mosquitto, user, listen, binary_data, tmp_path):
+    listener = listen(user)
+    xt, yt, _, _ = binary_data
+    cb = workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="push-ups",
+                 interrupt=Rule(True, "squats", 30))
+    with pytest.raises(KeyboardInterrupt), interrupt_penalty(cb):
+        lgb.train(PARAMS, lgb.Dataset(xt, yt), 50, callbacks=[cb, _ctrl_c_at(5)])
+    store = HistoryStore.in_dir(tmp_path)
+    # Acknowledged by the broker before the interrupt was re-raised:
+    stored = {wire.decode(m.topic, m.payload)[1].reason: at for m, at in store.outbox()}
+    assert stored["penalty"] is not None
+    [run] = store.runs()
+    assert run.status == "interrupted"
+    first = listener.assignment("assigned")
+    penalty = listener.assignment("penalty")
+    assert (penalty.exercise, penalty.target, penalty.unit) == ("squat", 30.0, "reps")
+    assert penalty.run_id == first.run_id and penalty.experiment == first.experiment
+    assert penalty.text == "keyboard interrupt — squats — 30 times — added"
+    assert listener.cue("penalty").assignment_id == penalty.id
+
+
+def test_the_workout_context_manager_also_penalises_ctrl_c(mosquitto, user, listen,
+                                                           binary_data, tmp_path):
+    listener = listen(user)
+    xt, yt, _, _ = binary_data
+    with pytest.raises(KeyboardInterrupt), workout(user=user, broker=mosquitto.url,
+                                                   data_dir=tmp_path) as cb:
+        lgb.train(PARAMS, lgb.Dataset(xt, yt), 50, callbacks=[cb, _ctrl_c_at(2)])
+    penalty = listener.assignment("penalty")
+    assert (penalty.exercise, penalty.target, penalty.unit) == ("plank", 100.0, "seconds")
+
+
+def test_decorator_without_callbacks_makes_a_standalone_penalty(mosquitto, user, listen,
+                                                               tmp_path):
+    listener = listen(user)
+
+    @interrupt_penalty(user=user, broker=mosquitto.url, data_dir=tmp_path,
+                       interrupt=Rule(True, "jumping jacks", 40))
+    def train() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train()
+    penalty = listener.assignment("penalty")
+    assert (penalty.exercise, penalty.target) == ("jumping_jack", 40.0)
+
+
+def test_a_disabled_interrupt_penalty_sends_nothing_and_still_reraises(
+        mosquitto, user, listen, binary_data, tmp_path):
+    listener = listen(user)
+    xt, yt, _, _ = binary_data
+    cb = workout(user=user, broker=mosquitto.url, data_dir=tmp_path,
+                 interrupt=Rule(False))
+    with pytest.raises(KeyboardInterrupt), interrupt_penalty(cb):
+        lgb.train(PARAMS, lgb.Dataset(xt, yt), 50, callbacks=[cb, _ctrl_c_at(2)])
+    cb.close()
+    listener.assignment("assigned")
+    assert not any(isinstance(m, wire.Assignment) and m.reason == "penalty"
+                   for m in listener.drain())
+
+
+def test_interrupt_penalty_only_takes_repfit_callbacks():
+    with pytest.raises(TypeError, match="takes repfit callbacks"):
+        interrupt_penalty(print)
+
+
+CHILD = textwrap.dedent("""
+    import logging, sys, time
+    import lightgbm as lgb
+    import numpy as np
+    from repfit.integrations.interrupt import interrupt_penalty
+    from repfit.integrations.lightgbm import workout
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    port, data_dir = sys.argv[1], sys.argv[2]
+    cb = workout(user="ctrlc", broker=f"mqtt://127.0.0.1:{port}", data_dir=data_dir,
+                 interrupt_wait_s=3600)
+
+    def pace(env):
+        if env.iteration == 3:
+            print("TRAINING", flush=True)
+        time.sleep(0.01)
+    pace.order = 5
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    y = (x[:, 0] > 0).astype(int)
+    with interrupt_penalty(cb):
+        lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x, y),
+                  num_boost_round=10**6, callbacks=[cb, pace])
+""")
+
+
+def _lines(stream, sink):
+    for raw in iter(stream.readline, b""):
+        sink.put(raw.decode(errors="replace"))
+
+
+def _wait_line(lines: queue.Queue, needle: str, log: list[str]) -> None:
+    while True:
+        try:
+            line = lines.get(timeout=60)
+        except queue.Empty:
+            raise AssertionError(f"never saw {needle!r}; got {''.join(log)}") from None
+        log.append(line)
+        if needle in line:
+            return
+
+
+def test_second_ctrl_c_exits_promptly_and_the_stored_penalty_is_delivered_later(
+        tmp_path, listen, private_broker):
+    port = free_port()  # nobody listens: the penalty can only be stored
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(port), str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_q: queue.Queue = queue.Queue()
+    err_q: queue.Queue = queue.Queue()
+    for stream, q in ((proc.stdout, out_q), (proc.stderr, err_q)):
+        threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
+    err: list[str] = []
+    try:
+        _wait_line(out_q, "TRAINING", [])
+        proc.send_signal(signal.SIGINT)
+        _wait_line(err_q, "penalty stored", err)
+        # It would now wait up to an hour for the broker; a second Ctrl+C ends that.
+        proc.send_signal(signal.SIGINT)
+        returncode = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    while not err_q.empty():
+        err.append(err_q.get())
+    assert returncode != 0
+    assert "KeyboardInterrupt" in "".join(err)
+
+    store = HistoryStore.in_dir(tmp_path)
+    settings = MqttSettings(port=port)
+    [pending] = [m for m in store.pending(settings.url, "repfit/ctrlc/")
+                 if wire.decode(m.topic, m.payload)[1].reason == "penalty"]
+
+    private_broker(port, "allow_anonymous true")
+    listener = listen("ctrlc", settings)
+    later = Publisher(settings, "ctrlc", outbox=store)
+    later.publish(wire.Cue("tick"))
+    penalty = listener.assignment("penalty")
+    later.close(timeout=10.0)
+    assert penalty.id == pending.message_id
+    assert penalty.text == "keyboard interrupt — 100 seconds — plank — added"
