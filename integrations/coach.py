@@ -35,9 +35,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from repfit.integrations.menu import DEFAULT_MENU, Exercise, Menu
-
 from repfit import wire
+from repfit.integrations.menu import DEFAULT_MENU, Exercise, Menu
 
 __all__ = [
     "Coach",

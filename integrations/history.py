@@ -80,8 +80,9 @@ class HistoryStore:
         catch it, warn once and carry on without history.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, timeout_s: float = 10.0) -> None:
         self.path = Path(path)
+        self.timeout_s = timeout_s
 
     @classmethod
     def in_dir(cls, data_dir: Path | str) -> HistoryStore:
@@ -90,7 +91,7 @@ class HistoryStore:
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=10.0)
+        con = sqlite3.connect(self.path, timeout=self.timeout_s)
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")

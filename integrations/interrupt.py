@@ -24,10 +24,9 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from repfit.config import Config
 from repfit.integrations._adapter import AdapterCore
 from repfit.integrations.session import DEFAULT_INTERRUPT_WAIT_S, WorkoutOptions
-
-from repfit.config import Config
 
 __all__ = ["interrupt_penalty"]
 

@@ -13,8 +13,8 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repfit import wire
+from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
 from repfit.integrations.coach import Coach, CoachSettings, TrainingEvent
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.menu import DEFAULT_MENU, Menu, menu_from_tables
 from repfit.integrations.publisher import Publisher
 from repfit.integrations.settings import coach_settings_from_tables
-
-from repfit import wire
-from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
 
 __all__ = ["TrainingSession", "WorkoutOptions", "experiment_key"]
 
@@ -211,14 +210,21 @@ class TrainingSession:
         self.checkpoint_every = resolved.settings.checkpoint_every
         self._warned = 0
         self._flushed_upto = 0
-        self._previous: dict[int, float] | None = None
-        self._previous_loaded = store is None
         self._player: Any = None
         self.closed = False
         if store is not None:
             self._submit_store(store.start_run, self.run_id, experiment,
                                self.coach.exercise.name)
-            self.publisher.submit(self._load_previous)
+            # One read when the run starts (never per iteration), so the first checkpoint
+            # can already compare.
+            try:
+                previous = store.previous_scores(experiment, self.run_id)
+            except sqlite3.Error as exc:
+                log.warning("repfit: cannot read the run history %s (%s); comparisons with "
+                            "earlier runs are off", store.path, exc)
+                previous = None
+            if previous:
+                self.coach.set_previous(previous)
 
     @classmethod
     def start(cls, resolved: _Resolved, options: WorkoutOptions, experiment: str,
@@ -233,17 +239,12 @@ class TrainingSession:
     # ------------------------------------------------------------------ per iteration
 
     def on_event(self, event: TrainingEvent) -> None:
-        n = event.iteration + 1
-        at_checkpoint = n % self.checkpoint_every == 0
-        if at_checkpoint and not self._previous_loaded and self._previous is not None:
-            self.coach.set_previous(self._previous)
-            self._previous_loaded = True
         messages = self.coach.step(event)
         for message in messages:
             self._send(message)
         if len(self.coach.warnings) != self._warned:
             self._log_warnings()
-        if at_checkpoint:
+        if (event.iteration + 1) % self.checkpoint_every == 0:
             self._flush_scores()
 
     def finish(self, status: str = "finished") -> None:
@@ -251,8 +252,6 @@ class TrainingSession:
         if self.closed:
             return
         self.closed = True
-        if not self._previous_loaded and self._previous is not None:
-            self.coach.set_previous(self._previous)
         if self.coach.metric is None and self.coach.scores == {}:
             self.coach.check_metric_seen()
         for message in self.coach.finish():
@@ -339,11 +338,3 @@ class TrainingSession:
 
     def _submit_store(self, fn: Any, *args: Any) -> None:
         self.publisher.submit(lambda: fn(*args))
-
-    def _load_previous(self) -> None:
-        assert self.store is not None
-        previous = self.store.previous_scores(self.experiment, self.run_id)
-        if previous is not None and all(math.isfinite(v) for v in previous.values()):
-            self._previous = previous
-        elif previous is not None:
-            self._previous = {k: v for k, v in previous.items() if math.isfinite(v)}

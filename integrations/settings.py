@@ -38,9 +38,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from repfit.integrations.coach import CoachSettings, Rule
-
 from repfit.config import ConfigError
+from repfit.integrations.coach import CoachSettings, Rule
 
 __all__ = ["coach_settings_from_tables"]
 

@@ -6,6 +6,8 @@ import itertools
 import math
 
 import pytest
+
+from repfit import wire
 from repfit.integrations.coach import (
     Coach,
     CoachSettings,
@@ -15,8 +17,6 @@ from repfit.integrations.coach import (
     guess_higher_is_better,
 )
 from repfit.integrations.menu import Exercise, Menu
-
-from repfit import wire
 
 PLANK = Exercise("plank", "plank", "duration", 250, "iterations")
 PUSHUPS = Exercise("push-ups", "pushup", "count", 12, "reps", 2.5)

@@ -9,13 +9,13 @@ import threading
 
 import lightgbm as lgb
 import pytest
+
+from repfit import wire
+from repfit.config import MqttSettings, Secret
 from repfit.host.broker import free_port
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.lightgbm import workout
 from repfit.integrations.publisher import Publisher
-
-from repfit import wire
-from repfit.config import MqttSettings, Secret
 
 PARAMS = {"objective": "binary", "metric": "auc", "verbose": -1, "num_threads": 1,
           "num_leaves": 4, "min_data_in_leaf": 5}
