@@ -436,13 +436,16 @@ class Publisher:
 
     def _disconnect(self) -> None:
         client = self._client
+        was_connected = self._connected.is_set()
         self._connected.clear()
         if client is None:
             return
         client.disconnect()
-        # Joins paho's network thread. Both threads are daemons and close() joins us with a
-        # timeout, so a connect attempt still hanging here never holds the trainer up.
-        client.loop_stop()
+        if was_connected:
+            # Joins paho's network thread, which sends the DISCONNECT and ends.
+            client.loop_stop()
+        # Otherwise paho's (daemon) thread may be sleeping between connect attempts; it sees
+        # the disconnect request when it wakes up and ends by itself — no need to wait here.
 
     def _warn_once(self, key: str, msg: str, *args: object) -> None:
         if key in self._warned:
