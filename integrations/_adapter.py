@@ -82,6 +82,16 @@ class AdapterCore:
         except Exception as exc:
             self._boundary(exc)
 
+    def scores(self, iteration: int, scores: tuple[Score, ...]) -> None:
+        """Report evaluation results that arrive apart from an iteration."""
+        session = self.session
+        if session is None or session.closed or not scores:
+            return
+        try:
+            session.on_scores(iteration, scores)
+        except Exception as exc:
+            self._boundary(exc)
+
     def finish(self, status: str = "finished") -> None:
         """The run ended (last iteration, early stop, ``on_train_end``)."""
         session = self.session

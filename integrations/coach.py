@@ -244,6 +244,7 @@ class Coach:
         self._last_tick_elapsed = 0.0
         self._workout_done = False
         self._last_event: TrainingEvent | None = None
+        self._next_checkpoint = settings.checkpoint_every
 
     # ------------------------------------------------------------------ public API
 
@@ -272,12 +273,18 @@ class Coach:
         else:
             self._measure(event)
         self._last_event = event
-        if event.scores or self.metric is not None:
-            self._record(event, out)
-        elif (event.iteration + 1) % self.settings.checkpoint_every == 0:
-            self.check_metric_seen()
+        if event.scores:
+            self._record(event.iteration, event.scores, out)
         if not self._workout_done:
             self._metronome(event, out)
+        return out
+
+    def observe(self, iteration: int, scores: tuple[Score, ...]) -> list[wire.Message]:
+        """Evaluation results that arrive apart from an iteration (Keras epoch end, a
+        validation loop, a Hugging Face evaluation): recorded and compared, no metronome."""
+        out: list[wire.Message] = []
+        if scores and not self.finished:
+            self._record(iteration, scores, out)
         return out
 
     def finish(self) -> list[wire.Message]:
@@ -285,6 +292,8 @@ class Coach:
         if self.finished or not self._started:
             return []
         self.finished = True
+        if self.metric is None:
+            self.check_metric_seen()
         out: list[wire.Message] = []
         if not self._assignment_sent:
             out.append(self._assignment())
@@ -455,28 +464,29 @@ class Coach:
                 candidates = [x for x in held_out if x.dataset == last]
         return candidates[0]
 
-    def _record(self, event: TrainingEvent, out: list[wire.Message]) -> None:
+    def _record(self, iteration: int, scores: tuple[Score, ...],
+                out: list[wire.Message]) -> None:
         if self._metric_given_up:
             return
         if self.metric is None:
-            chosen = self._choose_metric(event.scores)
+            chosen = self._choose_metric(scores)
             if chosen is None:
-                if event.scores and (self.settings.metric or self.settings.dataset):
+                if self.settings.metric or self.settings.dataset:
                     self._give_up(
                         f"metric {self.settings.metric or '*'!r} on dataset "
                         f"{self.settings.dataset or '*'!r} is not among the evaluation results ("
-                        + ", ".join(f"{x.dataset}:{x.metric}" for x in event.scores)
+                        + ", ".join(f"{x.dataset}:{x.metric}" for x in scores)
                         + "); comparisons with earlier runs are off")
                 return
             self.metric = (chosen.dataset, chosen.metric)
             if self.higher_is_better is None:
                 self.higher_is_better = chosen.higher_is_better
         value = None
-        for x in event.scores:
+        for x in scores:
             if (x.dataset, x.metric) == self.metric:
                 value = x.value
                 break
-        n = event.iteration + 1
+        n = iteration + 1
         if value is None:
             return
         if not math.isfinite(value):
@@ -486,7 +496,11 @@ class Coach:
                                      f"iteration {n}; such scores are skipped")
             return
         self.scores[n] = value
-        if n % self.settings.checkpoint_every == 0:
+        # A checkpoint is the first scored iteration at or past each multiple of
+        # checkpoint_every (every iteration is scored in LightGBM; epochs are in Keras).
+        if n >= self._next_checkpoint:
+            every = self.settings.checkpoint_every
+            self._next_checkpoint = (n // every + 1) * every
             cmp = self._compare_at(n)
             if cmp is not None:
                 self.comparisons.append(cmp)
@@ -496,7 +510,7 @@ class Coach:
                                         self._now()))
 
     def check_metric_seen(self) -> None:
-        """Called by adapters at the first checkpoint: warn if no metric ever appeared."""
+        """Warn (once) if no evaluation metric has appeared; done at the end of the run."""
         if self.metric is None and not self._metric_given_up:
             self._give_up("no evaluation metric has appeared (add a validation set or name "
                           "one with metric=...); comparisons with earlier runs are off")

@@ -25,7 +25,7 @@ from typing import Any
 
 from repfit import wire
 from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
-from repfit.integrations.coach import Coach, CoachSettings, TrainingEvent
+from repfit.integrations.coach import Coach, CoachSettings, Score, TrainingEvent
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.menu import DEFAULT_MENU, Menu, menu_from_tables
 from repfit.integrations.publisher import Publisher
@@ -247,13 +247,19 @@ class TrainingSession:
         if (event.iteration + 1) % self.checkpoint_every == 0:
             self._flush_scores()
 
+    def on_scores(self, iteration: int, scores: tuple[Score, ...]) -> None:
+        """Evaluation results reported apart from an iteration (epoch end, validation)."""
+        for message in self.coach.observe(iteration, scores):
+            self._send(message)
+        if len(self.coach.warnings) != self._warned:
+            self._log_warnings()
+        self._flush_scores()
+
     def finish(self, status: str = "finished") -> None:
         """End of the run: final comparison, last scores, run closed in history."""
         if self.closed:
             return
         self.closed = True
-        if self.coach.metric is None and self.coach.scores == {}:
-            self.coach.check_metric_seen()
         for message in self.coach.finish():
             self._send(message)
         self._log_warnings()

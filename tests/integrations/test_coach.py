@@ -197,6 +197,8 @@ def test_nan_scores_are_skipped_with_one_warning():
 def test_a_metric_that_never_appears_is_reported_once():
     coach = make("push-ups", checkpoint_every=50)
     feed(coach, range(200), dt=0.001)
+    assert coach.warnings == []  # scores may still come (Keras epochs, HF evaluations)
+    coach.finish()
     assert len(coach.warnings) == 1 and "no evaluation metric" in coach.warnings[0]
 
     named = make("push-ups", metric="ndcg")
@@ -234,3 +236,12 @@ def test_settings_are_checked():
 def test_higher_is_better_guess_for_frameworks_that_do_not_say():
     assert guess_higher_is_better("val_accuracy") and guess_higher_is_better("auc")
     assert not guess_higher_is_better("val_loss") and not guess_higher_is_better("rmse")
+
+
+def test_scores_reported_apart_from_iterations_compare_at_the_next_checkpoint():
+    coach = _with_previous({120: 0.5, 240: 0.9})
+    feed(coach, range(250), dt=0.001)
+    # Epoch ends at 120 and 240 iterations: the first scored iteration past each multiple.
+    first = coach.observe(119, (Score("val", "acc", 0.6, True),))
+    second = coach.observe(239, (Score("val", "acc", 0.7, True),))
+    assert [(m.kind, m.index) for m in first + second] == [("better", 120), ("worse", 240)]
