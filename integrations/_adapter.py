@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from repfit.integrations.coach import Score, TrainingEvent
+from repfit.integrations.coach import Score, TrainingEvent, guess_higher_is_better
 from repfit.integrations.publisher import Publisher
 from repfit.integrations.session import TrainingSession, WorkoutOptions, _Resolved, experiment_key
 
-__all__ = ["AdapterCore", "missing_extra"]
+__all__ = ["AdapterCore", "missing_extra", "scores_from_logs"]
 
 log = logging.getLogger("repfit.integrations")
 
@@ -27,6 +27,43 @@ def missing_extra(framework: str, extra: str, exc: ImportError) -> ImportError:
     """The error an adapter raises when its framework is not installed."""
     return ImportError(f"repfit's {framework} integration needs {framework}: "
                        f"pip install 'repfit[{extra}]' ({exc})")
+
+
+_PREFIXES = (("val_", "validation"), ("val/", "validation"), ("validation_", "validation"),
+             ("validation/", "validation"), ("eval_", "validation"), ("eval/", "validation"),
+             ("test_", "test"), ("test/", "test"), ("train_", "training"),
+             ("train/", "training"))
+_NOT_METRICS = frozenset({"epoch", "step", "learning_rate", "lr", "runtime", "samples_per_second",
+                          "steps_per_second", "total_flos", "grad_norm"})
+
+
+def scores_from_logs(logs: Mapping[str, Any] | None,
+                     higher_is_better: Mapping[str, bool] | None = None) -> tuple[Score, ...]:
+    """Keras/Lightning/Hugging Face style ``{"val_loss": 0.3, "accuracy": 0.9}`` as scores.
+
+    The prefix names the dataset (``val_``/``eval_`` -> "validation", none -> "training");
+    higher-is-better comes from ``higher_is_better`` (by metric name) or is guessed from the
+    name (accuracy-like: higher; loss/error: lower). Non-numeric values are skipped.
+    """
+    if not logs:
+        return ()
+    out = []
+    for key, raw in logs.items():
+        dataset, metric = "training", str(key)
+        for prefix, name in _PREFIXES:
+            if metric.startswith(prefix):
+                dataset, metric = name, metric[len(prefix):]
+                break
+        if metric in _NOT_METRICS or metric.endswith(("_runtime", "_per_second")):
+            continue
+        try:
+            value = float(raw.item() if hasattr(raw, "item") else raw)
+        except (TypeError, ValueError):
+            continue
+        higher = (higher_is_better or {}).get(metric)
+        out.append(Score(dataset, metric, value,
+                         guess_higher_is_better(metric) if higher is None else higher))
+    return tuple(out)
 
 
 class AdapterCore:
