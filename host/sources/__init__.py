@@ -25,6 +25,7 @@ __all__ = [
     "PacketError",
     "SourceError",
     "SourceKind",
+    "TransportError",
     "WearableSource",
 ]
 
@@ -60,4 +61,9 @@ class WearableSource(Protocol):
 
 
 # Errors with structured fields live in `_errors` (they subclass `SourceError` above).
-from ._errors import ConnectionLost, DeviceNotFound, PacketError  # noqa: E402
+from ._errors import (  # noqa: E402
+    ConnectionLost,
+    DeviceNotFound,
+    PacketError,
+    TransportError,
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import SourceError
 
-__all__ = ["ConnectionLost", "DeviceNotFound", "PacketError"]
+__all__ = ["ConnectionLost", "DeviceNotFound", "PacketError", "TransportError"]
 
 
 class DeviceNotFound(SourceError):
@@ -40,3 +40,13 @@ class ConnectionLost(SourceError):
         self.cause = cause
         super().__init__(
             f"gave up on {address!r} after {attempts} reconnection attempts (last: {cause})")
+
+
+class TransportError(SourceError):
+    """A BLE operation failed at the transport (bleak's `BleakError`, wrapped with context)."""
+
+    def __init__(self, operation: str, address: str, cause: str) -> None:
+        self.operation = operation
+        self.address = address
+        self.cause = cause
+        super().__init__(f"{operation} on {address!r} failed: {cause}")

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from repfit.host.sources import PacketError
 from repfit.host.sources._packets import (
     FULL_SCALE_G,

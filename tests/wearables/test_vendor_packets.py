@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from repfit.host.sources import PacketError
 from repfit.host.sources._packets import (
     POLAR_STOP_ACC,
