@@ -117,11 +117,12 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 
 def _setup_logging(verbose: int) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(name)s: %(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
+                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
 
 
 def _config(args: Args) -> Config:

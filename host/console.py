@@ -33,61 +33,63 @@ def describe_result(r: wire.Result) -> str:
 
 
 class ConsoleObserver:
-    """Renders host events with rich; ``results`` and ``finished`` let callers wait on them."""
+    """Renders host events with rich; ``results`` and ``finished`` let callers wait on them.
+
+    Each assignment gets its own live progress bar, stopped when its result is printed.
+    """
 
     def __init__(self, console: Console | None = None, *, show_cues: bool = True) -> None:
         self.console = console or Console()
         self.show_cues = show_cues
         self.results: list[wire.Result] = []
         self.finished = asyncio.Event()
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[amount]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=False,
-        )
-        self._tasks: dict[str, TaskID] = {}
+        self._bars: dict[str, tuple[Progress, TaskID]] = {}
 
     def assignment(self, a: wire.Assignment) -> None:
         self.console.print(f"[cyan]assignment[/] {describe_assignment(a)}"
                            + (f"  [dim]{a.text}[/]" if a.text else ""))
 
-    def _amount(self, p: wire.Progress) -> str:
+    @staticmethod
+    def _amount(p: wire.Progress | wire.Result) -> str:
         if p.unit == "reps":
             text = f"{p.reps}/{p.target:g} reps"
         else:
-            text = f"{p.hold_seconds or 0.0:.1f} s"
+            text = f"{p.hold_seconds or 0.0:.1f}/{p.target:g} s"
         if p.rejected:
-            text += f"  [yellow]{p.rejected} refused ({p.last_reason})[/]"
+            why = f" ({p.last_reason})" if isinstance(p, wire.Progress) and p.last_reason else ""
+            text += f"  [yellow]{p.rejected} refused{why}[/]"
         return text
 
+    @staticmethod
+    def _done(p: wire.Progress | wire.Result) -> float:
+        return min(float(p.reps) if p.unit == "reps" else (p.hold_seconds or 0.0), p.target)
+
     def progress(self, p: wire.Progress) -> None:
-        done = p.reps if p.unit == "reps" else (p.hold_seconds or 0.0)
-        task = self._tasks.get(p.assignment_id)
-        if task is None:
-            if not self._tasks:
-                self._bar.start()
-            task = self._bar.add_task(p.exercise, total=max(p.target, 1e-9),
-                                      amount=self._amount(p))
-            self._tasks[p.assignment_id] = task
-        self._bar.update(task, completed=min(done, p.target), amount=self._amount(p))
+        if p.assignment_id not in self._bars:
+            bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                           TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
+                           console=self.console)
+            task = bar.add_task(p.exercise, total=max(p.target, 1e-9), amount="")
+            bar.start()
+            self._bars[p.assignment_id] = (bar, task)
+        bar, task = self._bars[p.assignment_id]
+        bar.update(task, completed=self._done(p), amount=self._amount(p))
 
     def cue(self, c: wire.Cue) -> None:
         if self.show_cues and c.kind not in ("tick", "tick_major"):
             self.console.print(f"[magenta]cue[/] {c.kind}" + (f": {c.text}" if c.text else ""))
 
     def result(self, r: wire.Result) -> None:
-        task = self._tasks.get(r.assignment_id)
-        if task is not None:
-            self._bar.update(task, completed=min(r.reps if r.unit == "reps" else
-                                                 (r.hold_seconds or 0.0), r.target))
+        if r.assignment_id in self._bars:
+            bar, task = self._bars.pop(r.assignment_id)
+            bar.update(task, completed=self._done(r), amount=self._amount(r))
+            bar.stop()
         colour = "green" if r.completed else "red"
         self.console.print(f"[{colour}]result[/] {describe_result(r)}")
         self.results.append(r)
         self.finished.set()
 
     def close(self) -> None:
-        if self._tasks:
-            self._bar.stop()
+        for bar, _ in self._bars.values():
+            bar.stop()
+        self._bars.clear()

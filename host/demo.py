@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+
+from repfit.config import MqttSettings
 from repfit.host.athlete import Athlete, perform_assignments
 from repfit.host.audio import CuePlayer, default_player
 from repfit.host.broker import EmbeddedBroker
@@ -22,9 +25,6 @@ from repfit.host.bus import Bus
 from repfit.host.console import ConsoleObserver
 from repfit.host.service import WorkoutHost
 from repfit.host.store import Store
-from rich.console import Console
-
-from repfit.config import MqttSettings
 
 __all__ = ["DemoOptions", "run_demo", "train_demo_model"]
 
@@ -56,6 +56,7 @@ def synthetic_data(seed: int, n: int = 4000, d: int = 20) -> tuple[np.ndarray, n
 def train_demo_model(settings: MqttSettings, opts: DemoOptions, console: Console) -> float:
     """Train a small LightGBM model with the repfit callback; returns the best validation AUC."""
     import lightgbm as lgb
+
     from repfit.integrations.lightgbm import workout
 
     x, y = synthetic_data(opts.seed or 0)
@@ -63,22 +64,18 @@ def train_demo_model(settings: MqttSettings, opts: DemoOptions, console: Console
     train = lgb.Dataset(x[:split], y[:split])
     valid = lgb.Dataset(x[split:], y[split:], reference=train)
     evals: dict[str, dict[str, list[float]]] = {}
-    callback = workout(
-        user=opts.user,
-        broker=settings.url,
-        exercise=opts.exercise,
-        reps=opts.reps,
-        seed=opts.seed,
-    )
-    booster = lgb.train(
-        {"objective": "binary", "metric": "auc", "num_leaves": 15, "learning_rate": 0.05,
-         "verbose": -1, "num_threads": 1, "seed": opts.seed or 0},
-        train,
-        num_boost_round=opts.rounds,
-        valid_sets=[valid],
-        valid_names=["valid"],
-        callbacks=[callback, lgb.record_evaluation(evals)],
-    )
+    # The with-block flushes the callback's messages before the broker can go away.
+    with workout(user=opts.user, broker=settings.url, exercise=opts.exercise, reps=opts.reps,
+                 seed=opts.seed, data_dir=opts.data_dir) as callback:
+        booster = lgb.train(
+            {"objective": "binary", "metric": "auc", "num_leaves": 15, "learning_rate": 0.05,
+             "verbose": -1, "num_threads": 1, "seed": opts.seed or 0},
+            train,
+            num_boost_round=opts.rounds,
+            valid_sets=[valid],
+            valid_names=["valid"],
+            callbacks=[callback, lgb.record_evaluation(evals)],
+        )
     best = max(evals["valid"]["auc"])
     console.print(f"[blue]training[/] {booster.current_iteration()} iterations, "
                   f"best validation AUC {best:.4f}")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from repfit.detection import EXERCISES, RepCounter
-
 from repfit import wire
+from repfit.detection import EXERCISES, RepCounter
 
 __all__ = ["Session", "counter_exercise"]
 
@@ -85,9 +84,12 @@ class Session:
         return self.progress(now)
 
     def progress(self, now: float) -> wire.Progress:
+        """Live state. Holds report their target in seconds: that is what the host verifies,
+        even when the trainer set it in iterations."""
         a = self.assignment
+        target, unit = (self.hold_target_s, "seconds") if self.is_hold else (a.target, a.unit)
         return wire.Progress(
-            assignment_id=a.id, exercise=a.exercise, reps=self.reps, target=a.target, unit=a.unit,
+            assignment_id=a.id, exercise=a.exercise, reps=self.reps, target=target, unit=unit,
             hold_seconds=self.hold_seconds, rejected=self.rejected, last_reason=self.last_reason,
             at=now,
         )

@@ -50,12 +50,26 @@ class TestPolarPmd:
         assert f24 is not None
         np.testing.assert_allclose(f24.acc, [[1.0, -1.0, 100.0]])
 
+    def test_delta_compressed_frame(self) -> None:
+        # Reference (100, -200, 1000) mg, then one block: 4-bit deltas, 2 samples:
+        # (+1, -1, +7) and (-8, 0, +2), packed LSB first: nibbles 1, F, 7, 8, 0, 2.
+        frame = bytes.fromhex("02" "00e40b5402000000" "80" "6400" "38ff" "e803" "0402"
+                              "f1" "87" "20")
+        f = decode_polar_pmd(frame, rate_hz=50)
+        assert f is not None
+        np.testing.assert_allclose(f.acc * 1000, [[100, -200, 1000], [101, -201, 1007],
+                                                   [93, -201, 1009]])
+        assert f.t_dev == pytest.approx(10.0 - 2 / 50)
+
     def test_other_measurements_carry_no_samples(self) -> None:
         assert decode_polar_pmd(bytes.fromhex("00" + "00" * 8 + "00" + "010203"), 50) is None
 
     @pytest.mark.parametrize(("hexdata", "reason"), [
         ("0200", "shorter than"),
-        ("02" "0000000000000000" "81" "000000", "delta-compressed"),
+        ("02" "0000000000000000" "81" "000000", "reference sample"),
+        ("02" "0000000000000000" "80" "010002000300" "0402", "overruns"),
+        ("02" "0000000000000000" "80" "010002000300" "04", "truncated delta"),
+        ("02" "0000000000000000" "83" "010002000300", "unknown compressed"),
         ("02" "0000000000000000" "05" "000000", "unknown ACC frame type"),
         ("02" "0000000000000000" "01" "0000000000", "whole number"),
     ])

@@ -1,0 +1,37 @@
+"""`repfit demo`, run exactly as a new user runs it (a subprocess, embedded defaults)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from repfit.host.store import Store
+
+
+def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "100", "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    return subprocess.run([sys.executable, "-m", "repfit", "demo", "--speed", "8", *args],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+
+
+def test_demo_exits_zero_with_a_verified_result(tmp_path: Path) -> None:
+    proc = _demo(tmp_path, "--seed", "7")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "embedded MQTT broker on mqtt://127.0.0.1:" in out
+    assert "assignment " in out and "training 200 iterations" in out
+    assert "completed - 10/10 reps" in out
+    (db,) = (tmp_path / "data").rglob("repfit.sqlite3")
+    with Store(db) as store:
+        (result,) = store.results("demo")
+    assert result.completed and result.reps == 10
+
+
+def test_demo_with_a_lazy_athlete_is_not_verified(tmp_path: Path) -> None:
+    proc = _demo(tmp_path, "--exercise", "situp", "--reps", "6", "--effort", "0.5", "--seed", "2",
+                 "--data-dir", str(tmp_path / "store"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "situp: NOT completed" in proc.stdout

@@ -1,0 +1,161 @@
+"""One verified workout, end to end, with real parts only.
+
+A real `lgb.train` whose repfit callback publishes the assignment -> a real broker (the
+embedded amqtt one, and a Mosquitto process) -> the host -> a simulated athlete streaming
+samples over MQTT -> a result in a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from repfit import wire
+from repfit.config import MqttSettings
+from repfit.host.athlete import Athlete, perform_assignments
+from repfit.host.broker import EmbeddedBroker
+from repfit.host.bus import Bus
+from repfit.host.service import WorkoutHost
+from repfit.host.store import Store
+
+
+class Recorder:
+    """A HostObserver that keeps everything and signals the first result."""
+
+    def __init__(self) -> None:
+        self.assignments: list[wire.Assignment] = []
+        self.progress_seen: list[wire.Progress] = []
+        self.results: list[wire.Result] = []
+        self.cues: list[wire.Cue] = []
+        self.finished = asyncio.Event()
+
+    def assignment(self, a: wire.Assignment) -> None:
+        self.assignments.append(a)
+
+    def progress(self, p: wire.Progress) -> None:
+        self.progress_seen.append(p)
+
+    def result(self, r: wire.Result) -> None:
+        self.results.append(r)
+        self.finished.set()
+
+    def cue(self, c: wire.Cue) -> None:
+        self.cues.append(c)
+
+
+def train_with_callback(settings: MqttSettings, user: str, exercise: str, reps: int,
+                        data_dir: Path) -> None:
+    from repfit.integrations.lightgbm import workout
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 5))
+    y = (x[:, 0] + 0.3 * rng.normal(size=300) > 0).astype(int)
+    train = lgb.Dataset(x[:240], y[:240])
+    valid = lgb.Dataset(x[240:], y[240:], reference=train)
+    with workout(user=user, broker=settings.url, exercise=exercise, reps=reps, seed=1,
+                 data_dir=data_dir) as callback:
+        lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, train,
+                  num_boost_round=30, valid_sets=[valid], callbacks=[callback])
+
+
+async def verified_workout(settings: MqttSettings, user: str, data_dir: Path,
+                           athlete: Athlete, exercise: str = "squat",
+                           reps: int = 8) -> Recorder:
+    recorder = Recorder()
+    with Store.in_dir(data_dir) as store:
+        async with Bus(settings, user=user) as host_bus, \
+                Bus(settings, user=user, role="wearable") as athlete_bus:
+            host = WorkoutHost(host_bus, store, observer=recorder, tick_s=0.1)
+            tasks = [asyncio.create_task(host.run()),
+                     asyncio.create_task(perform_assignments(athlete_bus, athlete, limit=1))]
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(train_with_callback, settings, user, exercise, reps,
+                                    data_dir)
+            done = await tasks[1]
+            assert done == 1
+            # The athlete has finished moving; settle whatever the host has verified.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(recorder.finished.wait(), 5)
+            await host.cancel_active()
+            tasks[0].cancel()
+            await asyncio.gather(tasks[0], return_exceptions=True)
+    return recorder
+
+
+def _check_completed(recorder: Recorder, data_dir: Path, user: str, reps: int) -> None:
+    (a,) = recorder.assignments
+    assert (a.exercise, a.target, a.unit) == ("squat", reps, "reps")
+    (r,) = recorder.results
+    assert r.completed and r.outcome == "target_reached" and r.reps == reps
+    counts = [p.reps for p in recorder.progress_seen]
+    assert counts == sorted(counts) and counts[-1] == reps
+    with Store.in_dir(data_dir) as store:
+        assert store.results(user) == [r]
+
+
+def test_lightgbm_to_stored_result_on_embedded_broker(tmp_path: Path, user: str) -> None:
+    async def scenario() -> Recorder:
+        async with EmbeddedBroker() as broker:
+            return await verified_workout(MqttSettings(port=broker.port), user, tmp_path,
+                                          Athlete(speed=20.0, seed=3))
+
+    _check_completed(asyncio.run(scenario()), tmp_path, user, 8)
+
+
+def test_lightgbm_to_stored_result_on_mosquitto(mosquitto: MqttSettings, tmp_path: Path,
+                                                user: str) -> None:
+    recorder = asyncio.run(verified_workout(mosquitto, user, tmp_path,
+                                            Athlete(speed=20.0, seed=4)))
+    _check_completed(recorder, tmp_path, user, 8)
+
+
+def test_a_half_done_set_is_not_accepted(mosquitto: MqttSettings, tmp_path: Path,
+                                         user: str) -> None:
+    recorder = asyncio.run(verified_workout(mosquitto, user, tmp_path,
+                                            Athlete(speed=20.0, seed=5, effort=0.5)))
+    (r,) = recorder.results
+    assert not r.completed and r.outcome == "cancelled"
+    assert 2 <= r.reps <= 5
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_deadline_and_restart_lose_nothing(mosquitto: MqttSettings, tmp_path: Path, user: str,
+                                           restart: bool) -> None:
+    """An assignment nobody does ends at its deadline; a host restart in between resumes it."""
+    import time
+
+    a = wire.Assignment(id=f"dl-{user}", exercise="situp", target=5, issued_at=time.time(),
+                        deadline_s=1.5)
+
+    async def run_host(publish: bool, until_result: bool) -> Recorder:
+        recorder = Recorder()
+        with Store.in_dir(tmp_path) as store:
+            async with Bus(mosquitto, user=user) as bus:
+                host = WorkoutHost(bus, store, observer=recorder, tick_s=0.05)
+                task = asyncio.create_task(host.run())
+                if publish:
+                    await asyncio.sleep(0.3)
+                    bus.publish(a)
+                if until_result:
+                    await asyncio.wait_for(recorder.finished.wait(), 30)
+                else:
+                    while not recorder.assignments:
+                        await asyncio.sleep(0.02)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        return recorder
+
+    if restart:
+        asyncio.run(run_host(publish=True, until_result=False))
+        recorder = asyncio.run(run_host(publish=False, until_result=True))
+    else:
+        recorder = asyncio.run(run_host(publish=True, until_result=True))
+    (r,) = recorder.results
+    assert (r.assignment_id, r.completed, r.outcome, r.reps) == (a.id, False, "deadline", 0)
+    with Store.in_dir(tmp_path) as store:
+        assert store.results(user) == [r] and store.open_assignments(user) == []

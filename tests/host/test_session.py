@@ -1,0 +1,72 @@
+"""The pure session state machine: counts, deadlines, several devices, holds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from repfit import wire
+from repfit.detection.simulate import simulate_activity, simulate_set
+from repfit.host.session import Session, counter_exercise
+
+
+def _batches(t: np.ndarray, acc: np.ndarray, device: str = "w", size: int = 5):
+    for i in range(0, len(t), size):
+        yield wire.SampleBatch(device, t[i:i + size], acc[i:i + size], seq=i // size)
+
+
+def test_counts_to_target_and_reports_progress_monotonically() -> None:
+    rec = simulate_set("squat", reps=6, seed=1)
+    s = Session(wire.Assignment(id="a", exercise="squat", target=6, issued_at=0.0), started_at=0)
+    counts: list[int] = []
+    result = None
+    for batch in _batches(rec.t, rec.acc):
+        p = s.feed(batch, now=1.0)
+        if p is not None:
+            counts.append(p.reps)
+        result = result or s.outcome(now=1.0)
+    assert result is not None and result.completed and result.reps == 6
+    assert counts == sorted(counts) and counts[-1] == 6
+
+
+def test_deadline_without_motion() -> None:
+    s = Session(wire.Assignment(id="a", exercise="pushup", target=5, issued_at=100.0,
+                                deadline_s=60), started_at=100.0)
+    assert s.outcome(now=159.0) is None
+    r = s.outcome(now=160.0)
+    assert r is not None and (r.completed, r.outcome, r.reps) == (False, "deadline", 0)
+
+
+def test_walking_is_not_squats() -> None:
+    rec = simulate_activity("walking", duration_s=60, seed=2)
+    s = Session(wire.Assignment(id="a", exercise="squat", target=5), started_at=0)
+    for batch in _batches(rec.t, rec.acc, size=25):
+        s.feed(batch, now=0.0)
+    assert s.reps == 0
+
+
+def test_two_devices_do_not_double_count() -> None:
+    wrist = simulate_set("squat", reps=5, seed=3, position="wrist")
+    thigh = simulate_set("squat", reps=5, seed=3, position="thigh")
+    s = Session(wire.Assignment(id="a", exercise="squat", target=10), started_at=0)
+    for a, b in zip(_batches(wrist.t, wrist.acc, "wrist"), _batches(thigh.t, thigh.acc, "thigh"),
+                    strict=False):
+        s.feed(a, 0.0)
+        s.feed(b, 0.0)
+    assert s.reps == 5
+    assert not s.target_reached
+
+
+def test_plank_hold_in_seconds() -> None:
+    rec = simulate_set("plank", reps=0, hold_s=12.0, seed=4, position="chest")
+    s = Session(wire.Assignment(id="a", exercise="plank", target=8, unit="seconds"),
+                started_at=0)
+    for batch in _batches(rec.t, rec.acc, size=10):
+        s.feed(batch, 0.0)
+    assert s.hold_seconds is not None and s.hold_seconds >= 8
+    r = s.outcome(0.0)
+    assert r is not None and r.completed
+
+
+def test_unknown_exercise_falls_back_to_generic() -> None:
+    assert counter_exercise("kettlebell_swing") == "generic"
+    assert counter_exercise("squat") == "squat"
