@@ -223,13 +223,17 @@ _POLAR_HEAD = struct.Struct("<BQB")
 _POLAR_WIDTH = {0x00: 1, 0x01: 2, 0x02: 3}
 
 
-def decode_polar_pmd(data: bytes | bytearray | memoryview, rate_hz: float) -> Frame | None:
-    """Polar PMD accelerometer frame (H10: frame type 0x01, 16-bit samples in milli-g).
+def decode_polar_pmd(data: bytes | bytearray | memoryview, rate_hz: float,
+                     factor: float = 1.0) -> Frame | None:
+    """Polar PMD accelerometer frame, raw (H10: type 0x01) or delta-compressed (Verity Sense).
 
-    The frame's timestamp (ns since 2000-01-01) belongs to the last sample; the first
-    sample's time is derived with the configured ``rate_hz``, which the frame does not carry.
-    Frames of other measurement types (ECG, PPG, ...) return ``None``. Delta-compressed
-    frames (bit 7 of the frame type) are rejected with a `PacketError`.
+    Raw frame types 0x00/0x01/0x02 carry 8/16/24-bit signed samples in milli-g. Compressed
+    types (bit 7 set; 0x80, 0x81) carry a 16-bit reference sample, then blocks of
+    ``delta bit width, sample count`` followed by that many bit-packed (LSB first) signed
+    deltas per axis; samples are multiplied by ``factor`` (reported by the device in its
+    settings; 1.0 unless configured otherwise). The frame timestamp (ns since 2000-01-01)
+    belongs to the last sample; the first sample's time is derived with ``rate_hz``, which
+    the frame does not carry. Frames of other measurements (ECG, PPG, ...) return ``None``.
     """
     length = len(data)
     if length < _POLAR_HEAD.size:
@@ -237,29 +241,54 @@ def decode_polar_pmd(data: bytes | bytearray | memoryview, rate_hz: float) -> Fr
     mtype, ts_ns, ftype = _POLAR_HEAD.unpack_from(data)
     if mtype != POLAR_ACC:
         return None
-    if ftype & 0x80:
-        raise PacketError("polar", length,
-                          f"delta-compressed ACC frame type 0x{ftype:02x} is not supported; "
-                          "start the stream uncompressed (H10 default)")
-    width = _POLAR_WIDTH.get(ftype)
-    if width is None:
-        raise PacketError("polar", length, f"unknown ACC frame type 0x{ftype:02x}")
     body = memoryview(data)[_POLAR_HEAD.size:]
-    per_sample = 3 * width
-    if len(body) == 0 or len(body) % per_sample:
-        raise PacketError("polar", length,
-                          f"payload of {len(body)} bytes is not a whole number of "
-                          f"{per_sample}-byte samples")
-    n = len(body) // per_sample
-    if width == 3:
-        b = np.frombuffer(body, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        raw = np.where(v & 0x800000, v - (1 << 24), v)
+    if ftype & 0x80:
+        if ftype & 0x7F > 1:
+            raise PacketError("polar", length, f"unknown compressed ACC frame type 0x{ftype:02x}")
+        raw = _polar_delta_samples(bytes(body), length) * factor
     else:
-        raw = np.frombuffer(body, dtype="<i1" if width == 1 else "<i2")
-    acc = raw.reshape(n, 3) * 1e-3
-    t_last = ts_ns * 1e-9
-    return Frame(acc=acc, t_dev=t_last - (n - 1) / rate_hz, rate_hz=rate_hz)
+        width = _POLAR_WIDTH.get(ftype)
+        if width is None:
+            raise PacketError("polar", length, f"unknown ACC frame type 0x{ftype:02x}")
+        per_sample = 3 * width
+        if len(body) == 0 or len(body) % per_sample:
+            raise PacketError("polar", length,
+                              f"payload of {len(body)} bytes is not a whole number of "
+                              f"{per_sample}-byte samples")
+        if width == 3:
+            b = np.frombuffer(body, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+            v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+            raw = np.where(v & 0x800000, v - (1 << 24), v).reshape(-1, 3)
+        else:
+            raw = np.frombuffer(body, dtype="<i1" if width == 1 else "<i2").reshape(-1, 3)
+    n = raw.shape[0]
+    acc = raw * 1e-3
+    return Frame(acc=acc, t_dev=ts_ns * 1e-9 - (n - 1) / rate_hz, rate_hz=rate_hz)
+
+
+def _polar_delta_samples(body: bytes, length: int) -> np.ndarray:
+    """Reference sample (3 x int16) plus bit-packed delta blocks -> (n, 3) int64 counts."""
+    if len(body) < 6:
+        raise PacketError("polar", length, "compressed frame shorter than its reference sample")
+    rows = [np.frombuffer(body, dtype="<i2", count=3).astype(np.int64)[None, :]]
+    off = 6
+    bits_all = np.unpackbits(np.frombuffer(body, dtype=np.uint8), bitorder="little")
+    while off < len(body):
+        if off + 2 > len(body):
+            raise PacketError("polar", length, "truncated delta block header")
+        width, count = body[off], body[off + 1]
+        off += 2
+        nbits = width * count * 3
+        nbytes = (nbits + 7) // 8
+        if width == 0 or width > 32 or off + nbytes > len(body):
+            raise PacketError("polar", length,
+                              f"delta block of {count} samples x {width} bits overruns the frame")
+        bits = bits_all[off * 8: off * 8 + nbits].reshape(count * 3, width).astype(np.int64)
+        vals = bits @ (np.int64(1) << np.arange(width, dtype=np.int64))
+        vals = np.where(vals >= (1 << (width - 1)), vals - (1 << width), vals)
+        rows.append(rows[-1][-1] + np.cumsum(vals.reshape(count, 3), axis=0))
+        off += nbytes
+    return np.concatenate(rows)
 
 
 def polar_start_acc(rate_hz: int = 50, range_g: int = 8) -> bytes:

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 
 import numpy as np
-from repfit.detection.simulate import Recording
 
+from repfit.detection.simulate import Recording
 from repfit.wire import SampleBatch
 
 __all__ = ["SimulatedWearable"]

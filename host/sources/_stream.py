@@ -115,6 +115,8 @@ class StreamAssembler:
             return 0
         gap = arrival - self._last_arrival
         if gap > max(ARRIVAL_GAP_S, 10.0 / rate):
+            # Synthesised index: nothing can arrive to fill the hole, so no reorder wait.
+            self.seq.resync()
             return expected + max(0, round(gap * rate) - n)
         return expected
 
