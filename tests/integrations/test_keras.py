@@ -1,0 +1,75 @@
+"""The Keras adapter with a real (tiny) Keras model on the PyTorch backend."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from repfit.integrations.history import HistoryStore
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras", reason="install repfit[keras] (and torch)")
+
+from repfit.integrations.keras import workout  # noqa: E402
+
+
+def _model(seed: int = 0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_fit_assigns_ticks_per_batch_and_records_epoch_scores(mosquitto, user, listen,
+                                                              binary_data, tmp_path):
+    listener = listen(user)
+    xt, yt, xv, yv = binary_data
+    with workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="plank",
+                 iterations=20, tick_every=5, calibration_iterations=3, announce_s=0,
+                 checkpoint_every=10) as cb:
+        _model().fit(xt, yt.astype("float32"), validation_data=(xv, yv.astype("float32")),
+                     epochs=6, batch_size=32, verbose=0, callbacks=[cb])
+    a = listener.assignment()
+    assert (a.exercise, a.unit, a.target) == ("plank", "iterations", 20.0)
+    assert a.est_duration_s is not None and a.est_duration_s > 0
+    assert listener.cue("start").assignment_id == a.id
+    assert [listener.cue("tick").index for _ in range(3)] == [1, 2, 3]
+    assert listener.cue("finish").assignment_id == a.id
+    store = HistoryStore.in_dir(tmp_path)
+    [run] = store.runs()
+    # 160 rows / 32 per batch = 5 batches per epoch; the first val_* metric is compared.
+    assert (run.dataset, run.metric, run.higher_is_better) == ("validation", "accuracy", True)
+    assert sorted(store.scores(run.run_id)) == [5, 10, 15, 20, 25, 30]
+    assert run.status == "finished"
+
+
+def test_a_second_fit_is_compared_with_the_first(mosquitto, user, listen, binary_data,
+                                                 tmp_path):
+    xt, yt, xv, yv = binary_data
+
+    def fit(epochs):
+        with workout(user=user, broker=mosquitto.url, data_dir=tmp_path, experiment="k",
+                     checkpoint_every=5) as cb:
+            _model().fit(xt, yt.astype("float32"), validation_data=(xv, yv.astype("float32")),
+                         epochs=epochs, batch_size=32, verbose=0, callbacks=[cb])
+
+    fit(2)
+    listener = listen(user)
+    fit(2)  # same seed, same data: equal scores, so neither better nor worse
+    fit_cues = [m for m in listener.drain() if getattr(m, "kind", None) in ("better", "worse")]
+    assert fit_cues == []
+    runs = HistoryStore.in_dir(tmp_path).runs("k")
+    assert len(runs) == 2
+
+
+def test_missing_keras_names_the_extra(monkeypatch):
+    import repfit.integrations.keras as adapter
+
+    monkeypatch.setattr(adapter, "_IMPORT_ERROR", ImportError("No module named 'keras'"))
+    with pytest.raises(ImportError, match=r"pip install 'repfit\[keras\]'"):
+        adapter.workout()
+    _ = np  # numpy is the data's type here
