@@ -27,10 +27,11 @@ import logging
 import math
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfilt_zi
+from scipy.signal import butter, lfilter, sosfilt, sosfilt_zi
 
 from ._events import CounterUpdate, Rejection, RepEvent
 from ._profiles import ExerciseProfile, profile_for
+from ._reps import Extreme, SetTracker
 from ._resample import CleanStats, Resampler, clean_batch
 
 __all__ = ["RepCounter"]
@@ -52,6 +53,12 @@ ENV_TAU_S = 3.0
 HYSTERESIS = 0.6
 """Fraction of the running amplitude (half peak-to-peak) the signal must retreat from an
 extreme before the extreme is confirmed: 30 % of a full swing."""
+STEP_BAND_HZ = (1.4, 2.8)
+"""Step rate of walking, running and stair climbing (steps per second)."""
+SHAKE_HZ = 3.0
+"""Above the step band: hand shaking and vibration (3-8 Hz)."""
+FEATURE_TAU_S = 2.0
+"""Smoothing of the step and shake measures (about one rep)."""
 CHUNK = 1024
 """Grid samples processed per inner step (bounds work per step; results do not depend on it)."""
 HOLD_BLOCK = 12
@@ -71,6 +78,9 @@ class RepCounter:
         One of `repfit.detection.EXERCISES`; ``plank`` is a hold (seconds, not reps).
     gap_s : float
         Silence (s) after which the stream is treated as interrupted.
+    keep_trace : bool
+        Keep the movement signal (grid time, value) for plotting; memory then grows with
+        the stream, so only for offline analysis (``repfit count --plot``).
 
     Examples
     --------
@@ -87,14 +97,13 @@ class RepCounter:
     10
     """
 
-    def __init__(self, exercise: str, *, gap_s: float = GAP_S) -> None:
+    def __init__(self, exercise: str, *, gap_s: float = GAP_S, keep_trace: bool = False) -> None:
         self.profile: ExerciseProfile = profile_for(exercise)
         self.exercise = exercise
         if not gap_s > 0:
             raise ValueError(f"gap_s must be positive, got {gap_s}")
         self.stats = CleanStats()
         self._res = Resampler(FS_HZ, gap_s)
-        self._count = 0
         self._finished = False
         p = self.profile
         if not p.hold:
@@ -104,7 +113,16 @@ class RepCounter:
                 butter(2, p.lowpass_hz, btype="lowpass", fs=FS_HZ, output="sos"),
                 butter(1, HIGHPASS_HZ, btype="highpass", fs=FS_HZ, output="sos")])
             self._zi_unit = sosfilt_zi(self._sos)
+            self._sos_step = butter(2, [STEP_BAND_HZ[0], STEP_BAND_HZ[1]], btype="bandpass",
+                                    fs=FS_HZ, output="sos")
+            self._zi_step_unit = sosfilt_zi(self._sos_step)
+            self._sos_hf = butter(2, SHAKE_HZ, btype="highpass", fs=FS_HZ, output="sos")
+            self._zi_hf_unit = sosfilt_zi(self._sos_hf)
+        self._lam_feat = math.exp(-1.0 / (FS_HZ * FEATURE_TAU_S))
+        self._zi_step = self._zi_hf = self._zi_pow = np.zeros(0)
+        self._step_ratio = self._shake_ratio = np.zeros(1)
         self._zi: np.ndarray | None = None
+        self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
         self._cov = np.eye(3) * 1e-9
         self._axis = np.array([1.0, 1.0, 1.0]) / math.sqrt(3.0)
         self._lam_axis = math.exp(-1.0 / (FS_HZ * AXIS_TAU_S))
@@ -114,9 +132,8 @@ class RepCounter:
         self._w_blk = self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1)
         self._h_floor = 0.5 * p.min_swing_g
         self._reset_trigger()
-        self._count_pol = 0
-        self._last_rep_t: float | None = None
-        self._last_ext_t = -math.inf
+        self._reps = SetTracker(p)
+        self._prev_val: float | None = None
         self._last_s = 0.0
         self._last_h = self._h_floor
         # Hold state.
@@ -131,12 +148,22 @@ class RepCounter:
     @property
     def count(self) -> int:
         """Accepted reps so far."""
-        return self._count
+        return self._reps.count
 
     @property
     def hold_seconds(self) -> float | None:
         """Seconds held in a stable posture (hold exercises), else None."""
         return self._hold_s if self.profile.hold else None
+
+    @property
+    def trace(self) -> tuple[np.ndarray, np.ndarray]:
+        """Grid times and movement signal seen so far (``keep_trace=True`` only)."""
+        if self._trace is None:
+            raise RuntimeError("make the counter with keep_trace=True to read its trace")
+        if not self._trace:
+            return np.zeros(0), np.zeros(0)
+        return (np.concatenate([g for g, _ in self._trace]),
+                np.concatenate([s for _, s in self._trace]))
 
     def feed(self, t: object, acc: object) -> CounterUpdate:
         """Add a batch: ``t`` (n,) seconds, ``acc`` (n, 3) in g.
@@ -171,7 +198,7 @@ class RepCounter:
     # ---- internals --------------------------------------------------------------------
 
     def _update(self, events: list[RepEvent], rejected: list[Rejection]) -> CounterUpdate:
-        return CounterUpdate(tuple(events), tuple(rejected), self._count, self.hold_seconds)
+        return CounterUpdate(tuple(events), tuple(rejected), self.count, self.hold_seconds)
 
     def _reset_trigger(self) -> None:
         self._mode = 0          # 0: no extreme yet, +1: seeking a maximum, -1: a minimum
@@ -180,8 +207,7 @@ class RepCounter:
         self._ext_t = 0.0
         self._run_max = (-math.inf, -1, 0.0)  # mode 0: running max and min (value, k, t)
         self._run_min = (math.inf, -1, 0.0)
-        self._opp_val: float | None = None
-        self._opp_t = 0.0
+        self._prev_val = None
 
     def _close_run(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
         """The stream ended or broke: keep a pending extreme only if the signal had
@@ -191,6 +217,7 @@ class RepCounter:
             return
         if self._mode != 0 and abs(self._last_s - self._ext_val) >= 0.5 * self._last_h:
             self._confirm(self._mode, self._ext_val, self._ext_k, self._ext_t, events, rejected)
+        self._reps.close(events, rejected)
         self._reset_trigger()
         self._zi = None
 
@@ -204,11 +231,32 @@ class RepCounter:
             return
         if new_run or self._zi is None:
             self._zi = self._zi_unit[:, :, None] * x[0][None, None, :]
+            m0 = float(np.sqrt(x[0] @ x[0]))
+            self._zi_step = self._zi_step_unit * m0
+            self._zi_hf = self._zi_hf_unit * m0
+            self._zi_pow = np.zeros((3, 1))
         y, self._zi = sosfilt(self._sos, x, axis=0, zi=self._zi)
         s, h = self._project(k0, y)
+        self._features(x, s)
+        if self._trace is not None:
+            self._trace.append((g.copy(), s.copy()))
         self._trigger(k0, g, s, h, events, rejected)
         self._last_s = float(s[-1])
         self._last_h = float(h[-1])
+
+    def _features(self, x: np.ndarray, s: np.ndarray) -> None:
+        """Orientation-free context of the movement: how much of the magnitude |a| varies
+        at walking step rates (1.4-2.8 Hz) and above (shaking), relative to the movement
+        signal itself, smoothed over ~2 s."""
+        m = np.sqrt(x[:, 0] * x[:, 0] + x[:, 1] * x[:, 1] + x[:, 2] * x[:, 2])
+        fs_, self._zi_step = sosfilt(self._sos_step, m, zi=self._zi_step)
+        fh, self._zi_hf = sosfilt(self._sos_hf, m, zi=self._zi_hf)
+        pw = np.vstack([fs_ * fs_, fh * fh, s * s])
+        lam = self._lam_feat
+        pw, self._zi_pow = lfilter([1.0 - lam], [1.0, -lam], pw, axis=1, zi=self._zi_pow)
+        floor = 1e-6 + pw[2]
+        self._step_ratio = np.sqrt(pw[0] / floor)
+        self._shake_ratio = np.sqrt(pw[1] / floor)
 
     def _project(self, k0: int, y: np.ndarray) -> np.ndarray:
         """Movement-axis projection and amplitude envelope, both updated only at absolute
@@ -272,14 +320,14 @@ class RepCounter:
                 if j == n:
                     return
                 if jd <= ju:   # came down from a maximum: that was the first extreme
-                    self._opp_val, self._opp_t = self._run_min[0], self._run_min[2]
+                    self._prev_val = self._run_min[0]
                     v, k, te = self._run_max
-                    self._confirm(+1, v, k, te, events, rejected)
+                    self._confirm(+1, v, k, te, events, rejected, i + j)
                     self._mode = -1
                 else:
-                    self._opp_val, self._opp_t = self._run_max[0], self._run_max[2]
+                    self._prev_val = self._run_max[0]
                     v, k, te = self._run_min
-                    self._confirm(-1, v, k, te, events, rejected)
+                    self._confirm(-1, v, k, te, events, rejected, i + j)
                     self._mode = +1
                 self._ext_val, self._ext_k, self._ext_t = float(seg[j]), k0 + i + j, float(
                     g[i + j])
@@ -290,6 +338,13 @@ class RepCounter:
             run = np.maximum(np.maximum.accumulate(sv), self._ext_val * sign)
             hit = np.flatnonzero(sv < run - hh)
             stop = hit[0] + 1 if hit.size else n - i
+            level = self._reps.retreat_level()
+            if level is not None and level[0] == -sign:
+                # Retreating from a pending rep: emit it once the signal passes the level.
+                cross = np.flatnonzero(run[:stop] >= sign * level[1])
+                if cross.size:
+                    self._reps.on_retreat(events)
+                    continue
             jm = int(np.argmax(sv[:stop]))
             if sv[jm] > self._ext_val * sign:
                 self._ext_val, self._ext_k, self._ext_t = float(seg[jm]), k0 + i + jm, float(
@@ -297,54 +352,21 @@ class RepCounter:
             if not hit.size:
                 return
             j = int(hit[0])
-            self._confirm(sign, self._ext_val, self._ext_k, self._ext_t, events, rejected)
+            self._confirm(sign, self._ext_val, self._ext_k, self._ext_t, events, rejected,
+                          i + j)
             self._mode = -sign
             self._ext_val, self._ext_k, self._ext_t = float(seg[j]), k0 + i + j, float(g[i + j])
             i += j + 1
 
     def _confirm(self, pol: int, val: float, k: int, te: float,
-                 events: list[RepEvent], rejected: list[Rejection]) -> None:
-        """An extreme is final: decide whether it is a rep."""
-        p = self.profile
-        opp_val = self._opp_val if self._opp_val is not None else val
-        swing = abs(val - opp_val)
-        width = 2.0 * max(te - self._opp_t, 0.0)
-        self._opp_val, self._opp_t = val, te
-        if te - self._last_ext_t > p.max_period_s:
-            self._count_pol = 0         # a long pause: the next set picks its own polarity
-        self._last_ext_t = te
-        if self._count_pol == 0:
-            if swing < p.min_swing_g:
-                return                  # fidgeting before a set does not choose the polarity
-            self._count_pol = pol       # a new set: count extremes of this polarity
-        if pol != self._count_pol:
-            return
-        period = None
-        if self._last_rep_t is not None and te - self._last_rep_t <= p.max_period_s:
-            period = te - self._last_rep_t
-        reason = self._verdict(swing, period)
-        if reason is not None:
-            rejected.append(Rejection(te, reason, swing))
-            log.debug("%s: refused candidate at %.2f s: %s", p.name, te, reason)
-            return
-        self._count += 1
-        self._last_rep_t = te
-        confidence = min(1.0, swing / (3.0 * p.min_swing_g))
-        events.append(RepEvent(t=te, amplitude=swing, confidence=confidence, prominence=swing,
-                               width_s=width, period_s=period, index=int(k)))
-
-    def _verdict(self, swing: float, period: float | None) -> str | None:
-        p = self.profile
-        if swing < p.min_swing_g:
-            return (f"amplitude too small: {swing:.2f} g swing (a {p.name} moves at least "
-                    f"{p.min_swing_g:.2f} g)")
-        if swing > p.max_swing_g:
-            return (f"amplitude of a shake or impact: {swing:.1f} g swing (a {p.name} "
-                    f"moves at most {p.max_swing_g:.1f} g)")
-        if period is not None and period < p.min_period_s:
-            return (f"cadence out of range: {period:.2f} s after the previous rep (a "
-                    f"{p.name} takes at least {p.min_period_s:.1f} s)")
-        return None
+                 events: list[RepEvent], rejected: list[Rejection], at: int = -1) -> None:
+        """An extreme is final (``at``: index in the current chunk where that became
+        certain): hand it to the set tracker with the motion context there."""
+        swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
+        self._prev_val = val
+        self._reps.on_extreme(Extreme(pol, val, te, int(k), swing,
+                                      step=float(self._step_ratio[at]),
+                                      shake=float(self._shake_ratio[at])), events, rejected)
 
     # ---- holds ------------------------------------------------------------------------
 

@@ -37,6 +37,9 @@ class ExerciseProfile:
         shake or a blow, not this exercise.
     hold : bool
         True for static holds (counted in seconds, not reps).
+    steps_ok : bool
+        The exercise itself lands on the feet at step-like rates (jumping jacks: two hops
+        per rep), so walking-like bounce is no reason to refuse it.
     """
 
     name: str
@@ -46,18 +49,19 @@ class ExerciseProfile:
     min_swing_g: float
     max_swing_g: float
     hold: bool = False
+    steps_ok: bool = False
 
 
 PROFILES: dict[str, ExerciseProfile] = {
     p.name: p
     for p in (
-        ExerciseProfile("pushup", 0.8, 10.0, 1.5, 0.08, 3.0),
-        ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 3.0),
-        ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 3.0),
-        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 0.20, 6.0),
-        ExerciseProfile("burpee", 1.5, 15.0, 0.8, 0.20, 6.0),
+        ExerciseProfile("pushup", 0.8, 10.0, 1.5, 0.08, 6.0),
+        ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
+        ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
+        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 0.20, 6.0, steps_ok=True),
+        ExerciseProfile("burpee", 1.5, 15.0, 0.8, 0.20, 6.0, steps_ok=True),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
-        ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 4.0),
+        ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0),
     )
 }
 EXERCISES: tuple[str, ...] = tuple(PROFILES)

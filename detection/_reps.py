@@ -1,0 +1,256 @@
+"""From confirmed turning points to accepted reps: sets, rhythm and plausibility verdicts.
+
+The hysteresis trigger hands over each turning point (extreme) of the movement signal once
+it is final. A rep is one full cycle, counted at the extremes of one polarity. What makes a
+run of extremes a *set* of reps rather than fidgeting, a half movement at the end of a set
+or the second bump of a multi-phase rep:
+
+- **Set start needs rhythm.** Outside a set, candidates of one polarity form a chain when
+  each follows the previous within the exercise's cadence range and with a similar
+  amplitude (within a factor of two), each measured on both sides (the smaller of the swing
+  into and out of the extreme, so a half cycle at a set's edge never qualifies). Three in
+  a chain start the set and are emitted together; an isolated movement never counts, and
+  fidgeting before a set is dropped when much larger reps follow it.
+- **Inside a set, reps are emitted early**: as soon as the signal has come back from the
+  extreme by ``RETREAT`` of the set's typical swing, without waiting for the next extreme.
+- **Verdicts**: a candidate is refused when its swing is below the exercise's physical
+  minimum or below half the set's typical swing, when it comes sooner than the exercise
+  allows or than ``REFRACTORY`` of the set's own period (a second bump inside one rep), or
+  when the motion around it is dominated by shaking.
+- **A set ends** after ``max_period_s`` (or three of its periods) without a rep.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass
+
+from ._events import Rejection, RepEvent
+from ._profiles import ExerciseProfile
+
+__all__ = ["Extreme", "SetTracker"]
+
+REL_AMPLITUDE = 0.4
+"""A rep inside a set swings at least half as far as the set's typical rep."""
+PAIR_RATIO = 2.0
+"""Two reps that start a set differ in amplitude by at most this factor."""
+RETREAT = 0.35
+"""Fraction of the set's typical swing the signal must come back before a rep is emitted."""
+REFRACTORY = 0.6
+"""Reps inside a set are at least this fraction of the set's period apart."""
+STEP_RATIO = 0.9
+"""Walking puts |a| variation at the step rate on top of a modest arm or leg swing; an
+exercise's own movement dwarfs what little it has at that rate."""
+SHAKE_RATIO = 2.5
+"""Shaking puts more |a| variation above the step rate than in the movement itself."""
+SET_START_REPS = 3
+"""Reps in rhythm (similar amplitude, plausible cadence) before a set counts as started; a
+pair that is never followed by a third still counts when the stream ends or the rhythm
+stops, unless much larger reps follow it (then it was fidgeting before the set)."""
+SET_TIMEOUT_PERIODS = 3.0
+"""A set ends after this many of its periods without a rep (or max_period_s)."""
+
+
+@dataclass(frozen=True)
+class Extreme:
+    """A confirmed turning point of the movement signal."""
+
+    pol: int           # +1 maximum, -1 minimum
+    val: float         # signal value (g)
+    t: float           # time of the extreme (s)
+    k: int             # grid index
+    swing_in: float    # |val - previous extreme's val| (g), 0 for the first
+    step: float = 0.0   # |a| variation at walking step rates, relative to the movement
+    shake: float = 0.0  # |a| variation above step rates (shaking), relative to the movement
+
+
+@dataclass
+class _Open:
+    """A candidate outside a set, waiting for the swing out of it."""
+
+    e: Extreme
+    amp: float = 0.0   # min(swing in, swing out) once known
+
+
+class SetTracker:
+    """Turns extremes into accepted reps and refusals for one exercise profile."""
+
+    def __init__(self, profile: ExerciseProfile) -> None:
+        self.p = profile
+        self.count = 0
+        self.set_pol = 0
+        self.last_rep_t: float | None = None
+        self.amps: deque[float] = deque(maxlen=5)
+        self.periods: deque[float] = deque(maxlen=4)
+        self.pending: Extreme | None = None
+        self.open: _Open | None = None                       # latest extreme outside a set
+        # Candidates in rhythm per polarity, outside a set (at most SET_START_REPS long).
+        self.chains: dict[int, list[_Open]] = {+1: [], -1: []}
+        self.prev: Extreme | None = None
+        self.prev_known = False
+
+    # ---- set statistics ---------------------------------------------------------------
+
+    @property
+    def typical_amp(self) -> float:
+        return statistics.median(self.amps) if self.amps else 0.0
+
+    @property
+    def period(self) -> float | None:
+        return statistics.median(self.periods) if self.periods else None
+
+    def retreat_level(self) -> tuple[int, float] | None:
+        """(polarity, signal level) the pending rep waits for the signal to pass."""
+        if self.pending is None:
+            return None
+        e = self.pending
+        return e.pol, e.val - e.pol * RETREAT * self.typical_amp
+
+    def _set_timeout(self) -> float:
+        per = self.period
+        return min(self.p.max_period_s, SET_TIMEOUT_PERIODS * per) if per else self.p.max_period_s
+
+    # ---- events -----------------------------------------------------------------------
+
+    def _accept(self, e: Extreme, amp: float, events: list[RepEvent]) -> None:
+        period = None
+        if self.last_rep_t is not None and e.t - self.last_rep_t <= self.p.max_period_s:
+            period = e.t - self.last_rep_t
+            self.periods.append(period)
+        self.last_rep_t = e.t
+        self.amps.append(amp)
+        self.count += 1
+        typical = self.typical_amp or amp
+        regular = 1.0
+        if period is not None and self.period:
+            regular = max(0.0, 1.0 - abs(period / self.period - 1.0))
+        confidence = round(min(1.0, amp / typical) * (0.5 + 0.5 * regular)
+                           * min(1.0, amp / (2.0 * self.p.min_swing_g)), 3)
+        events.append(RepEvent(t=e.t, amplitude=amp, confidence=confidence,
+                               prominence=e.swing_in, width_s=0.0, period_s=period, index=e.k))
+
+    def on_retreat(self, events: list[RepEvent]) -> None:
+        """The signal came back far enough from the pending extreme: it is a rep."""
+        if self.pending is not None:
+            self._accept(self.pending, self.pending.swing_in, events)
+            self.pending = None
+
+    def on_extreme(self, e: Extreme, events: list[RepEvent], rejected: list[Rejection]) -> None:
+        p = self.p
+        # The previous extreme now has its swing out (= this extreme's swing in).
+        if self.pending is not None and self.pending.pol != e.pol:
+            rejected.append(Rejection(self.pending.t, (
+                f"incomplete rep: came back {e.swing_in:.2f} g of a {self.typical_amp:.2f} g "
+                "swing"), self.pending.swing_in))
+            self.pending = None
+        if self.open is not None and self.open.e.pol != e.pol:
+            self._close_open(e, events, rejected)
+        self.prev_known = self.prev is not None   # the swing into e was fully observed
+        self.prev = e
+        if self.set_pol and self.last_rep_t is not None and (
+                e.t - self.last_rep_t > self._set_timeout()):
+            self.set_pol = 0                                  # the set is over
+            self.amps.clear()
+            self.periods.clear()
+        if self.set_pol:
+            if e.pol == self.set_pol:
+                self._in_set(e, rejected)
+            return
+        if e.swing_in >= p.min_swing_g and self.prev_known:
+            self.open = _Open(e)
+
+    def _in_set(self, e: Extreme, rejected: list[Rejection]) -> None:
+        p = self.p
+        reason = self._verdict(e, e.swing_in)
+        if reason is None and e.swing_in < REL_AMPLITUDE * self.typical_amp:
+            reason = (f"amplitude too small for this set: {e.swing_in:.2f} g swing, reps so "
+                      f"far {self.typical_amp:.2f} g")
+        if reason is None and self.last_rep_t is not None:
+            gap = e.t - self.last_rep_t
+            per = self.period
+            if per is not None and gap < REFRACTORY * per:
+                reason = (f"cadence out of range: {gap:.2f} s after the previous rep, the set's "
+                          f"pace is {per:.2f} s per rep")
+        if reason is not None:
+            if e.swing_in >= p.min_swing_g and self.prev_known:
+                rejected.append(Rejection(e.t, reason, e.swing_in))
+            return
+        self.pending = e
+
+    def _verdict(self, e: Extreme, amp: float) -> str | None:
+        p = self.p
+        if amp < p.min_swing_g:
+            return (f"amplitude too small: {amp:.2f} g swing (a {p.name} moves at least "
+                    f"{p.min_swing_g:.2f} g)")
+        if amp > p.max_swing_g:
+            return (f"amplitude of a shake or impact: {amp:.1f} g swing (a {p.name} moves at "
+                    f"most {p.max_swing_g:.1f} g)")
+        if e.shake > SHAKE_RATIO:
+            return (f"shaking, not a {p.name}: fast motion {e.shake:.1f}x the movement")
+        if e.step > STEP_RATIO and not p.steps_ok:
+            return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
+                    "movement")
+        if self.last_rep_t is not None and e.t - self.last_rep_t < p.min_period_s:
+            return (f"cadence out of range: {e.t - self.last_rep_t:.2f} s after the previous rep "
+                    f"(a {p.name} takes at least {p.min_period_s:.1f} s)")
+        return None
+
+    def _close_open(self, nxt: Extreme, events: list[RepEvent],
+                    rejected: list[Rejection]) -> None:
+        """Outside a set: the open candidate's swing out is known; grow its rhythm chain."""
+        assert self.open is not None
+        cand = self.open
+        self.open = None
+        cand.amp = min(cand.e.swing_in, nxt.swing_in)
+        if cand.amp < self.p.min_swing_g:
+            return
+        reason = self._verdict(cand.e, cand.amp)
+        if reason is not None:
+            rejected.append(Rejection(cand.e.t, reason, cand.amp))
+            self.chains[cand.e.pol] = []
+            return
+        chain = self.chains[cand.e.pol]
+        if chain:
+            last = chain[-1]
+            gap = cand.e.t - last.e.t
+            if gap < self.p.min_period_s or cand.amp * PAIR_RATIO < last.amp:
+                return                       # a sub-bump of the rhythm: ignore it
+            if cand.amp > PAIR_RATIO * last.amp:
+                chain.clear()                    # fidgeting before the set, not reps
+            elif gap > self.p.max_period_s:
+                self._end_chain(chain, events)   # the rhythm had stopped
+                chain = self.chains[cand.e.pol]
+        chain.append(cand)
+        if len(chain) >= SET_START_REPS:
+            # Reps in rhythm: a set starts with this polarity.
+            self.set_pol = cand.e.pol
+            self.last_rep_t = None
+            for c in chain:
+                self._accept(c.e, c.amp, events)
+            self._forget()
+
+    def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:
+        """A chain that stopped: two reps in rhythm still make a (short) set."""
+        if len(chain) == SET_START_REPS - 1 and not self.set_pol:
+            self.last_rep_t = None
+            for c in chain:
+                self._accept(c.e, c.amp, events)
+        self.chains[chain[0].e.pol] = []
+
+    def close(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
+        """Stream ended or broke: a pair in rhythm is a short set; drop the rest."""
+        for pol in (+1, -1):
+            if len(self.chains[pol]) == SET_START_REPS - 1 and not self.set_pol:
+                self._end_chain(self.chains[pol], events)
+                break
+        if self.pending is not None:
+            rejected.append(Rejection(self.pending.t, "incomplete rep: the stream ended",
+                                      self.pending.swing_in))
+        self.pending = None
+        self.open = None
+        self._forget()
+        self.prev = None
+
+    def _forget(self) -> None:
+        self.chains = {+1: [], -1: []}

@@ -1,0 +1,193 @@
+"""Recorded accelerometer files: reading the data-folder CSV format, and ``repfit count``.
+
+The CSV format is a header ``t,ax,ay,az`` (more columns are ignored, column order is free)
+with ``t`` in seconds and accelerations in g. ``--units ms2`` converts m/s^2; data that is
+plainly m/s^2 (|a| near 9.8 at rest) read as g gets a hint instead of a nonsense count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repfit.detection import EXERCISES, RepCounter, RepEvent
+
+__all__ = ["RecordingError", "add_count_parser", "count_file", "read_csv", "run_count"]
+
+log = logging.getLogger(__name__)
+
+G_MS2 = 9.80665
+REQUIRED = ("t", "ax", "ay", "az")
+
+
+class RecordingError(ValueError):
+    """A recording file that cannot be read; the message names the file and the problem."""
+
+
+def read_csv(path: Path, units: str = "g") -> tuple[np.ndarray, np.ndarray]:
+    """Read ``t`` (n,) and ``acc`` (n, 3) in g from a CSV file.
+
+    Raises `RecordingError` for a missing file, missing columns, non-numeric cells or no
+    rows, and when data read as g is plainly m/s^2.
+    """
+    if units not in ("g", "ms2"):
+        raise RecordingError(f"{path}: --units must be 'g' or 'ms2', got {units!r}")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise RecordingError(f"{path}: empty file (expected a header t,ax,ay,az)")
+            names = [h.strip().lower() for h in header]
+            missing = [c for c in REQUIRED if c not in names]
+            if missing:
+                raise RecordingError(
+                    f"{path}: missing column(s) {', '.join(missing)}; header is "
+                    f"{','.join(header)!r}, expected t,ax,ay,az (extra columns are ignored)")
+            cols = [names.index(c) for c in REQUIRED]
+            rows: list[list[float]] = []
+            for line_no, row in enumerate(reader, start=2):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                try:
+                    rows.append([float(row[i]) for i in cols])
+                except (ValueError, IndexError):
+                    raise RecordingError(
+                        f"{path}:{line_no}: expected 4 numbers in columns t,ax,ay,az, got "
+                        f"{','.join(row)!r}") from None
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RecordingError(f"{path}: not a text CSV file") from None
+    if not rows:
+        raise RecordingError(f"{path}: no samples after the header")
+    data = np.asarray(rows, dtype=np.float64)
+    t, acc = data[:, 0], data[:, 1:]
+    if units == "ms2":
+        acc = acc / G_MS2
+    else:
+        mag = np.linalg.norm(acc[np.isfinite(acc).all(axis=1)], axis=1)
+        if mag.size and 6.0 <= float(np.median(mag)) <= 14.0:
+            raise RecordingError(
+                f"{path}: the acceleration magnitude is about {float(np.median(mag)):.1f} at "
+                "rest, which is m/s^2, not g; pass --units ms2")
+    return t, acc
+
+
+@dataclass(frozen=True)
+class CountResult:
+    """What ``repfit count`` reports for one file."""
+
+    file: str
+    exercise: str
+    reps: int
+    rep_times: list[float]
+    hold_seconds: float | None
+    rejected: list[dict[str, Any]]
+    events: tuple[RepEvent, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"file": self.file, "exercise": self.exercise, "reps": self.reps,
+                "rep_times": self.rep_times, "hold_seconds": self.hold_seconds,
+                "rejected": self.rejected}
+
+
+def count_file(path: Path, exercise: str, units: str = "g",
+               batch_s: float = 1.0) -> tuple[CountResult, np.ndarray, np.ndarray]:
+    """Stream one file through a `RepCounter` in ``batch_s`` batches, as a device would."""
+    t, acc = read_csv(path, units)
+    counter = RepCounter(exercise)
+    events: list[RepEvent] = []
+    rejected = []
+    if t.size:
+        edges = np.searchsorted(t, np.arange(t[0], t[-1] + batch_s, batch_s), side="left")
+        bounds = [*np.unique(edges[1:]).tolist(), t.size]
+        lo = 0
+        for hi in bounds:
+            if hi <= lo:
+                continue
+            u = counter.feed(t[lo:hi], acc[lo:hi])
+            events += u.events
+            rejected += u.rejected
+            lo = hi
+    last = counter.finish()
+    events += last.events
+    rejected += last.rejected
+    if counter.stats.nonfinite or counter.stats.out_of_order:
+        log.warning("%s: dropped %d non-finite and %d out-of-order samples", path,
+                    counter.stats.nonfinite, counter.stats.out_of_order)
+    result = CountResult(
+        file=str(path), exercise=exercise, reps=last.count,
+        rep_times=[round(e.t, 3) for e in events],
+        hold_seconds=None if last.hold_seconds is None else round(last.hold_seconds, 2),
+        rejected=[{"t": round(r.t, 3), "reason": r.reason} for r in rejected],
+        events=tuple(events))
+    return result, t, acc
+
+
+def add_count_parser(subparsers: Any) -> None:
+    """Register ``repfit count`` on an argparse sub-parser collection."""
+    p = subparsers.add_parser(
+        "count", help="count reps in recorded CSV files (t,ax,ay,az in g)",
+        description="Count reps (or hold seconds) in accelerometer recordings with the same "
+                    "streaming counter the host uses. One result per file, in order.")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE.csv",
+                   help="CSV with header t,ax,ay,az (seconds, g); extra columns are ignored")
+    p.add_argument("--exercise", required=True, metavar="NAME",
+                   help=f"exercise profile: {', '.join(EXERCISES)}")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per file and line")
+    p.add_argument("--plot", type=Path, metavar="OUT.png",
+                   help="draw signal, movement trace and counted reps (needs repfit[plot]); "
+                        "with several files, one image per file named OUT-<n>.png")
+    p.add_argument("--units", choices=("g", "ms2"), default="g",
+                   help="unit of ax,ay,az (default g)")
+
+
+def _plot_path(base: Path, i: int, n: int) -> Path:
+    return base if n == 1 else base.with_name(f"{base.stem}-{i + 1}{base.suffix or '.png'}")
+
+
+def run_count(args: argparse.Namespace) -> int:
+    """Run ``repfit count``; exit code 0 when every file was counted, 1 otherwise."""
+    if args.exercise not in EXERCISES:
+        print(f"repfit count: unknown exercise {args.exercise!r}; known: "
+              f"{', '.join(EXERCISES)}", file=sys.stderr)
+        return 2
+    if args.plot is not None:
+        try:
+            from repfit.host.recording_plot import plot_count
+        except ImportError as exc:
+            print(f"repfit count: --plot needs matplotlib: pip install 'repfit[plot]' ({exc})",
+                  file=sys.stderr)
+            return 2
+    failed = 0
+    for i, path in enumerate(args.files):
+        try:
+            result, t, acc = count_file(path, args.exercise, args.units)
+        except RecordingError as exc:
+            failed += 1
+            if args.json:
+                print(json.dumps({"file": str(path), "exercise": args.exercise,
+                                  "error": str(exc)}), flush=True)
+            print(f"repfit count: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(result.as_json()), flush=True)
+        elif result.hold_seconds is not None:
+            print(f"{path}: held {result.hold_seconds:.1f} s ({args.exercise})")
+        else:
+            refused = f", {len(result.rejected)} refused" if result.rejected else ""
+            print(f"{path}: {result.reps} reps ({args.exercise}{refused})")
+        if args.plot is not None:
+            out = _plot_path(args.plot, i, len(args.files))
+            plot_count(out, t, acc, result.events, args.exercise, title=str(path))
+    return 1 if failed else 0
