@@ -14,13 +14,12 @@ import math
 import time
 from dataclasses import dataclass
 
+from repfit import wire
 from repfit.detection import HOLD_EXERCISES
 from repfit.detection.simulate import Recording, simulate_set
 from repfit.host.bus import Bus
 from repfit.host.session import counter_exercise
 from repfit.host.sources._sim import SimulatedWearable
-
-from repfit import wire
 
 __all__ = ["Athlete", "perform_assignments", "recording_for"]
 

@@ -15,12 +15,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from repfit import wire
 from repfit.host.audio import CuePlayer
 from repfit.host.bus import Bus
 from repfit.host.session import Session
 from repfit.host.store import Store
-
-from repfit import wire
 
 __all__ = ["HostObserver", "WorkoutHost"]
 
