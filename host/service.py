@@ -8,17 +8,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from repfit import wire
 from repfit.host.audio import CuePlayer
 from repfit.host.bus import Bus
 from repfit.host.session import Session
+from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import Store
 
 __all__ = ["HostObserver", "WorkoutHost"]
@@ -79,21 +79,37 @@ class WorkoutHost:
     def user(self) -> str:
         return self.bus.user
 
-    async def run(self) -> None:
-        """Serve until cancelled."""
+    async def run(self, sources: Sequence[WearableSource] = ()) -> None:
+        """Serve until cancelled.
+
+        Samples come from the bus (phones, bridges, the simulated athlete) and from local
+        ``sources`` (BLE wearables) alike.
+        """
         for a in await asyncio.to_thread(self.store.open_assignments, self.user):
             log.info("resuming open assignment %s (%s)", a.id, a.exercise)
             self._queue(a)
         await self.bus.subscribe("assignment", "cue", "samples")
         await self._advance()
-        ticker = asyncio.create_task(self._tick_deadlines())
+        helpers = [asyncio.create_task(self._tick_deadlines())]
+        helpers += [asyncio.create_task(self._stream(s), name=s.name) for s in sources]
         try:
             async for incoming in self.bus.messages():
                 await self.handle(incoming.message)
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _stream(self, source: WearableSource) -> None:
+        """Feed one local wearable into the open session; a failing device never stops us."""
+        try:
+            async with source:
+                async for batch in source.samples():
+                    await self._on_samples(batch)
+        except SourceError as exc:
+            log.error("wearable %s stopped: %s", source.name, exc)
+        else:
+            log.info("wearable %s ended its stream", source.name)
 
     async def handle(self, message: wire.Message) -> None:
         """React to one decoded message."""

@@ -159,3 +159,72 @@ def test_deadline_and_restart_lose_nothing(mosquitto: MqttSettings, tmp_path: Pa
     assert (r.assignment_id, r.completed, r.outcome, r.reps) == (a.id, False, "deadline", 0)
     with Store.in_dir(tmp_path) as store:
         assert store.results(user) == [r] and store.open_assignments(user) == []
+
+
+class _BrokenWearable:
+    """A local source whose device fails mid-stream (e.g. the radio link drops for good)."""
+
+    name = "broken"
+
+    async def __aenter__(self) -> _BrokenWearable:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def samples(self):  # type: ignore[no-untyped-def]
+        from repfit.host.sources import SourceError
+
+        yield wire.SampleBatch("broken", [0.0], [[0.0, 0.0, 1.0]])
+        raise SourceError("device went away")
+
+
+class _AfterAssignment:
+    """Starts moving once the host has shown the assignment (a person reacts to it)."""
+
+    def __init__(self, inner: object, recorder: Recorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self.name = "late"
+
+    async def __aenter__(self) -> _AfterAssignment:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def samples(self):  # type: ignore[no-untyped-def]
+        while not self.recorder.assignments:
+            await asyncio.sleep(0.01)
+        async for batch in self.inner.samples():  # type: ignore[attr-defined]
+            yield batch
+
+
+def test_local_wearables_feed_the_host_and_a_failing_one_does_not_stop_it(
+        mosquitto: MqttSettings, tmp_path: Path, user: str) -> None:
+    """A BLE-style local source counts like the MQTT stream; a broken one is only logged."""
+    import time
+
+    from repfit.detection.simulate import simulate_set
+    from repfit.host.sources._sim import SimulatedWearable
+
+    rec = simulate_set("pushup", reps=5, seed=8, rest_before_s=1, rest_after_s=3)
+
+    async def scenario() -> Recorder:
+        recorder = Recorder()
+        with Store.in_dir(tmp_path) as store:
+            async with Bus(mosquitto, user=user) as bus:
+                host = WorkoutHost(bus, store, observer=recorder, tick_s=0.05)
+                bus.publish(wire.Assignment(id=f"local-{user}", exercise="pushup", target=5,
+                                            issued_at=time.time()))
+                task = asyncio.create_task(host.run(
+                    sources=[_BrokenWearable(), _AfterAssignment(
+                        SimulatedWearable(rec, speed=30.0), recorder)]))
+                await asyncio.wait_for(recorder.finished.wait(), 60)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        return recorder
+
+    recorder = asyncio.run(scenario())
+    (r,) = recorder.results
+    assert r.completed and r.reps == 5
