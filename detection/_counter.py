@@ -33,6 +33,7 @@ from ._events import CounterUpdate, Rejection, RepEvent
 from ._profiles import ExerciseProfile, profile_for
 from ._reps import Extreme, SetTracker
 from ._resample import CleanStats, Resampler, clean_batch
+from ._rhythm import RhythmTracker
 
 __all__ = ["RepCounter"]
 
@@ -61,6 +62,8 @@ FEATURE_TAU_S = 2.0
 """Smoothing of the step and shake measures (about one rep)."""
 CHUNK = 1024
 """Grid samples processed per inner step (bounds work per step; results do not depend on it)."""
+RHYTHM_EVERY = 2
+"""Axis blocks between re-estimates of the rep period (~1 s)."""
 HOLD_BLOCK = 12
 """Grid samples per hold-posture decision (~0.5 s)."""
 HOLD_MAX_MOTION_G = 0.12
@@ -133,6 +136,8 @@ class RepCounter:
         self._h_floor = 0.5 * p.min_swing_g
         self._reset_trigger()
         self._reps = SetTracker(p)
+        self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
+        self._blocks = 0
         self._prev_val: float | None = None
         self._last_s = 0.0
         self._last_h = self._h_floor
@@ -293,6 +298,11 @@ class RepCounter:
         self._axis = a
         proj = b[:, 0] * a[0] + b[:, 1] * a[1] + b[:, 2] * a[2]
         self._env = max(self._env * self._lam_env ** b.shape[0], float(np.abs(proj).max()))
+        self._rhythm.push(b)
+        self._blocks += 1
+        if self._blocks % RHYTHM_EVERY == 0:
+            self._rhythm.update()
+            self._reps.rhythm = self._rhythm.period_s
 
     def _trigger(self, k0: int, g: np.ndarray, s: np.ndarray, h: np.ndarray,
                  events: list[RepEvent], rejected: list[Rejection]) -> None:

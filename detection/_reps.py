@@ -89,6 +89,7 @@ class SetTracker:
         self.chains: dict[int, list[_Open]] = {+1: [], -1: []}
         self.prev: Extreme | None = None
         self.prev_known = False
+        self.rhythm: float | None = None     # rep period from the autocorrelation (s)
 
     # ---- set statistics ---------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class SetTracker:
                       f"far {self.typical_amp:.2f} g")
         if reason is None and self.last_rep_t is not None:
             gap = e.t - self.last_rep_t
-            per = self.period
+            per = self.rhythm or self.period
             if per is not None and gap < REFRACTORY * per:
                 reason = (f"cadence out of range: {gap:.2f} s after the previous rep, the set's "
                           f"pace is {per:.2f} s per rep")
@@ -214,7 +215,8 @@ class SetTracker:
         if chain:
             last = chain[-1]
             gap = cand.e.t - last.e.t
-            if gap < self.p.min_period_s or cand.amp * PAIR_RATIO < last.amp:
+            sub = REFRACTORY * self.rhythm if self.rhythm else self.p.min_period_s
+            if gap < max(sub, self.p.min_period_s) or cand.amp * PAIR_RATIO < last.amp:
                 return                       # a sub-bump of the rhythm: ignore it
             if cand.amp > PAIR_RATIO * last.amp:
                 chain.clear()                    # fidgeting before the set, not reps

@@ -1,0 +1,77 @@
+"""The pace of the movement: autocorrelation of the last few seconds, on a bounded buffer.
+
+A rep is one period of the movement, however many bumps it has inside (a burpee goes down,
+back, in, up and jumps; a band row pulls and releases with a wobble). The autocorrelation
+of the three band-passed axes over the last ``WINDOW_S`` seconds peaks at the rep period,
+and its height says how rhythmic the motion is (1 = perfectly repeating). The set tracker
+uses the period to treat bumps closer than a fraction of it as parts of one rep.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["RhythmTracker"]
+
+WINDOW_S = 16.0
+"""Seconds of movement kept (room for two periods of the slowest common rep, ~8 s)."""
+MIN_STRENGTH = 0.3
+"""Autocorrelation height below which the motion has no usable rhythm."""
+
+
+class RhythmTracker:
+    """Fixed-size ring buffer of (n, 3) samples and its autocorrelation period."""
+
+    def __init__(self, fs_hz: float, min_period_s: float, max_period_s: float) -> None:
+        self.fs = fs_hz
+        self.n = int(WINDOW_S * fs_hz)
+        self.buf = np.zeros((self.n, 3))
+        self.filled = 0
+        self.pos = 0
+        self.nfft = 1 << int(np.ceil(np.log2(2 * self.n)))
+        self.lag_lo = max(1, round(min_period_s * fs_hz))
+        self.lag_hi = min(int(max_period_s * fs_hz), self.n // 2)
+        self.period_s: float | None = None
+        self.strength = 0.0
+
+    def push(self, b: np.ndarray) -> None:
+        """Append a block of samples (shorter than the window)."""
+        m = b.shape[0]
+        end = self.pos + m
+        if end <= self.n:
+            self.buf[self.pos:end] = b
+        else:
+            cut = self.n - self.pos
+            self.buf[self.pos:] = b[:cut]
+            self.buf[:m - cut] = b[cut:]
+        self.pos = end % self.n
+        self.filled = min(self.n, self.filled + m)
+
+    def reset(self) -> None:
+        self.filled = 0
+        self.pos = 0
+        self.period_s = None
+        self.strength = 0.0
+
+    def update(self) -> None:
+        """Re-estimate the period from the buffer (biased autocorrelation, summed axes)."""
+        m = self.filled
+        if m < 2 * self.lag_lo + 2:
+            return
+        x = (np.concatenate((self.buf[self.pos:], self.buf[:self.pos]))
+             if m == self.n else self.buf[:m])
+        x = x - x.mean(axis=0)
+        spec = np.fft.rfft(x, self.nfft, axis=0)
+        ac = np.fft.irfft((spec * spec.conj()).real.sum(axis=1), self.nfft)[:m]
+        if ac[0] <= 1e-12:
+            self.period_s, self.strength = None, 0.0
+            return
+        hi = min(self.lag_hi, m // 2)
+        if hi <= self.lag_lo:
+            return
+        seg = ac[self.lag_lo:hi + 1]
+        best = int(np.argmax(seg))
+        # Biased estimate: scale back by the overlap so long lags are not penalised twice.
+        lag = self.lag_lo + best
+        self.strength = float(seg[best] / ac[0] * m / (m - lag))
+        self.period_s = lag / self.fs if self.strength >= MIN_STRENGTH else None
