@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from enum import Enum
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from repfit.wire import SampleBatch
 
@@ -27,6 +27,7 @@ __all__ = [
     "SourceKind",
     "TransportError",
     "WearableSource",
+    "open_source",
 ]
 
 
@@ -58,6 +59,40 @@ class WearableSource(Protocol):
     ) -> None: ...
 
     def samples(self) -> AsyncIterator[SampleBatch]: ...
+
+
+def open_source(kind: SourceKind | str, **options: Any) -> WearableSource:
+    """Build a source of ``kind``, importing only that kind's dependencies.
+
+    ``ble``: ``address`` (required), ``device_kind`` (``repfit``, ``microbit``, ``polar``,
+    ``witmotion``, ``thingy52``), ``rate_hz``, ``range_g``, ``backend`` (bleak backend),
+    ``policy`` (`_ble.Reconnect`), ``name``. ``phone``: ``broker_url`` (required),
+    ``topic``, ``device_id``, ``name``. ``sim``: the arguments of `SimulatedWearable`.
+
+    Raises
+    ------
+    ValueError
+        Unknown kind, or options the chosen source does not accept.
+    """
+    try:
+        chosen = SourceKind(kind)
+    except ValueError:
+        raise ValueError(f"unknown source kind {kind!r}; expected one of "
+                         f"{', '.join(k.value for k in SourceKind)}") from None
+    try:
+        if chosen is SourceKind.BLE:
+            from ._ble import open_ble
+
+            return open_ble(**options)
+        if chosen is SourceKind.PHONE:
+            from ._phone import SensorLoggerSource
+
+            return SensorLoggerSource(**options)
+        from ._sim import SimulatedWearable
+
+        return SimulatedWearable(**options)
+    except TypeError as err:
+        raise ValueError(f"bad options for a {chosen.value} source: {err}") from err
 
 
 # Errors with structured fields live in `_errors` (they subclass `SourceError` above).

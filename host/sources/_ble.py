@@ -35,7 +35,8 @@ from ._ratelimit import RateLimitedLog
 from ._stream import StreamAssembler, StreamStats
 from ._transport import BleTransport, NotifyCallback, TransportFactory
 
-__all__ = ["BleWearable", "BleakTransport", "FoundDevice", "Reconnect", "scan"]
+__all__ = ["BleWearable", "BleakTransport", "FoundDevice", "Reconnect", "find_device", "open_ble",
+           "scan"]
 
 log = logging.getLogger(__name__)
 
@@ -357,3 +358,18 @@ async def find_device(query: str, timeout_s: float = 5.0) -> FoundDevice:
         if d.address.lower() == q or d.name.lower() == q or d.name.lower().startswith(q):
             return d
     raise DeviceNotFound(query, timeout_s)
+
+
+def open_ble(address: str, device_kind: str = "repfit", *, rate_hz: float | None = None,
+             range_g: float | None = None, backend: type | None = None,
+             policy: Reconnect | None = None, name: str | None = None) -> BleWearable:
+    """A `BleWearable` for the device at ``address`` over a real `BleakClient`.
+
+    ``backend`` is handed to `BleakClient(backend=...)` (a custom or virtual stack).
+    """
+    profile = profile_for(device_kind, rate_hz=rate_hz, range_g=range_g)
+
+    def factory(on_disconnect: Callable[[], None]) -> BleTransport:
+        return BleakTransport(address, on_disconnect, backend=backend)
+
+    return BleWearable(factory, profile, name=name or address, policy=policy)

@@ -79,6 +79,10 @@ class UnitGuard:
                 self.limiter.warning(
                     "unit", "%s: |a| = %.2f at rest looks like m/s^2; converting to g",
                     self.device, rest_mag)
+            elif scale == STANDARD_GRAVITY:
+                self.limiter.warning(
+                    "unit", "%s: |a| = %.3f at rest: values were already in g but treated as "
+                    "m/s^2; multiplying by 9.81", self.device, rest_mag)
             elif scale != 1.0:
                 self.limiter.warning(
                     "unit", "%s: |a| = %.2f g at rest; full-scale range differs from the one "
@@ -94,6 +98,8 @@ class UnitGuard:
             return 1.0
         if 8.0 <= rest_mag <= 12.0:
             return 1.0 / STANDARD_GRAVITY
+        if 0.08 <= rest_mag <= 0.125:  # g divided by 9.81 once too often
+            return STANDARD_GRAVITY
         octave = math.log2(rest_mag)
         nearest = round(octave)
         if nearest != 0 and abs(octave - nearest) < 0.2 and -4 <= nearest <= 4:

@@ -161,3 +161,27 @@ def test_impossible_settings_are_refused_by_name(kind: str, kw: dict[str, float]
                                                  msg: str) -> None:
     with pytest.raises(ValueError, match=msg):
         profile_for(kind, **kw)
+
+
+def test_open_source_picks_lazily_and_names_bad_options() -> None:
+    import subprocess
+    import sys
+
+    from repfit.host.sources import SourceKind, open_source
+    from repfit.host.sources._ble import BleWearable
+    from repfit.host.sources._phone import SensorLoggerSource
+
+    src = open_source("ble", address="AA:BB:CC:DD:EE:FF", device_kind="polar", rate_hz=100)
+    assert isinstance(src, BleWearable) and src.profile.rate_hz == 100
+    assert isinstance(open_source(SourceKind.PHONE, broker_url="mqtt://127.0.0.1:1883"),
+                      SensorLoggerSource)
+    with pytest.raises(ValueError, match="unknown source kind"):
+        open_source("carrier-pigeon")
+    with pytest.raises(ValueError, match="bad options for a ble source"):
+        open_source("ble", adress="typo")
+    # Importing the package and building a phone source never imports bleak.
+    code = ("import sys; from repfit.host.sources import open_source; "
+            "open_source('phone', broker_url='mqtt://h:1'); print('bleak' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,317 @@
+"""The phone route: Sensor Logger's MQTT push, translated into `SampleBatch` objects.
+
+Sensor Logger (iOS/Android, by Kelvin Choi) publishes a JSON message every batch period to
+a topic (default ``sensor-logger``) over MQTT-over-websockets, QoS 0. Schema (awesome-
+sensor-logger, ``PUSHING.md``)::
+
+    {"messageId": 12, "sessionId": "...", "deviceId": "...",
+     "payload": [{"name": "accelerometer", "time": 1698501144401773000,
+                  "values": {"x": 0.06, "y": -0.001, "z": -0.10}}, ...]}
+
+``time`` is UTC epoch nanoseconds; ``messageId`` increments per message. Units
+(``UNITS.md``): ``accelerometer`` is m/s^2 *without* gravity, ``gravity`` and (Android)
+``totalacceleration`` are m/s^2 (g = 9.80665). The counter needs acceleration including
+gravity, so this module takes ``totalacceleration`` when present, else ``accelerometer``
+plus ``gravity`` interpolated onto the accelerometer's times, and converts to g. Set-up
+for users: ``docs/phone.md``.
+
+Pure parts (`decode_sensor_logger`, `PhoneAssembler`) are separate from the imperative
+`SensorLoggerSource`, whose paho callbacks only enqueue raw payloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from repfit.wire import SampleBatch
+
+from ._clock import ClockMapper
+from ._errors import PacketError
+from ._ratelimit import RateLimitedLog
+from ._units import STANDARD_GRAVITY, UnitGuard
+
+__all__ = ["PhoneAssembler", "SensorLoggerMessage", "SensorLoggerSource",
+           "decode_sensor_logger"]
+
+log = logging.getLogger(__name__)
+
+PROFILE = "sensor-logger"
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""Sensor Logger batches are a few kB to a few hundred kB; larger is not a phone."""
+_VECTOR_SENSORS = ("accelerometer", "totalacceleration", "gravity")
+
+
+@dataclass(frozen=True, eq=False)
+class SensorLoggerMessage:
+    """One decoded push: the three-axis readings we use, by sensor name (lower case).
+
+    ``readings[name] = (t_ns, xyz)`` with ``t_ns`` int64 shape ``(n,)`` sorted, ``xyz`` float
+    shape ``(n, 3)`` in the sensor's own unit (m/s^2).
+    """
+
+    message_id: int
+    session_id: str
+    device_id: str
+    readings: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _fail(raw: bytes, reason: str) -> PacketError:
+    return PacketError(PROFILE, len(raw), reason)
+
+
+def decode_sensor_logger(raw: bytes) -> SensorLoggerMessage:
+    """Decode one Sensor Logger push message.
+
+    Raises
+    ------
+    PacketError
+        Oversized, not JSON, not an object, ``messageId``/``payload`` missing or of the
+        wrong type, or a reading of a vector sensor without numeric ``x, y, z`` and ``time``.
+    """
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise _fail(raw, f"larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise _fail(raw, f"not JSON ({err})") from err
+    if not isinstance(doc, dict):
+        raise _fail(raw, "top level is not a JSON object")
+    mid = doc.get("messageId")
+    payload = doc.get("payload")
+    if not isinstance(mid, int) or isinstance(mid, bool):
+        raise _fail(raw, f"messageId must be an integer, got {mid!r}")
+    if not isinstance(payload, list):
+        raise _fail(raw, "payload must be a list of readings")
+    rows: dict[str, list[tuple[int, float, float, float]]] = {}
+    for i, entry in enumerate(payload):
+        if not isinstance(entry, dict):
+            raise _fail(raw, f"payload[{i}] is not an object")
+        name = str(entry.get("name", "")).lower()
+        if name not in _VECTOR_SENSORS:
+            continue
+        values = entry.get("values", entry)
+        try:
+            t = int(entry["time"])
+            x, y, z = (float(values[k]) for k in ("x", "y", "z"))
+        except (KeyError, TypeError, ValueError) as err:
+            raise _fail(raw, f"payload[{i}] ({name}) lacks numeric time/x/y/z: {err}") from err
+        if not all(math.isfinite(v) for v in (x, y, z)):
+            raise _fail(raw, f"payload[{i}] ({name}) has a non-finite value")
+        rows.setdefault(name, []).append((t, x, y, z))
+    readings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, r in rows.items():
+        a = np.array(r, dtype=np.float64)
+        t_ns = np.array([row[0] for row in r], dtype=np.int64)
+        order = np.argsort(t_ns, kind="stable")
+        readings[name] = (t_ns[order], a[order, 1:])
+    return SensorLoggerMessage(mid, str(doc.get("sessionId", "")), str(doc.get("deviceId", "")),
+                               readings)
+
+
+def acceleration_with_gravity(msg: SensorLoggerMessage) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(t_ns, acc)`` in m/s^2 including gravity, or None if the message has no motion."""
+    if "totalacceleration" in msg.readings:
+        return msg.readings["totalacceleration"]
+    if "accelerometer" not in msg.readings:
+        return None
+    t, user = msg.readings["accelerometer"]
+    if "gravity" not in msg.readings:
+        return t, user
+    tg, g = msg.readings["gravity"]
+    grav = np.column_stack([np.interp(t, tg, g[:, k]) for k in range(3)])
+    return t, user + grav
+
+
+class PhoneAssembler:
+    """Sensor Logger messages of one phone -> host-timed `SampleBatch` objects (pure).
+
+    Duplicate and overlapping readings are dropped by timestamp; a jump in ``messageId``
+    becomes ``lost_before`` (missing messages times the median readings per message); a new
+    ``sessionId`` (a new recording) restarts the clock mapping.
+    """
+
+    def __init__(self, device: str, *, limiter: RateLimitedLog | None = None) -> None:
+        self.device = device
+        self.limiter = limiter or RateLimitedLog(log)
+        self.units = UnitGuard(device, None, self.limiter)
+        self.clock = ClockMapper()
+        self.session: str | None = None
+        self._last_id: int | None = None
+        self._last_t_ns: int | None = None
+        self._origin_ns = 0
+        self._per_message: list[int] = []
+        self._seq = 0
+        self.lost = 0
+        self.messages = 0
+
+    def push(self, msg: SensorLoggerMessage, arrival: float) -> list[SampleBatch]:
+        """Feed one message that arrived at host time ``arrival``."""
+        if msg.session_id != self.session:
+            if self.session is not None:
+                log.info("%s: new Sensor Logger session %s", self.device, msg.session_id)
+            self.session = msg.session_id
+            self.clock = ClockMapper()
+            self._last_id = self._last_t_ns = None
+        motion = acceleration_with_gravity(msg)
+        if motion is None:
+            self.limiter.warning("nomotion", "%s: message %d carries no accelerometer; enable "
+                                 "Accelerometer + Gravity (or TotalAcceleration) in Sensor "
+                                 "Logger", self.device, msg.message_id)
+            return []
+        if "totalacceleration" not in msg.readings and "gravity" not in msg.readings:
+            self.limiter.warning("nogravity", "%s: no Gravity/TotalAcceleration sensor enabled; "
+                                 "counting on acceleration without gravity", self.device)
+        t_ns, acc = motion
+        if self._last_t_ns is not None:
+            keep = t_ns > self._last_t_ns
+            t_ns, acc = t_ns[keep], acc[keep]
+        if t_ns.size == 0:
+            return []
+        self.messages += 1
+        lost = 0
+        if self._last_id is not None and msg.message_id > self._last_id + 1:
+            per = int(np.median(self._per_message)) if self._per_message else 0
+            lost = (msg.message_id - self._last_id - 1) * per
+            self.limiter.warning("gap", "%s: %d messages missing (~%d samples)", self.device,
+                                 msg.message_id - self._last_id - 1, lost)
+        if self._last_t_ns is None:
+            self._origin_ns = int(t_ns[0])
+        self._last_id = max(msg.message_id, self._last_id or 0)
+        self._last_t_ns = int(t_ns[-1])
+        self._per_message = [*self._per_message, int(t_ns.size)][-20:]
+        t_dev = (t_ns - self._origin_ns) * 1e-9
+        self.clock.observe(float(t_dev[-1]), arrival)
+        t = self.clock.map(t_dev)
+        g = self.units.apply(acc / STANDARD_GRAVITY)
+        self.lost += lost
+        batch = SampleBatch(self.device, t, g, seq=self._seq, lost_before=lost)
+        self._seq += 1
+        return [batch]
+
+
+def _broker_address(url: str) -> tuple[str, int, str]:
+    """(host, port, transport) from ``mqtt://host:port`` or ``ws://host:port``."""
+    u = urllib.parse.urlparse(url if "://" in url else f"mqtt://{url}")
+    if u.scheme not in ("mqtt", "tcp", "ws"):
+        raise ValueError(f"broker URL must be mqtt://HOST:PORT or ws://HOST:PORT, got {url!r}")
+    transport = "websockets" if u.scheme == "ws" else "tcp"
+    return u.hostname or "127.0.0.1", u.port or (9001 if transport == "websockets" else 1883), \
+        transport
+
+
+class SensorLoggerSource:
+    """`WearableSource` for a phone running Sensor Logger with MQTT publishing enabled.
+
+    Parameters
+    ----------
+    broker_url : str
+        The broker the phone publishes to (``mqtt://host:1883`` for the host's own TCP
+        connection; the phone itself uses the broker's websocket listener).
+    topic : str
+        Sensor Logger's topic setting (default ``sensor-logger``).
+    device_id : str or None
+        Only accept messages from this ``deviceId`` (several phones on one broker).
+    name : str
+        Device name on the batches.
+    silence_s : float
+        Log (rate-limited) when no message came for this long; the source keeps waiting.
+    """
+
+    def __init__(self, broker_url: str, *, topic: str = "sensor-logger",
+                 device_id: str | None = None, name: str = "phone", silence_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic, queue_size: int = 256) -> None:
+        self.host, self.port, self.transport = _broker_address(broker_url)
+        self.topic = topic
+        self.device_id = device_id
+        self.name = name
+        self.silence_s = silence_s
+        self._clock = clock
+        self._limiter = RateLimitedLog(log, clock=clock)
+        self.assembler = PhoneAssembler(name, limiter=self._limiter)
+        self._queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=queue_size)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+        self._subscribed = asyncio.Event()
+        self.bad_messages = 0
+
+    async def __aenter__(self) -> SensorLoggerSource:
+        import paho.mqtt.client as mqtt
+
+        self._loop = asyncio.get_running_loop()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                             client_id=f"repfit-phone-{uuid.uuid4().hex[:8]}",
+                             transport=self.transport)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self._client = client
+        try:
+            await self._loop.run_in_executor(None, client.connect, self.host, self.port, 30)
+        except OSError as err:
+            raise ConnectionError(f"cannot reach MQTT broker {self.host}:{self.port} "
+                                  f"({self.transport}): {err}") from err
+        client.loop_start()
+        await asyncio.wait_for(self._subscribed.wait(), 10)
+        log.info("listening for Sensor Logger on %s:%d topic %r", self.host, self.port,
+                 self.topic)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
+                    properties: Any = None) -> None:
+        client.subscribe(self.topic, qos=0)
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: Any, reasons: Any,
+                      properties: Any = None) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._subscribed.set)
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._enqueue, bytes(message.payload))
+
+    def _enqueue(self, payload: bytes) -> None:
+        try:
+            self._queue.put_nowait((self._clock(), payload))
+        except asyncio.QueueFull:
+            self._limiter.warning("queue", "%s: consumer too slow; a phone message was dropped",
+                                  self.name)
+
+    async def samples(self) -> AsyncIterator[SampleBatch]:
+        """Batches as the phone pushes them, until the caller stops iterating."""
+        while True:
+            try:
+                arrival, raw = await asyncio.wait_for(self._queue.get(), self.silence_s)
+            except asyncio.TimeoutError:
+                self._limiter.warning("silence", "%s: no Sensor Logger message for %g s; is the "
+                                      "recording running and MQTT publishing enabled?",
+                                      self.name, self.silence_s)
+                continue
+            try:
+                msg = decode_sensor_logger(raw)
+            except PacketError as err:
+                self.bad_messages += 1
+                self._limiter.warning(f"bad:{err.reason[:20]}", "%s: %s", self.name, err)
+                continue
+            if self.device_id is not None and msg.device_id != self.device_id:
+                continue
+            for batch in self.assembler.push(msg, arrival):
+                yield batch
