@@ -74,6 +74,9 @@ class ReplayDevice:
     log: list[tuple[str, str, bytes]] = field(default_factory=list)
     """(operation, characteristic, bytes) for connect/notify/write/unsubscribe/disconnect."""
     played: int = 0
+    pace: float | None = None
+    """If set, really wait ``delay / pace`` seconds before each notification (a live demo
+    at ``pace`` times real speed); the manual clock still advances by the full delay."""
 
     def factory(self, on_disconnect: Callable[[], None]) -> ReplayTransport:
         return ReplayTransport(self, on_disconnect)
@@ -140,6 +143,8 @@ class ReplayTransport:
         assert self._session is not None
         await asyncio.sleep(0)  # let the manager finish its start-up writes first
         for delay, payload in self._session.notifications:
+            if self.device.pace:
+                await asyncio.sleep(delay / self.device.pace)
             self.device.clock.advance(delay)
             callback(payload)
             self.device.played += 1
