@@ -138,6 +138,8 @@ class RepCounter:
         self._reps = SetTracker(p)
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
         self._blocks = 0
+        self._period = math.nan
+        self._per = np.full(1, math.nan)
         self._prev_val: float | None = None
         self._last_s = 0.0
         self._last_h = self._h_floor
@@ -269,6 +271,7 @@ class RepCounter:
         n = y.shape[0]
         s = np.empty(n)
         h = np.empty(n)
+        per = self._per = np.empty(n)
         i = 0
         while i < n:
             k = k0 + i
@@ -276,6 +279,7 @@ class RepCounter:
             a = self._axis
             s[i:j] = y[i:j, 0] * a[0] + y[i:j, 1] * a[1] + y[i:j, 2] * a[2]
             h[i:j] = max(self._h_floor, HYSTERESIS * self._env)
+            per[i:j] = self._period
             self._blk.append(y[i:j])
             if (k0 + j) % AXIS_BLOCK == 0:
                 self._end_block(np.ascontiguousarray(np.concatenate(self._blk)))
@@ -302,7 +306,7 @@ class RepCounter:
         self._blocks += 1
         if self._blocks % RHYTHM_EVERY == 0:
             self._rhythm.update()
-            self._reps.rhythm = self._rhythm.period_s
+            self._period = self._rhythm.period_s or math.nan
 
     def _trigger(self, k0: int, g: np.ndarray, s: np.ndarray, h: np.ndarray,
                  events: list[RepEvent], rejected: list[Rejection]) -> None:
@@ -374,6 +378,8 @@ class RepCounter:
         certain): hand it to the set tracker with the motion context there."""
         swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
         self._prev_val = val
+        per = float(self._per[at])
+        self._reps.rhythm = None if math.isnan(per) else per
         self._reps.on_extreme(Extreme(pol, val, te, int(k), swing,
                                       step=float(self._step_ratio[at]),
                                       shake=float(self._shake_ratio[at])), events, rejected)

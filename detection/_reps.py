@@ -224,6 +224,8 @@ class SetTracker:
                 self._end_chain(chain, events)   # the rhythm had stopped
                 chain = self.chains[cand.e.pol]
         chain.append(cand)
+        if len(chain) >= SET_START_REPS and not self._rhythmic(chain):
+            del chain[0]
         if len(chain) >= SET_START_REPS:
             # Reps in rhythm: a set starts with this polarity.
             self.set_pol = cand.e.pol
@@ -231,6 +233,15 @@ class SetTracker:
             for c in chain:
                 self._accept(c.e, c.amp, events)
             self._forget()
+
+    def _rhythmic(self, chain: list[_Open]) -> bool:
+        """Reps in a chain repeat at the movement's own period (autocorrelation), not
+        just at any plausible spacing: fidgeting wanders, exercise repeats."""
+        gaps = [b.e.t - a.e.t for a, b in zip(chain[:-1], chain[1:], strict=True)]
+        per = self.rhythm
+        if per is None:       # too early for the autocorrelation: the gaps must agree
+            return max(gaps) * REFRACTORY <= min(gaps)
+        return all(REFRACTORY * per <= g <= per / REFRACTORY for g in gaps)
 
     def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:
         """A chain that stopped: two reps in rhythm still make a (short) set."""

@@ -17,6 +17,8 @@ WINDOW_S = 16.0
 """Seconds of movement kept (room for two periods of the slowest common rep, ~8 s)."""
 MIN_STRENGTH = 0.3
 """Autocorrelation height below which the motion has no usable rhythm."""
+HARMONIC = 0.6
+"""A shorter period wins when its peak reaches this fraction of the highest one."""
 
 
 class RhythmTracker:
@@ -69,9 +71,15 @@ class RhythmTracker:
         hi = min(self.lag_hi, m // 2)
         if hi <= self.lag_lo:
             return
-        seg = ac[self.lag_lo:hi + 1]
-        best = int(np.argmax(seg))
-        # Biased estimate: scale back by the overlap so long lags are not penalised twice.
-        lag = self.lag_lo + best
-        self.strength = float(seg[best] / ac[0] * m / (m - lag))
+        lags = np.arange(self.lag_lo, hi + 1)
+        # Biased estimate scaled back by the overlap, so long lags are not penalised twice.
+        seg = ac[self.lag_lo:hi + 1] / ac[0]
+        top = float(seg.max())
+        # The fundamental: the shortest lag whose peak is nearly as high as the best one
+        # (a sloppy rep makes two periods correlate a little better than one).
+        inner = (seg[1:-1] >= seg[:-2]) & (seg[1:-1] >= seg[2:]) & (seg[1:-1] >= HARMONIC * top)
+        peaks = np.flatnonzero(inner) + 1
+        best = int(peaks[0]) if peaks.size else int(np.argmax(seg))
+        lag = int(lags[best])
+        self.strength = float(seg[best])
         self.period_s = lag / self.fs if self.strength >= MIN_STRENGTH else None
