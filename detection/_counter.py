@@ -139,6 +139,9 @@ class RepCounter:
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
         self._blocks = 0
         self._period = math.nan
+        self._jump = 0.0                    # decaying peak of |a| (g): landings of jumps
+        self._jmp = np.zeros(1)
+        self._blk_peak = 0.0
         self._per = np.full(1, math.nan)
         self._prev_val: float | None = None
         self._last_s = 0.0
@@ -243,7 +246,7 @@ class RepCounter:
             self._zi_hf = self._zi_hf_unit * m0
             self._zi_pow = np.zeros((3, 1))
         y, self._zi = sosfilt(self._sos, x, axis=0, zi=self._zi)
-        s, h = self._project(k0, y)
+        s, h = self._project(k0, y, x)
         self._features(x, s)
         if self._trace is not None:
             self._trace.append((g.copy(), s.copy()))
@@ -265,13 +268,15 @@ class RepCounter:
         self._step_ratio = np.sqrt(pw[0] / floor)
         self._shake_ratio = np.sqrt(pw[1] / floor)
 
-    def _project(self, k0: int, y: np.ndarray) -> np.ndarray:
+    def _project(self, k0: int, y: np.ndarray,
+                 x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Movement-axis projection and amplitude envelope, both updated only at absolute
         block boundaries from whole blocks, so batch splits cannot change a single bit."""
         n = y.shape[0]
         s = np.empty(n)
         h = np.empty(n)
         per = self._per = np.empty(n)
+        jmp = self._jmp = np.empty(n)
         i = 0
         while i < n:
             k = k0 + i
@@ -280,6 +285,11 @@ class RepCounter:
             s[i:j] = y[i:j, 0] * a[0] + y[i:j, 1] * a[1] + y[i:j, 2] * a[2]
             h[i:j] = max(self._h_floor, HYSTERESIS * self._env)
             per[i:j] = self._period
+            xp = x[i:j]
+            mag = np.sqrt(xp[:, 0] * xp[:, 0] + xp[:, 1] * xp[:, 1] + xp[:, 2] * xp[:, 2])
+            run = np.maximum.accumulate(np.maximum(mag, self._blk_peak))
+            self._blk_peak = float(run[-1])
+            jmp[i:j] = np.maximum(run, self._jump)
             self._blk.append(y[i:j])
             if (k0 + j) % AXIS_BLOCK == 0:
                 self._end_block(np.ascontiguousarray(np.concatenate(self._blk)))
@@ -303,6 +313,8 @@ class RepCounter:
         proj = b[:, 0] * a[0] + b[:, 1] * a[1] + b[:, 2] * a[2]
         self._env = max(self._env * self._lam_env ** b.shape[0], float(np.abs(proj).max()))
         self._rhythm.push(b)
+        self._jump = max(self._jump * self._lam_env ** b.shape[0], self._blk_peak)
+        self._blk_peak = 0.0
         self._blocks += 1
         if self._blocks % RHYTHM_EVERY == 0:
             self._rhythm.update()
@@ -382,7 +394,8 @@ class RepCounter:
         self._reps.rhythm = None if math.isnan(per) else per
         self._reps.on_extreme(Extreme(pol, val, te, int(k), swing,
                                       step=float(self._step_ratio[at]),
-                                      shake=float(self._shake_ratio[at])), events, rejected)
+                                      shake=float(self._shake_ratio[at]),
+                                      jump=float(self._jmp[at])), events, rejected)
 
     # ---- holds ------------------------------------------------------------------------
 

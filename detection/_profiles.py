@@ -40,6 +40,10 @@ class ExerciseProfile:
     steps_ok : bool
         The exercise itself lands on the feet at step-like rates (jumping jacks: two hops
         per rep), so walking-like bounce is no reason to refuse it.
+    jump_g : float
+        The exercise includes a jump: the magnitude |a| must have peaked at least this high
+        (g) around each rep (a landing decelerates the body at well over 1 g on top of
+        gravity); 0 disables the check.
     """
 
     name: str
@@ -50,6 +54,7 @@ class ExerciseProfile:
     max_swing_g: float
     hold: bool = False
     steps_ok: bool = False
+    jump_g: float = 0.0
 
 
 PROFILES: dict[str, ExerciseProfile] = {
@@ -58,8 +63,9 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("pushup", 0.8, 10.0, 1.5, 0.08, 6.0),
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
-        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 0.20, 6.0, steps_ok=True),
-        ExerciseProfile("burpee", 1.5, 15.0, 0.8, 0.20, 6.0, steps_ok=True),
+        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 0.80, 16.0, steps_ok=True,
+                        jump_g=1.6),
+        ExerciseProfile("burpee", 1.5, 15.0, 0.8, 0.20, 16.0, steps_ok=True, jump_g=1.2),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
         ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0),
     )

@@ -22,6 +22,7 @@ or the second bump of a multi-phase rep:
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import deque
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class Extreme:
     swing_in: float    # |val - previous extreme's val| (g), 0 for the first
     step: float = 0.0   # |a| variation at walking step rates, relative to the movement
     shake: float = 0.0  # |a| variation above step rates (shaking), relative to the movement
+    jump: float = 0.0   # peak |a| over the last few seconds (g): landings
 
 
 @dataclass
@@ -189,6 +191,9 @@ class SetTracker:
                     f"most {p.max_swing_g:.1f} g)")
         if e.shake > SHAKE_RATIO:
             return (f"shaking, not a {p.name}: fast motion {e.shake:.1f}x the movement")
+        if p.jump_g and e.jump < p.jump_g:
+            return (f"no jump: |a| peaked at {e.jump:.1f} g, landing a {p.name} takes "
+                    f"{p.jump_g:.1f} g or more")
         if e.step > STEP_RATIO and not p.steps_ok:
             return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
                     "movement")
@@ -237,7 +242,7 @@ class SetTracker:
     def _rhythmic(self, chain: list[_Open]) -> bool:
         """Reps in a chain repeat at the movement's own period (autocorrelation), not
         just at any plausible spacing: fidgeting wanders, exercise repeats."""
-        gaps = [b.e.t - a.e.t for a, b in zip(chain[:-1], chain[1:], strict=True)]
+        gaps = [b.e.t - a.e.t for a, b in itertools.pairwise(chain)]
         per = self.rhythm
         if per is None:       # too early for the autocorrelation: the gaps must agree
             return max(gaps) * REFRACTORY <= min(gaps)

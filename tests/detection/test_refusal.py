@@ -1,0 +1,65 @@
+"""Motion that is not the assigned exercise must not produce reps for it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from repfit.detection import RepCounter
+from repfit.detection.simulate import simulate_activity, simulate_set
+
+
+def _run(exercise: str, t: np.ndarray, acc: np.ndarray) -> tuple[int, list[str]]:
+    c = RepCounter(exercise)
+    reasons = []
+    for lo in range(0, t.size, 50):
+        reasons += [r.reason for r in c.feed(t[lo:lo + 50], acc[lo:lo + 50]).rejected]
+    last = c.finish()
+    return last.count, reasons + [r.reason for r in last.rejected]
+
+
+@pytest.mark.parametrize("exercise", ["squat", "pushup", "situp", "generic"])
+@pytest.mark.parametrize("position", ["wrist", "thigh"])
+def test_walking_is_refused_with_a_reason(exercise: str, position: str) -> None:
+    rec = simulate_activity("walking", duration_s=60, position=position, seed=11)
+    count, reasons = _run(exercise, rec.t, rec.acc)
+    assert count == 0
+    assert any(r.startswith("steps") for r in reasons)
+
+
+@pytest.mark.parametrize("exercise", ["squat", "pushup", "generic"])
+def test_hand_shaking_is_refused_as_shaking(exercise: str) -> None:
+    rec = simulate_activity("hand_shake", duration_s=40, seed=3)
+    count, reasons = _run(exercise, rec.t, rec.acc)
+    assert count == 0
+    assert any(r.startswith("shaking") for r in reasons)
+
+
+@pytest.mark.parametrize("kind", ["typing", "rest", "lying"])
+@pytest.mark.parametrize("exercise", ["squat", "jumping_jack", "burpee", "generic"])
+def test_quiet_activities_give_nothing(kind: str, exercise: str) -> None:
+    rec = simulate_activity(kind, duration_s=60, seed=5)
+    assert _run(exercise, rec.t, rec.acc)[0] == 0
+
+
+def test_rest_inside_a_real_file_is_not_counted() -> None:
+    # The set ends; 60 s of standing rest with fidgets follows: the count must not move.
+    rec = simulate_set("squat", reps=8, position="chest", seed=9, rest_after_s=1.0)
+    rest = simulate_activity("rest", duration_s=60, position="chest", seed=9)
+    t = np.concatenate([rec.t, rec.t[-1] + 0.02 + rest.t])
+    acc = np.concatenate([rec.acc, rest.acc - rest.acc[0] + rec.acc[-1]])
+    c = RepCounter("squat")
+    after = []
+    for lo in range(0, t.size, 50):
+        u = c.feed(t[lo:lo + 50], acc[lo:lo + 50])
+        after += [e.t for e in u.events if e.t > rec.t[-1] + 1.0]
+    assert abs(c.finish().count - 8) <= 1
+    assert after == []
+
+
+def test_squats_are_not_jumping_jacks() -> None:
+    # Squats at the squat profile count; as jumping jacks the slow, small swing is refused
+    # or at least not inflated.
+    rec = simulate_set("squat", reps=10, position="chest", seed=1, cadence_s=2.5)
+    assert abs(_run("squat", rec.t, rec.acc)[0] - 10) <= 1
+    assert _run("jumping_jack", rec.t, rec.acc)[0] <= 10
