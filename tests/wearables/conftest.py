@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "device_firmware"
-C_SOURCE = FIRMWARE / "lib" / "repfit_packet" / "repfit_packet.c"
+C_SOURCES = [FIRMWARE / "lib" / "repfit_packet" / name for name in ("repfit_packet.c", "rf_ring.c")]
 VECTORS = FIRMWARE / "golden" / "golden_vectors.json"
 
 
@@ -34,6 +34,51 @@ class CControl(ctypes.Structure):
                 ("range_code", ctypes.c_uint8)]
 
 
+class CSlot(ctypes.Structure):
+    """Mirror of ``rf_slot_t``."""
+
+    _fields_ = [("x", ctypes.c_int16), ("y", ctypes.c_int16), ("z", ctypes.c_int16),
+                ("index", ctypes.c_uint32), ("t_us", ctypes.c_uint32)]
+
+
+class CRing(ctypes.Structure):
+    """Mirror of ``rf_ring_t``."""
+
+    _fields_ = [("slots", ctypes.POINTER(CSlot)), ("cap", ctypes.c_uint16),
+                ("head", ctypes.c_uint16), ("count", ctypes.c_uint16),
+                ("overflowed", ctypes.c_uint8)]
+
+
+class FirmwareRing:
+    """The firmware's sample ring (rf_ring.c) driven from Python."""
+
+    def __init__(self, lib: ctypes.CDLL, cap: int) -> None:
+        self.lib = lib
+        self.storage = (CSlot * cap)()
+        self.ring = CRing()
+        lib.rf_ring_init(ctypes.byref(self.ring), self.storage, cap)
+
+    def push(self, xyz: tuple[int, int, int], index: int, t_us: int) -> None:
+        self.lib.rf_ring_push(ctypes.byref(self.ring), CSample(*xyz), ctypes.c_uint32(index),
+                              ctypes.c_uint32(t_us))
+
+    def packet(self, max_n: int, rate_hz: int = 100, range_code: int = 0) -> tuple[bytes, int]:
+        out = (ctypes.c_uint8 * 2048)()
+        n = ctypes.c_uint8()
+        size = self.lib.rf_ring_packet(ctypes.byref(self.ring), max_n, rate_hz, range_code, out,
+                                       2048, ctypes.byref(n))
+        return bytes(out[:size]), n.value
+
+    def consume(self, n: int) -> None:
+        self.lib.rf_ring_consume(ctypes.byref(self.ring), n)
+
+
+class CSample(ctypes.Structure):
+    """Mirror of ``rf_sample_t``."""
+
+    _fields_ = [("x", ctypes.c_int16), ("y", ctypes.c_int16), ("z", ctypes.c_int16)]
+
+
 class CEncoder:
     """The firmware's C encoder, compiled into a shared library and called through ctypes."""
 
@@ -43,6 +88,10 @@ class CEncoder:
         lib.rf_mg_to_raw.restype = ctypes.c_int16
         lib.rf_samples_per_packet.restype = ctypes.c_uint8
         lib.rf_parse_control.restype = ctypes.c_int
+        lib.rf_ring_packet.restype = ctypes.c_size_t
+
+    def ring(self, cap: int) -> FirmwareRing:
+        return FirmwareRing(self.lib, cap)
 
     def encode(self, samples: list[list[int]], *, rate_hz: int, first_index: int, t_us: int,
                range_code: int, overflow: bool = False, cap: int = 4096) -> bytes:
@@ -74,7 +123,7 @@ def c_encoder(tmp_path_factory: pytest.TempPathFactory) -> CEncoder:
         pytest.skip("gcc is not installed; the C encoder cannot be compiled")
     so = tmp_path_factory.mktemp("cenc") / "librepfit_packet.so"
     subprocess.run([gcc, "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-O2",
-                    "-shared", "-fPIC", "-o", str(so), str(C_SOURCE)], check=True)
+                    "-shared", "-fPIC", "-o", str(so), *map(str, C_SOURCES)], check=True)
     return CEncoder(ctypes.CDLL(str(so)))
 
 
