@@ -10,11 +10,13 @@ training goes on.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from repfit.integrations.coach import Score, TrainingEvent, guess_higher_is_better
+from repfit.integrations.history import HistoryStore
 from repfit.integrations.publisher import Publisher
 from repfit.integrations.session import TrainingSession, WorkoutOptions, _Resolved, experiment_key
 
@@ -77,6 +79,14 @@ class AdapterCore:
         self._publisher: Publisher | None = None
         self.session: TrainingSession | None = None
         self._failed = False
+        # Config and the history file are read/created here, before training starts, so
+        # the first iteration does as little as possible.
+        resolved = self.resolved()
+        try:
+            HistoryStore.in_dir(resolved.data_dir).prepare()
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("repfit: cannot use the run history in %s (%s); training continues "
+                        "without it", resolved.data_dir, exc)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -114,6 +124,9 @@ class AdapterCore:
         session = self.session
         if session is None or session.closed:
             return
+        coach = session.coach
+        if not scores and iteration < coach.wake_iteration and self.clock() < coach.wake_elapsed:
+            return  # nothing can be due: the common case costs two comparisons
         try:
             session.on_event(TrainingEvent(iteration, begin, end, self.clock(), scores))
         except Exception as exc:

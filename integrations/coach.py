@@ -33,7 +33,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from repfit import wire
 from repfit.integrations.menu import DEFAULT_MENU, Exercise, Menu
@@ -53,9 +53,12 @@ _HIGHER_HINTS = ("auc", "acc", "precision", "recall", "f1", "ndcg", "map", "r2",
                  "iou", "dice")
 
 
-@dataclass(frozen=True)
-class Score:
-    """One evaluation result: ``(dataset, metric, value, higher_is_better)``."""
+class Score(NamedTuple):
+    """One evaluation result: ``(dataset, metric, value, higher_is_better)``.
+
+    A named tuple rather than a dataclass: adapters build one per iteration, and tuple
+    construction is several times cheaper than a frozen dataclass's ``__init__``.
+    """
 
     dataset: str
     metric: str
@@ -63,9 +66,8 @@ class Score:
     higher_is_better: bool
 
 
-@dataclass(frozen=True)
-class TrainingEvent:
-    """What an adapter reports after each iteration (or step, or epoch).
+class TrainingEvent(NamedTuple):
+    """What an adapter reports after each iteration (or step); a named tuple for speed.
 
     Attributes
     ----------
@@ -232,8 +234,6 @@ class Coach:
         self._started = False
         self._first_iteration = 0
         self._announced_at: float | None = None
-        self._last_elapsed: float | None = None
-        self._calib_sum = 0.0
         self._calib_n = 0
         self._spi: float | None = None  # seconds per iteration estimate
         self._assignment_sent = False
@@ -242,6 +242,10 @@ class Coach:
         self._ticks = 0
         self._next_tick_iteration = 0
         self._last_tick_elapsed = 0.0
+        self._last_tick_iteration = 0
+        #: Adapters may skip `step` below both of these (see `step`).
+        self.wake_iteration: float = 0
+        self.wake_elapsed: float = 0.0
         self._workout_done = False
         self._last_event: TrainingEvent | None = None
         self._next_checkpoint = settings.checkpoint_every
@@ -266,18 +270,33 @@ class Coach:
         self.previous = dict(scores)
 
     def step(self, event: TrainingEvent) -> list[wire.Message]:
-        """Messages to publish after one iteration."""
+        """Messages to publish after one iteration.
+
+        Adapters may skip calling this for an iteration below `wake_iteration` whose
+        ``elapsed_s`` is below `wake_elapsed` — nothing can be due then — after storing its
+        score with `record`. That keeps the per-iteration cost to a few comparisons.
+        """
         out: list[wire.Message] = []
         if not self._started:
             self._begin(event, out)
-        else:
-            self._measure(event)
         self._last_event = event
         if event.scores:
             self._record(event.iteration, event.scores, out)
         if not self._workout_done:
             self._metronome(event, out)
+        self._update_wake(event)
         return out
+
+    def record(self, iteration: int, value: float) -> bool:
+        """Hot path: store the compared metric's finite ``value`` for ``iteration``.
+
+        Returns False (storing nothing) for a non-finite value or before the metric is
+        chosen; the caller then passes the scores through `step`, which warns.
+        """
+        if self.metric is None or not math.isfinite(value):
+            return False
+        self.scores[iteration + 1] = value
+        return True
 
     def observe(self, iteration: int, scores: tuple[Score, ...]) -> list[wire.Message]:
         """Evaluation results that arrive apart from an iteration (Keras epoch end, a
@@ -344,31 +363,63 @@ class Coach:
         self._started = True
         self._first_iteration = event.iteration
         self._announced_at = event.elapsed_s
-        self._last_elapsed = event.elapsed_s
         text = f"{self.exercise.describe()} — start"
         at = self._now()
         if self.exercise.unit != "iterations":
             out.append(self._assignment())
         out.append(wire.Cue("announce", self.assignment_id, None, text, at))
 
-    def _measure(self, event: TrainingEvent) -> None:
-        assert self._last_elapsed is not None
-        dt = event.elapsed_s - self._last_elapsed
-        self._last_elapsed = event.elapsed_s
-        if not (math.isfinite(dt) and dt >= 0):
+    def _calibrate(self, event: TrainingEvent) -> None:
+        # Seconds per iteration over the calibration iterations, as one average.
+        n = event.iteration - self._first_iteration
+        if n >= 1 and self._announced_at is not None:
+            spi = (event.elapsed_s - self._announced_at) / n
+            if math.isfinite(spi) and spi >= 0:
+                self._spi = spi
+                self._calib_n = n
+
+    def _adapt(self, iterations: int, seconds: float) -> None:
+        # After each rep: blend in the speed measured over that rep, so iterations-per-rep
+        # follows iterations that speed up or slow down (early layers, validation passes).
+        if iterations <= 0 or not (math.isfinite(seconds) and seconds >= 0):
             return
-        if self._calib_n < self.settings.calibration_iterations:
-            self._calib_sum += dt
-            self._calib_n += 1
-            self._spi = self._calib_sum / self._calib_n
-        else:
-            assert self._spi is not None
-            self._spi += 0.2 * (dt - self._spi)
+        recent = seconds / iterations
+        self._spi = recent if self._spi is None else 0.5 * self._spi + 0.5 * recent
+
+    def _update_wake(self, event: TrainingEvent) -> None:
+        s = self.settings
+        wake_it: float = math.inf
+        wake_t = math.inf
+        if self.metric is not None and not self._metric_given_up:
+            wake_it = self._next_checkpoint - 1
+        if not self._workout_done:
+            if not self._workout_started:
+                if self._calib_n < s.calibration_iterations:
+                    wake_it = min(wake_it, self._first_iteration + s.calibration_iterations)
+                else:
+                    assert self._announced_at is not None
+                    wake_t = self._announced_at + s.announce_s
+                if not self._assignment_sent and event.end is not None:
+                    wake_it = min(wake_it, event.end - 1)
+            elif self.exercise.unit == "reps":
+                wake_it = min(wake_it, self._next_tick_iteration)
+                wake_t = self._last_tick_elapsed + (self.exercise.seconds_per_rep or 1.0)
+            elif self.exercise.unit == "iterations":
+                done = event.iteration - self._start_iteration
+                nxt = (done // s.tick_every + 1) * s.tick_every
+                finish = math.ceil(self.exercise.target)
+                wake_it = min(wake_it, self._start_iteration + min(nxt, finish))
+            else:
+                wake_t = self._last_tick_elapsed + self.exercise.target
+        self.wake_iteration = wake_it
+        self.wake_elapsed = wake_t
 
     def _metronome(self, event: TrainingEvent, out: list[wire.Message]) -> None:
         s = self.settings
         it = event.iteration
         last_planned = event.end is not None and it >= event.end - 1
+        if self._calib_n < s.calibration_iterations:
+            self._calibrate(event)
         calibrated = self._calib_n >= s.calibration_iterations or last_planned
         if not self._assignment_sent and (calibrated or (self._calib_n >= 1 and last_planned)):
             out.append(self._assignment())
@@ -378,6 +429,7 @@ class Coach:
                 return
             self._workout_started = True
             self._start_iteration = it
+            self._last_tick_iteration = it
             self._last_tick_elapsed = event.elapsed_s
             out.append(wire.Cue("start", self.assignment_id, 0, "start", self._now()))
             if self.exercise.unit == "reps":
@@ -396,6 +448,9 @@ class Coach:
             spr = ex.seconds_per_rep or 1.0
             if it >= self._next_tick_iteration or event.elapsed_s - self._last_tick_elapsed >= spr:
                 self._ticks += 1
+                self._adapt(it - self._last_tick_iteration,
+                            event.elapsed_s - self._last_tick_elapsed)
+                self._last_tick_iteration = it
                 self._last_tick_elapsed = event.elapsed_s
                 self._next_tick_iteration = it + (self.iterations_per_rep or 1)
                 if self._ticks >= ex.target:

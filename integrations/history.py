@@ -93,7 +93,7 @@ class HistoryStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=self.timeout_s)
         try:
-            con.execute("PRAGMA journal_mode=WAL")
+            # synchronous=FULL: an acknowledged write (an outbox entry) survives a power cut.
             con.execute("PRAGMA synchronous=FULL")
             version = con.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
@@ -101,12 +101,20 @@ class HistoryStore:
                     raise sqlite3.DatabaseError(
                         f"{self.path} has schema version {version}; this repfit knows "
                         f"{SCHEMA_VERSION} — upgrade repfit")
+                # WAL is a property of the file: set once, readers never block the writer.
+                con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_SCHEMA)
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             with con:
                 yield con
         finally:
             con.close()
+
+    def prepare(self) -> None:
+        """Create the file and its schema now (before training), so the first iteration
+        only reads."""
+        with self._db():
+            pass
 
     # ------------------------------------------------------------------ runs
 

@@ -88,7 +88,19 @@ class _WorkoutCallback:
 
     def __call__(self, env: Any) -> None:
         core = self.core
-        if env.iteration == env.begin_iteration or core.session is None or core.session.closed:
+        session = core.session
+        it = env.iteration
+        idx = self._index
+        # Hot path: store the score and return unless the coach has something due.
+        if idx is not None and session is not None and not session.closed \
+                and it != env.begin_iteration and it < env.end_iteration - 1:
+            coach = session.coach
+            if it < coach.wake_iteration:
+                results = env.evaluation_result_list
+                if idx < len(results) and coach.record(it, results[idx][2]) \
+                        and core.clock() < coach.wake_elapsed:
+                    return
+        if it == env.begin_iteration or session is None or session.closed:
             self._index = None
             core.begin(lambda: _experiment_parts(env))
         results = env.evaluation_result_list

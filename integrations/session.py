@@ -210,11 +210,10 @@ class TrainingSession:
         self.checkpoint_every = resolved.settings.checkpoint_every
         self._warned = 0
         self._flushed_upto = 0
+        self._next_flush = self.checkpoint_every
         self._player: Any = None
         self.closed = False
         if store is not None:
-            self._submit_store(store.start_run, self.run_id, experiment,
-                               self.coach.exercise.name)
             # One read when the run starts (never per iteration), so the first checkpoint
             # can already compare.
             try:
@@ -225,6 +224,8 @@ class TrainingSession:
                 previous = None
             if previous:
                 self.coach.set_previous(previous)
+            self._submit_store(store.start_run, self.run_id, experiment,
+                               self.coach.exercise.name)
 
     @classmethod
     def start(cls, resolved: _Resolved, options: WorkoutOptions, experiment: str,
@@ -244,8 +245,10 @@ class TrainingSession:
             self._send(message)
         if len(self.coach.warnings) != self._warned:
             self._log_warnings()
-        if (event.iteration + 1) % self.checkpoint_every == 0:
+        if event.iteration + 1 >= self._next_flush:
             self._flush_scores()
+            every = self.checkpoint_every
+            self._next_flush = ((event.iteration + 1) // every + 1) * every
 
     def on_scores(self, iteration: int, scores: tuple[Score, ...]) -> None:
         """Evaluation results reported apart from an iteration (epoch end, validation)."""

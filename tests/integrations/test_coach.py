@@ -245,3 +245,42 @@ def test_scores_reported_apart_from_iterations_compare_at_the_next_checkpoint():
     first = coach.observe(119, (Score("val", "acc", 0.6, True),))
     second = coach.observe(239, (Score("val", "acc", 0.7, True),))
     assert [(m.kind, m.index) for m in first + second] == [("better", 120), ("worse", 240)]
+
+
+def _skipping(coach: Coach, iterations, dt, score):
+    """Feed like an adapter's hot path: `step` only when the coach says it may be due."""
+    out, t = [], 0.0
+    coach.steps = 0
+    for i in iterations:
+        v = score(i + 1)
+        if not (i < coach.wake_iteration and t < coach.wake_elapsed and coach.record(i, v)):
+            coach.steps += 1
+            event = TrainingEvent(i, 0, None, t, (Score("valid", "auc", v, True),))
+            out += [(i, m) for m in coach.step(event)]
+        t += dt(i)
+    return out
+
+
+@pytest.mark.parametrize(("exercise", "kw"), [
+    ("plank", {}),
+    ("push-ups", {"reps": 40}),
+    ("push-ups", {"announce_s": 2.0}),
+    ("plank", {"seconds": 30}),
+])
+def test_skipping_quiet_iterations_changes_nothing(exercise, kw):
+    def dt(i):
+        return 0.25 if i < 40 else (6.0 if i == 300 else 0.05)
+
+    def score(n):
+        return 0.5 + 0.001 * n - (0.2 if 150 < n < 260 else 0.0)
+
+    previous = {n: 0.5 + 0.001 * n for n in range(1, 2001)}
+    full, fast = make(exercise, **kw), make(exercise, **kw)
+    for c in (full, fast):
+        c.set_previous(previous)
+    every = feed(full, range(2000), dt=dt, score=score)
+    skipped = _skipping(fast, range(2000), dt, score)
+    assert skipped == every
+    assert fast.steps < 200  # of 2000 iterations
+    assert fast.scores == full.scores
+    assert full.finish() == fast.finish()
