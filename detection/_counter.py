@@ -27,8 +27,10 @@ import logging
 import math
 
 import numpy as np
-from scipy.signal import butter, lfilter, sosfilt, sosfilt_zi
+from scipy.signal import butter
 
+
+from ._filters import ew_sos, filter_rows, steady_state
 from ._events import CounterUpdate, Rejection, RepEvent
 from ._profiles import ExerciseProfile, profile_for
 from ._reps import Extreme, SetTracker
@@ -115,14 +117,11 @@ class RepCounter:
             self._sos = np.vstack([
                 butter(2, p.lowpass_hz, btype="lowpass", fs=FS_HZ, output="sos"),
                 butter(1, HIGHPASS_HZ, btype="highpass", fs=FS_HZ, output="sos")])
-            self._zi_unit = sosfilt_zi(self._sos)
-            self._sos_step = butter(2, [STEP_BAND_HZ[0], STEP_BAND_HZ[1]], btype="bandpass",
+            self._sos_feat = butter(2, [STEP_BAND_HZ[0], STEP_BAND_HZ[1]], btype="bandpass",
                                     fs=FS_HZ, output="sos")
-            self._zi_step_unit = sosfilt_zi(self._sos_step)
             self._sos_hf = butter(2, SHAKE_HZ, btype="highpass", fs=FS_HZ, output="sos")
-            self._zi_hf_unit = sosfilt_zi(self._sos_hf)
-        self._lam_feat = math.exp(-1.0 / (FS_HZ * FEATURE_TAU_S))
-        self._zi_step = self._zi_hf = self._zi_pow = np.zeros(0)
+        self._sos_pow = ew_sos(math.exp(-1.0 / (FS_HZ * FEATURE_TAU_S)))
+        self._zi_feat = self._zi_hf = self._zi_pow = np.zeros(0)
         self._step_ratio = self._shake_ratio = np.zeros(1)
         self._zi: np.ndarray | None = None
         self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
@@ -239,40 +238,38 @@ class RepCounter:
             self._zi = np.zeros(1)  # marks "a run is open"
             self._hold_feed(x)
             return
+        xr = np.ascontiguousarray(x.T)            # rows: one per axis
+        m = np.sqrt(xr[0] * xr[0] + xr[1] * xr[1] + xr[2] * xr[2])
         if new_run or self._zi is None:
-            self._zi = self._zi_unit[:, :, None] * x[0][None, None, :]
-            m0 = float(np.sqrt(x[0] @ x[0]))
-            self._zi_step = self._zi_step_unit * m0
-            self._zi_hf = self._zi_hf_unit * m0
-            self._zi_pow = np.zeros((3, 1))
-        y, self._zi = sosfilt(self._sos, x, axis=0, zi=self._zi)
-        s, h = self._project(k0, y, x)
-        self._features(x, s)
+            self._zi = steady_state(self._sos, xr[:, 0])
+            self._zi_feat = steady_state(self._sos_feat, np.array([m[0]]))
+            self._zi_hf = steady_state(self._sos_hf, np.array([m[0]]))
+            self._zi_pow = np.zeros((3, 1, 2))
+        y = filter_rows(self._sos, xr, self._zi)
+        s, h = self._project(k0, y, m)
+        self._features(m, s)
         if self._trace is not None:
             self._trace.append((g.copy(), s.copy()))
         self._trigger(k0, g, s, h, events, rejected)
         self._last_s = float(s[-1])
         self._last_h = float(h[-1])
 
-    def _features(self, x: np.ndarray, s: np.ndarray) -> None:
+    def _features(self, m: np.ndarray, s: np.ndarray) -> None:
         """Orientation-free context of the movement: how much of the magnitude |a| varies
         at walking step rates (1.4-2.8 Hz) and above (shaking), relative to the movement
         signal itself, smoothed over ~2 s."""
-        m = np.sqrt(x[:, 0] * x[:, 0] + x[:, 1] * x[:, 1] + x[:, 2] * x[:, 2])
-        fs_, self._zi_step = sosfilt(self._sos_step, m, zi=self._zi_step)
-        fh, self._zi_hf = sosfilt(self._sos_hf, m, zi=self._zi_hf)
-        pw = np.vstack([fs_ * fs_, fh * fh, s * s])
-        lam = self._lam_feat
-        pw, self._zi_pow = lfilter([1.0 - lam], [1.0, -lam], pw, axis=1, zi=self._zi_pow)
+        fs_ = filter_rows(self._sos_feat, m[None, :], self._zi_feat)[0]
+        fh = filter_rows(self._sos_hf, m[None, :], self._zi_hf)[0]
+        pw = filter_rows(self._sos_pow, np.vstack([fs_ * fs_, fh * fh, s * s]), self._zi_pow)
         floor = 1e-6 + pw[2]
         self._step_ratio = np.sqrt(pw[0] / floor)
         self._shake_ratio = np.sqrt(pw[1] / floor)
 
     def _project(self, k0: int, y: np.ndarray,
-                 x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Movement-axis projection and amplitude envelope, both updated only at absolute
         block boundaries from whole blocks, so batch splits cannot change a single bit."""
-        n = y.shape[0]
+        n = y.shape[1]
         s = np.empty(n)
         h = np.empty(n)
         per = self._per = np.empty(n)
@@ -282,25 +279,24 @@ class RepCounter:
             k = k0 + i
             j = min(n, i + AXIS_BLOCK - (k % AXIS_BLOCK))
             a = self._axis
-            s[i:j] = y[i:j, 0] * a[0] + y[i:j, 1] * a[1] + y[i:j, 2] * a[2]
+            s[i:j] = y[0, i:j] * a[0] + y[1, i:j] * a[1] + y[2, i:j] * a[2]
             h[i:j] = max(self._h_floor, HYSTERESIS * self._env)
             per[i:j] = self._period
-            xp = x[i:j]
-            mag = np.sqrt(xp[:, 0] * xp[:, 0] + xp[:, 1] * xp[:, 1] + xp[:, 2] * xp[:, 2])
-            run = np.maximum.accumulate(np.maximum(mag, self._blk_peak))
+            run = np.maximum.accumulate(np.maximum(m[i:j], self._blk_peak))
             self._blk_peak = float(run[-1])
             jmp[i:j] = np.maximum(run, self._jump)
-            self._blk.append(y[i:j])
+            self._blk.append(y[:, i:j])
             if (k0 + j) % AXIS_BLOCK == 0:
-                self._end_block(np.ascontiguousarray(np.concatenate(self._blk)))
+                self._end_block(np.ascontiguousarray(np.concatenate(self._blk, axis=1)))
                 self._blk = []
             i = j
         return s, h
 
     def _end_block(self, b: np.ndarray) -> None:
         lam = self._lam_axis
-        bw = b * self._w_blk[-b.shape[0]:, None]
-        self._cov = self._cov * lam ** b.shape[0] + (bw[:, :, None] * b[:, None, :]).sum(axis=0)
+        nb = b.shape[1]
+        bw = b * self._w_blk[-nb:][None, :]
+        self._cov = self._cov * lam ** nb + (bw[:, None, :] * b[None, :, :]).sum(axis=2)
         a = self._axis
         for _ in range(3):
             a = self._cov @ a
@@ -310,10 +306,10 @@ class RepCounter:
                 break
             a = a / norm
         self._axis = a
-        proj = b[:, 0] * a[0] + b[:, 1] * a[1] + b[:, 2] * a[2]
-        self._env = max(self._env * self._lam_env ** b.shape[0], float(np.abs(proj).max()))
-        self._rhythm.push(b)
-        self._jump = max(self._jump * self._lam_env ** b.shape[0], self._blk_peak)
+        proj = b[0] * a[0] + b[1] * a[1] + b[2] * a[2]
+        self._env = max(self._env * self._lam_env ** nb, float(np.abs(proj).max()))
+        self._rhythm.push(proj)
+        self._jump = max(self._jump * self._lam_env ** nb, self._blk_peak)
         self._blk_peak = 0.0
         self._blocks += 1
         if self._blocks % RHYTHM_EVERY == 0:

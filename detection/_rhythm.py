@@ -2,7 +2,7 @@
 
 A rep is one period of the movement, however many bumps it has inside (a burpee goes down,
 back, in, up and jumps; a band row pulls and releases with a wobble). The autocorrelation
-of the three band-passed axes over the last ``WINDOW_S`` seconds peaks at the rep period,
+of the movement signal over the last ``WINDOW_S`` seconds peaks at the rep period,
 and its height says how rhythmic the motion is (1 = perfectly repeating). The set tracker
 uses the period to treat bumps closer than a fraction of it as parts of one rep.
 """
@@ -22,12 +22,12 @@ HARMONIC = 0.6
 
 
 class RhythmTracker:
-    """Fixed-size ring buffer of (n, 3) samples and its autocorrelation period."""
+    """Fixed-size ring buffer of movement samples and its autocorrelation period."""
 
     def __init__(self, fs_hz: float, min_period_s: float, max_period_s: float) -> None:
         self.fs = fs_hz
         self.n = int(WINDOW_S * fs_hz)
-        self.buf = np.zeros((self.n, 3))
+        self.buf = np.zeros(self.n)
         self.filled = 0
         self.pos = 0
         self.nfft = 1 << int(np.ceil(np.log2(2 * self.n)))
@@ -38,7 +38,7 @@ class RhythmTracker:
 
     def push(self, b: np.ndarray) -> None:
         """Append a block of samples (shorter than the window)."""
-        m = b.shape[0]
+        m = b.size
         end = self.pos + m
         if end <= self.n:
             self.buf[self.pos:end] = b
@@ -56,15 +56,15 @@ class RhythmTracker:
         self.strength = 0.0
 
     def update(self) -> None:
-        """Re-estimate the period from the buffer (biased autocorrelation, summed axes)."""
+        """Re-estimate the period from the buffer (biased autocorrelation)."""
         m = self.filled
         if m < 2 * self.lag_lo + 2:
             return
         x = (np.concatenate((self.buf[self.pos:], self.buf[:self.pos]))
              if m == self.n else self.buf[:m])
-        x = x - x.mean(axis=0)
-        spec = np.fft.rfft(x, self.nfft, axis=0)
-        ac = np.fft.irfft((spec * spec.conj()).real.sum(axis=1), self.nfft)[:m]
+        x = x - x.mean()
+        spec = np.fft.rfft(x, self.nfft)
+        ac = np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, self.nfft)[:m]
         if ac[0] <= 1e-12:
             self.period_s, self.strength = None, 0.0
             return
