@@ -104,6 +104,10 @@ def false_reps(duration_s: float = 120.0) -> dict[str, dict[str, float]]:
     return table
 
 
+def _q(a: np.ndarray, p: float) -> str:
+    return f"{np.percentile(a, p):.2f}" if a.size else "-"
+
+
 def main() -> int:
     print(f"Machine: {machine()}\n")
     ours, ref = throughput()
@@ -117,9 +121,8 @@ def main() -> int:
     allsteady = []
     for ex, (steady, start) in latency().items():
         allsteady.append(steady)
-        q = (lambda a, p: f"{np.percentile(a, p):.2f}" if a.size else "-")
-        print(f"| {ex} | {steady.size} | {q(steady, 50)} | {q(steady, 95)} | {start.size} | "
-              f"{q(start, 50)} | {q(start, 95)} |")
+        print(f"| {ex} | {steady.size} | {_q(steady, 50)} | {_q(steady, 95)} | {start.size} | "
+              f"{_q(start, 50)} | {_q(start, 95)} |")
     st = np.concatenate(allsteady)
     print(f"| all | {st.size} | {np.percentile(st, 50):.2f} | {np.percentile(st, 95):.2f} "
           "| | | |")

@@ -29,9 +29,8 @@ import math
 import numpy as np
 from scipy.signal import butter
 
-
-from ._filters import ew_sos, filter_rows, steady_state
 from ._events import CounterUpdate, Rejection, RepEvent
+from ._filters import ew_sos, filter_rows, steady_state
 from ._profiles import ExerciseProfile, profile_for
 from ._reps import Extreme, SetTracker
 from ._resample import CleanStats, Resampler, clean_batch
