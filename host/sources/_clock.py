@@ -12,6 +12,7 @@ always sees a steady rate: no jumps when a late burst arrives, no stretched inte
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -72,16 +73,17 @@ class ClockMapper:
     def observe(self, t_dev_last: float, arrival: float) -> None:
         """Record that the sample taken at device time ``t_dev_last`` had arrived by ``arrival``."""
         offset = arrival - t_dev_last
-        bid = float(np.floor(t_dev_last / self.bucket_s))
-        if self._buckets and self._buckets[-1][0] == bid:
-            if offset < self._buckets[-1][2]:
-                self._buckets[-1][1:] = [t_dev_last, offset]
-        elif self._buckets and bid < self._buckets[-1][0]:
-            # Out-of-order observation (a reordered packet): fold into the newest bucket.
-            self._buckets[-1][2] = min(self._buckets[-1][2], offset)
-        else:
-            self._buckets.append([bid, t_dev_last, offset])
-        while self._buckets and self._buckets[-1][1] - self._buckets[0][1] > self.window_s:
+        bid = math.floor(t_dev_last / self.bucket_s)
+        if self._buckets and bid <= self._buckets[-1][0]:
+            # Same bucket (or a reordered packet): only a new minimum matters, and it can
+            # only lower the line - no refit needed until the bucket closes.
+            last = self._buckets[-1]
+            if offset < last[2]:
+                last[1], last[2] = t_dev_last, offset
+                self.intercept = min(self.intercept, offset - self.slope * t_dev_last)
+            return
+        self._buckets.append([bid, t_dev_last, offset])
+        while self._buckets[-1][1] - self._buckets[0][1] > self.window_s:
             self._buckets.popleft()
         self._fit()
 
@@ -89,10 +91,11 @@ class ClockMapper:
         b = np.asarray(self._buckets, dtype=np.float64)
         if len(b) >= 3 and b[-1, 1] - b[0, 1] >= 2 * self.bucket_s:
             x = b[:, 1] - b[-1, 1]
-            fitted, _ = np.polyfit(x, b[:, 2], 1)
-            fitted = float(np.clip(fitted, -self.max_drift, self.max_drift))
+            xc = x - x.mean()
+            fitted = float(xc @ (b[:, 2] - b[:, 2].mean()) / (xc @ xc))
+            fitted = min(self.max_drift, max(-self.max_drift, fitted))
             # The rate itself changes gently too: a noisy early fit cannot jolt the output.
-            self.slope += float(np.clip(fitted - self.slope, -self.slope_step, self.slope_step))
+            self.slope += min(self.slope_step, max(-self.slope_step, fitted - self.slope))
             # Lower envelope of the residuals keeps the line under the fastest arrivals.
             resid = b[:, 2] - self.slope * x
             self.intercept = float(np.min(resid)) - self.slope * b[-1, 1]
@@ -122,7 +125,7 @@ class ClockMapper:
             else:
                 # Close the error over about a second, never faster than max_slew: every
                 # interval stays within max_slew of the fitted rate.
-                corr = float(np.clip(err, -self.max_slew, self.max_slew))
+                corr = min(self.max_slew, max(-self.max_slew, err))
                 out = self._last_host + (t_dev - self._last_dev) * (rate + corr)
         if self._last_host is not None and out[0] <= self._last_host:
             out = out + (self._last_host + 1e-6 - out[0])

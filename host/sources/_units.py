@@ -52,19 +52,24 @@ class UnitGuard:
         """Return ``acc`` in g, corrected by the current scale; update the scale on still blocks."""
         if acc.shape[0] == 0:
             return acc
-        if self.range_g is not None:
+        if self.range_g is not None and float(np.abs(acc).max()) >= 0.98 * self.range_g:
             clipped = np.abs(acc) >= 0.98 * self.range_g
             if clipped.mean() > 0.05:
                 self.limiter.warning(
                     "clip", "%s: %.0f%% of samples at the +-%g g limit; raise the range",
                     self.device, 100 * clipped.mean(), self.range_g)
         mag = np.sqrt(np.einsum("ij,ij->i", acc, acc))
-        self._pending = np.concatenate([self._pending, mag])
-        while self._pending.shape[0] >= BLOCK:
-            block, self._pending = self._pending[:BLOCK], self._pending[BLOCK:]
-            mean = float(block.mean())
-            if mean > 0 and float(block.std()) / mean < STILL_CV:
-                self._judge(mean)
+        pending = np.concatenate([self._pending, mag]) if self._pending.size else mag
+        # Judge in groups of blocks (cheap per notification); a decision waits < 1 s.
+        k = pending.shape[0] // BLOCK if pending.shape[0] >= 4 * BLOCK else 0
+        if k:
+            blocks = pending[: k * BLOCK].reshape(k, BLOCK)
+            means = blocks.mean(axis=1)
+            spread = blocks.std(axis=1)
+            still = np.flatnonzero((means > 0) & (spread < STILL_CV * means))
+            for i in still:
+                self._judge(float(means[i]))
+        self._pending = pending[k * BLOCK:]
         return acc * self.scale if self.scale != 1.0 else acc
 
     def _judge(self, rest_mag: float) -> None:
