@@ -31,6 +31,7 @@ from scipy.signal import butter
 
 from ._events import CounterUpdate, Rejection, RepEvent
 from ._filters import ew_sos, filter_rows, steady_state
+from ._hold import HoldTracker
 from ._profiles import ExerciseProfile, profile_for
 from ._reps import Extreme, SetTracker
 from ._resample import CleanStats, Resampler, clean_batch
@@ -67,10 +68,6 @@ RHYTHM_EVERY = 2
 """Axis blocks between re-estimates of the rep period (~1 s)."""
 HOLD_BLOCK = 12
 """Grid samples per hold-posture decision (~0.5 s)."""
-HOLD_MAX_MOTION_G = 0.12
-"""Motion (rms about the block mean) above which a hold is broken."""
-HOLD_MAX_TILT_DEG = 20.0
-"""Tilt away from the hold's posture that counts as breaking it."""
 
 
 class RepCounter:
@@ -145,11 +142,9 @@ class RepCounter:
         self._last_s = 0.0
         self._last_h = self._h_floor
         # Hold state.
-        self._hold_s = 0.0
+        self._hold = HoldTracker(HOLD_BLOCK / FS_HZ, exercise)
         self._hold_buf: list[np.ndarray] = []
         self._hold_buf_n = 0
-        self._hold_ref: np.ndarray | None = None
-        self._hold_prev: np.ndarray | None = None
 
     # ---- public API -------------------------------------------------------------------
 
@@ -161,7 +156,7 @@ class RepCounter:
     @property
     def hold_seconds(self) -> float | None:
         """Seconds held in a stable posture (hold exercises), else None."""
-        return self._hold_s if self.profile.hold else None
+        return self._hold.seconds if self.profile.hold else None
 
     @property
     def trace(self) -> tuple[np.ndarray, np.ndarray]:
@@ -221,7 +216,8 @@ class RepCounter:
         """The stream ended or broke: keep a pending extreme only if the signal had
         already retreated from it by half the hysteresis; then forget the run."""
         if self.profile.hold:
-            self._hold_flush()
+            self._hold_buf, self._hold_buf_n = [], 0
+            self._hold.reset_run()
             return
         if self._mode != 0 and abs(self._last_s - self._ext_val) >= 0.5 * self._last_h:
             self._confirm(self._mode, self._ext_val, self._ext_k, self._ext_t, events, rejected)
@@ -235,7 +231,7 @@ class RepCounter:
             return
         if self.profile.hold:
             self._zi = np.zeros(1)  # marks "a run is open"
-            self._hold_feed(x)
+            self._hold_feed(g, x, rejected)
             return
         xr = np.ascontiguousarray(x.T)            # rows: one per axis
         m = np.sqrt(xr[0] * xr[0] + xr[1] * xr[1] + xr[2] * xr[2])
@@ -394,7 +390,8 @@ class RepCounter:
 
     # ---- holds ------------------------------------------------------------------------
 
-    def _hold_feed(self, x: np.ndarray) -> None:
+    def _hold_feed(self, g: np.ndarray, x: np.ndarray, rejected: list[Rejection]) -> None:
+        """Cut the grid into absolute blocks of HOLD_BLOCK samples for the hold tracker."""
         i = 0
         while i < x.shape[0]:
             take = min(HOLD_BLOCK - self._hold_buf_n, x.shape[0] - i)
@@ -402,25 +399,5 @@ class RepCounter:
             self._hold_buf_n += take
             i += take
             if self._hold_buf_n == HOLD_BLOCK:
-                self._hold_block(np.concatenate(self._hold_buf))
+                self._hold.block(np.concatenate(self._hold_buf), float(g[i - 1]), rejected)
                 self._hold_buf, self._hold_buf_n = [], 0
-
-    def _hold_flush(self) -> None:
-        self._hold_buf, self._hold_buf_n = [], 0
-        self._hold_ref = self._hold_prev = None
-
-    def _hold_block(self, b: np.ndarray) -> None:
-        mean = b.mean(axis=0)
-        mag = float(np.linalg.norm(mean))
-        motion = float(np.sqrt(((b - mean) ** 2).sum(axis=1).mean()))
-        still = motion <= HOLD_MAX_MOTION_G and 0.8 <= mag <= 1.2
-        d = mean / mag if mag > 0 else mean
-        cos_tol = math.cos(math.radians(HOLD_MAX_TILT_DEG))
-        if still and self._hold_ref is not None and float(d @ self._hold_ref) >= cos_tol:
-            self._hold_s += HOLD_BLOCK / FS_HZ
-        elif still and self._hold_prev is not None and float(d @ self._hold_prev) >= cos_tol:
-            self._hold_ref = self._hold_prev   # two steady blocks in a row: the hold starts
-            self._hold_s += HOLD_BLOCK / FS_HZ
-        else:
-            self._hold_ref = None
-        self._hold_prev = d if still else None

@@ -76,7 +76,6 @@ def test_exercise_tables() -> None:
     assert RepCounter("plank").hold_seconds == 0.0
 
 
-@pytest.mark.xfail(reason="standing still counts as holding; plank posture check WIP")
 def test_plank_hold_seconds() -> None:
     rec = simulate_set("plank", hold_s=30.0, seed=2)
     c = RepCounter("plank")
