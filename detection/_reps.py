@@ -220,11 +220,15 @@ class SetTracker:
         if chain:
             last = chain[-1]
             gap = cand.e.t - last.e.t
+            biggest = max(c.amp for c in chain)
             sub = REFRACTORY * self.rhythm if self.rhythm else self.p.min_period_s
-            if gap < max(sub, self.p.min_period_s) or cand.amp * PAIR_RATIO < last.amp:
-                return                       # a sub-bump of the rhythm: ignore it
-            if cand.amp > PAIR_RATIO * last.amp:
-                chain.clear()                    # fidgeting before the set, not reps
+            if gap < max(sub, self.p.min_period_s):
+                return                       # a bump inside the previous rep: ignore it
+            if cand.amp > PAIR_RATIO * biggest:
+                chain.clear()                # what came before was fidgeting, not reps
+            elif cand.amp < REL_AMPLITUDE * biggest or (
+                    cand.amp * PAIR_RATIO < biggest and not self._on_beat(chain, gap)):
+                return                       # a wobble smaller than the reps so far
             elif gap > self.p.max_period_s:
                 self._end_chain(chain, events)   # the rhythm had stopped
                 chain = self.chains[cand.e.pol]
@@ -238,6 +242,12 @@ class SetTracker:
             for c in chain:
                 self._accept(c.e, c.amp, events)
             self._forget()
+
+    def _on_beat(self, chain: list[_Open], gap: float) -> bool:
+        """A shallow candidate still counts when it comes on the chain's beat (a sloppy
+        rep keeps the pace; a wobble does not)."""
+        per = self.rhythm or (chain[-1].e.t - chain[-2].e.t if len(chain) > 1 else None)
+        return per is not None and REFRACTORY * per <= gap <= per / REFRACTORY
 
     def _rhythmic(self, chain: list[_Open]) -> bool:
         """Reps in a chain repeat at the movement's own period (autocorrelation), not
