@@ -208,6 +208,7 @@ class BleWearable:
         if self._transport is None:
             raise RuntimeError("use 'async with source:' before iterating samples()")
         decode = self.profile.decode
+        silent_sessions = 0
         while True:
             try:
                 item = await asyncio.wait_for(self._queue.get(), self.policy.silence_s)
@@ -220,11 +221,20 @@ class BleWearable:
                     yield batch
                 if item is _DISCONNECTED:
                     log.warning("%s: link lost; reconnecting", self.name)
+                else:
+                    silent_sessions += 1
+                    limit = self.policy.max_attempts
+                    if limit is not None and silent_sessions >= limit:
+                        await self._close_transport(stop=True)
+                        raise ConnectionLost(
+                            self.name, silent_sessions,
+                            f"connected but no data for {self.policy.silence_s:g} s")
                 await self._close_transport(stop=False)
                 self._drain_queue()
                 await self._connect_with_retry()
                 self.assembler.resync()
                 continue
+            silent_sessions = 0
             arrival, data = item
             try:
                 frame = decode(data)

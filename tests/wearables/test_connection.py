@@ -201,6 +201,20 @@ def test_silent_device_is_reconnected(packets: list[bytes]) -> None:
     assert links[:3] == ["connect", "disconnect", "connect"]  # silence -> clean reconnect
 
 
+def test_a_device_that_connects_but_never_sends_is_given_up_on() -> None:
+    dev = ReplayDevice([Session((), end="silence") for _ in range(5)])
+    src = make(dev, silence_s=0.02, max_attempts=3)
+
+    async def run() -> None:
+        async with src:
+            async for _ in src.samples():
+                pass
+
+    with pytest.raises(ConnectionLost, match="connected but no data"):
+        asyncio.run(run())
+    assert len(dev.ops("connect")) == 3 and dev.log[-1][0] == "disconnect"
+
+
 def test_bad_notifications_are_logged_rate_limited_and_skipped(
         packets: list[bytes], caplog: pytest.LogCaptureFixture) -> None:
     junk: list[bytes] = [b"", b"garbage!" * 3, packets[2][:-1], packets[2] + b"\0",
