@@ -56,7 +56,7 @@ ENV_TAU_S = 3.0
 HYSTERESIS = 0.6
 """Fraction of the running amplitude (half peak-to-peak) the signal must retreat from an
 extreme before the extreme is confirmed: 30 % of a full swing."""
-STEP_BAND_HZ = (1.4, 2.8)
+STEP_BAND_HZ = (1.2, 2.8)
 """Step rate of walking, running and stair climbing (steps per second)."""
 SHAKE_HZ = 3.0
 """Above the step band: hand shaking and vibration (3-8 Hz)."""

@@ -49,7 +49,7 @@ SET_START_REPS = 3
 """Reps in rhythm (similar amplitude, plausible cadence) before a set counts as started; a
 pair that is never followed by a third still counts when the stream ends or the rhythm
 stops, unless much larger reps follow it (then it was fidgeting before the set)."""
-SET_TIMEOUT_PERIODS = 3.0
+SET_TIMEOUT_PERIODS = 2.0
 """A set ends after this many of its periods without a rep (or max_period_s)."""
 
 
@@ -260,7 +260,8 @@ class SetTracker:
 
     def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:
         """A chain that stopped: two reps in rhythm still make a (short) set."""
-        if len(chain) == SET_START_REPS - 1 and not self.set_pol:
+        if len(chain) == SET_START_REPS - 1 and not self.set_pol and self.rhythm is not None \
+                and self._rhythmic(chain):
             self.last_rep_t = None
             for c in chain:
                 self._accept(c.e, c.amp, events)

@@ -413,7 +413,8 @@ def simulate_activity(kind: str, duration_s: float = 60.0, fs_hz: float = 50.0, 
     ``walking`` (gait 0.8-1.05 strides/s, arm or thigh swing, heel strikes), ``stairs``
     (slower, bigger steps), ``hand_shake`` (the device shaken by hand at 3-7 Hz in bursts),
     ``typing`` (wrist nearly still, key taps), ``rest`` (standing or sitting still,
-    breathing), ``fidget`` (occasional slow arm moves), ``lying`` (device on a table).
+    breathing), ``fidget`` (an arm or leg moving to a new pose at random moments),
+    ``lying`` (device on a table).
     """
     pos_name = _position(position)
     if kind not in SIM_ACTIVITIES:
@@ -457,9 +458,20 @@ def simulate_activity(kind: str, duration_s: float = 60.0, fs_hz: float = 50.0, 
             rot = _rot_y(20.0 * on * np.sin(2 * np.pi * f_shake * tt + 0.5))
             return x[:, None] * axis, rot
     elif kind == "fidget":
+        # Desk fidgeting: at random moments (every 1-6 s) the arm or leg moves to a new
+        # pose (10-40 degrees, 0.4-1.5 s) and stays there; slow sway in between.
+        n_moves = int(duration_s / 1.5) + 4
+        when = np.cumsum(rng.uniform(1.0, 6.0, n_moves))
+        dur = rng.uniform(0.4, 1.5, n_moves)
+        target = rng.uniform(-35.0, 35.0, (n_moves, 2))
+        size = np.diff(target, axis=0, prepend=0.0)      # each move goes to a new pose
+
         def pos_fn(tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            w = _smooth_noise(np.random.default_rng(seed2), tt, 12.0, 0.5, 2)
-            rot = _rot_x(w[:, 1]) @ _rot_y(w[:, 0])
+            prog = np.clip((tt[:, None] - when[None, :]) / dur[None, :], 0.0, 1.0)
+            ease = 0.5 - 0.5 * np.cos(np.pi * prog)
+            ang = ease @ size
+            w = _smooth_noise(np.random.default_rng(seed2), tt, 1.0, 0.3, 2)
+            rot = _rot_x(ang[:, 1] + w[:, 1]) @ _rot_y(ang[:, 0] + w[:, 0])
             return rot @ np.asarray(lever), rot
     else:  # typing, rest, lying
         still = kind == "lying"
