@@ -160,7 +160,7 @@ class SetTracker:
             if e.pol == self.set_pol:
                 self._in_set(e, rejected)
             return
-        if e.swing_in >= p.min_swing_g and self.prev_known:
+        if e.swing_in >= p.min_swing_g:
             self.open = _Open(e)
 
     def _in_set(self, e: Extreme, rejected: list[Rejection]) -> None:
