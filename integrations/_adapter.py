@@ -82,11 +82,14 @@ class AdapterCore:
         # Config and the history file are read/created here, before training starts, so
         # the first iteration does as little as possible.
         resolved = self.resolved()
+        self.store_usable = True
         try:
             HistoryStore.in_dir(resolved.data_dir).prepare()
         except (sqlite3.Error, OSError) as exc:
+            self.store_usable = False
             log.warning("repfit: cannot use the run history in %s (%s); training continues "
-                        "without it", resolved.data_dir, exc)
+                        "without history, and assignments wait in memory while the broker "
+                        "is away", resolved.data_dir, exc)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -115,7 +118,8 @@ class AdapterCore:
         else:
             experiment = experiment_key(self.framework, parts() if callable(parts) else parts)
         self.session = TrainingSession.start(resolved, self.options, experiment,
-                                             publisher=self._publisher)
+                                             publisher=self._publisher,
+                                             store_usable=self.store_usable)
         self._publisher = self.session.publisher
 
     def event(self, iteration: int, begin: int, end: int | None,

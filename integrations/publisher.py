@@ -401,12 +401,14 @@ class Publisher:
                 self._attempted.set()
                 self._cond.notify_all()
             return
-        self._attempted.set()
         log.debug("connected to %s", self.settings.url)
         with self._cond:
-            # paho re-sends its own in-flight QoS 1 messages; we re-send the rest.
+            # paho re-sends its own in-flight QoS 1 messages; we re-send the rest. The
+            # attempt counts as done only together with the connected state, so a closing
+            # worker never sees "attempted but not connected" for a connect that succeeded.
             self._resend = True
             self._connected.set()
+            self._attempted.set()
             self._cond.notify_all()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:

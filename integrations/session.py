@@ -229,9 +229,14 @@ class TrainingSession:
 
     @classmethod
     def start(cls, resolved: _Resolved, options: WorkoutOptions, experiment: str,
-              publisher: Publisher | None = None) -> TrainingSession:
-        """A session with a new publisher (whose outbox is the history file) or ``publisher``."""
-        store = HistoryStore.in_dir(resolved.data_dir)
+              publisher: Publisher | None = None, store_usable: bool = True,
+              ) -> TrainingSession:
+        """A session with a new publisher (whose outbox is the history file) or ``publisher``.
+
+        ``store_usable=False`` (the history file could not be opened) keeps everything in
+        memory: no history, assignments wait in memory while the broker is away.
+        """
+        store = HistoryStore.in_dir(resolved.data_dir) if store_usable else None
         if publisher is None:
             publisher = Publisher(resolved.mqtt, resolved.user, outbox=store)
         return cls(resolved, options, experiment, publisher,

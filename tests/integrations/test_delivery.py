@@ -146,3 +146,16 @@ def test_close_is_bounded_when_the_broker_never_answers(tmp_path):
 def test_publisher_rejects_a_bad_user_at_once():
     with pytest.raises(ValueError, match="user must match"):
         Publisher(MqttSettings(), "no spaces")
+
+
+def test_a_corrupt_history_file_gives_one_warning_and_delivery_still_works(
+        mosquitto, user, listen, binary_data, tmp_path, caplog):
+    (tmp_path / "history.sqlite3").write_bytes(b"this is not a database" * 100)
+    caplog.set_level(logging.WARNING)
+    listener = listen(user)
+    with workout(user=user, broker=mosquitto.url, data_dir=tmp_path) as cb:
+        booster = _train(cb, binary_data)
+    assert booster.current_iteration() == 30
+    assert listener.assignment().reason == "assigned"
+    warned = _warnings(caplog)
+    assert len(warned) == 1 and "run history" in warned[0].getMessage()
