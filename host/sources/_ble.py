@@ -340,11 +340,15 @@ def classify(name: str | None, service_uuids: list[str]) -> str | None:
     return None
 
 
-async def scan(timeout_s: float = 5.0) -> list[FoundDevice]:
-    """Supported devices advertising nearby, strongest signal first (needs a BLE adapter)."""
+async def scan(timeout_s: float = 5.0, *, backend: type | None = None) -> list[FoundDevice]:
+    """Supported devices advertising nearby, strongest signal first (needs a BLE adapter).
+
+    ``backend`` is handed to `BleakScanner` (a custom or virtual stack).
+    """
     from bleak import BleakScanner
 
-    seen = await BleakScanner.discover(timeout=timeout_s, return_adv=True)
+    kwargs: dict[str, Any] = {"backend": backend} if backend is not None else {}
+    seen = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **kwargs)
     found: list[FoundDevice] = []
     for device, adv in seen.values():
         kind = classify(adv.local_name or device.name, list(adv.service_uuids))
@@ -355,7 +359,8 @@ async def scan(timeout_s: float = 5.0) -> list[FoundDevice]:
     return found
 
 
-async def find_device(query: str, timeout_s: float = 5.0) -> FoundDevice:
+async def find_device(query: str, timeout_s: float = 5.0, *,
+                      backend: type | None = None) -> FoundDevice:
     """The first supported device whose address or name matches ``query`` (case-insensitive).
 
     Raises
@@ -364,7 +369,7 @@ async def find_device(query: str, timeout_s: float = 5.0) -> FoundDevice:
         Nothing matching advertised within ``timeout_s``.
     """
     q = query.lower()
-    for d in await scan(timeout_s):
+    for d in await scan(timeout_s, backend=backend):
         if d.address.lower() == q or d.name.lower() == q or d.name.lower().startswith(q):
             return d
     raise DeviceNotFound(query, timeout_s)

@@ -20,11 +20,12 @@ from typing import Any
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_str
 
-__all__ = ["BumbleClientBackend", "backend_for"]
+__all__ = ["BumbleClientBackend", "BumbleScannerBackend", "backend_for", "scanner_backend_for"]
 
 _PROPERTY_NAMES = {0x01: "broadcast", 0x02: "read", 0x04: "write-without-response",
                    0x08: "write", 0x10: "notify", 0x20: "indicate",
@@ -145,3 +146,50 @@ def backend_for(central: Any, *, mtu: int = 247) -> type[BumbleClientBackend]:
     """A `BumbleClientBackend` subclass bound to the bumble central ``central``."""
     return type("BoundBumbleClientBackend", (BumbleClientBackend,),
                 {"central": central, "mtu_request": mtu})
+
+
+class BumbleScannerBackend(BaseBleakScanner):
+    """`BaseBleakScanner` over the bumble device in the class attribute ``central``."""
+
+    central: Any = None
+
+    def __init__(self, detection_callback: Any = None, service_uuids: list[str] | None = None,
+                 scanning_mode: str = "active", **kwargs: Any) -> None:
+        super().__init__(detection_callback, service_uuids)
+        if self.central is None:
+            raise BleakError("bind a bumble device first: scanner_backend_for(device)")
+
+    async def start(self) -> None:
+        self.seen_devices = {}
+        self.central.on(self.central.EVENT_ADVERTISEMENT, self._on_advertisement)
+        await self.central.start_scanning(filter_duplicates=False)
+
+    async def stop(self) -> None:
+        await self.central.stop_scanning()
+        self.central.remove_listener(self.central.EVENT_ADVERTISEMENT, self._on_advertisement)
+
+    def _on_advertisement(self, adv: Any) -> None:
+        from bumble.core import AdvertisingData
+
+        data = adv.data
+        name = data.get(AdvertisingData.COMPLETE_LOCAL_NAME) or data.get(
+            AdvertisingData.SHORTENED_LOCAL_NAME)
+        uuids: list[str] = []
+        for kind in (AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                     AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                     AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+                     AdvertisingData.INCOMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS):
+            uuids += [_uuid(u) for u in (data.get(kind) or [])]
+        if not self.is_allowed_uuid(uuids):
+            return
+        address = str(adv.address).split("/")[0]
+        ad = AdvertisementData(local_name=name, manufacturer_data={}, service_data={},
+                               service_uuids=uuids, tx_power=None, rssi=int(adv.rssi),
+                               platform_data=(adv,))
+        device = self.create_or_update_device(address, address, name, adv, ad)
+        self.call_detection_callbacks(device, ad)
+
+
+def scanner_backend_for(central: Any) -> type[BumbleScannerBackend]:
+    """A `BumbleScannerBackend` subclass bound to the bumble device ``central``."""
+    return type("BoundBumbleScannerBackend", (BumbleScannerBackend,), {"central": central})

@@ -19,11 +19,11 @@ from bumble.link import LocalLink
 
 from repfit.detection.simulate import simulate_set
 from repfit.host.sources import ConnectionLost, open_source
-from repfit.host.sources._ble import Reconnect
-from repfit.host.sources._bumble import backend_for
+from repfit.host.sources._ble import Reconnect, find_device, scan
+from repfit.host.sources._bumble import backend_for, scanner_backend_for
 
 from .conftest import CEncoder
-from .virtual_device import VirtualWearable, make_device
+from .virtual_device import VirtualWearable, advertisement, make_device
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +102,30 @@ def test_link_loss_reconnects_and_counts_the_gap_exactly(raw: np.ndarray,
     idx = np.concatenate(rebuilt)
     acc = np.concatenate([b.acc for b in batches])
     np.testing.assert_array_equal(np.rint(acc * 16384), raw[idx])
+
+
+def test_scan_finds_supported_devices_by_service_uuid_and_name(raw: np.ndarray,
+                                                               c_encoder: CEncoder) -> None:
+    async def run():  # type: ignore[no-untyped-def]
+        link = LocalLink()
+        wearable = VirtualWearable(link, raw, _c_encode(c_encoder))
+        microbit = make_device(link, "microbit", "F2:F2:F2:F2:F2:F2")
+        headphones = make_device(link, "phones", "F3:F3:F3:F3:F3:F3")
+        central = make_device(link, "host", "F1:F1:F1:F1:F1:F1")
+        await wearable.start()
+        for dev, name in ((microbit, "BBC micro:bit [tupov]"), (headphones, "Headphones")):
+            await dev.power_on()
+            await dev.start_advertising(advertising_data=advertisement(name),
+                                        advertising_interval_min=20,
+                                        advertising_interval_max=20)
+        await central.power_on()
+        backend = scanner_backend_for(central)
+        found = await scan(0.5, backend=backend)
+        chosen = await find_device("repfit-virt", 0.5, backend=backend)
+        return found, chosen, wearable.address
+
+    found, chosen, address = asyncio.run(run())
+    kinds = {d.name: d.kind for d in found}
+    assert kinds == {"repfit-VIRT": "repfit", "BBC micro:bit [tupov]": "microbit"}
+    assert all(d.rssi is not None for d in found)
+    assert (chosen.address, chosen.kind) == (address, "repfit")

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from bumble.controller import Controller
+from bumble.core import UUID, AdvertisingData
 from bumble.device import Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.hci import Address
@@ -24,6 +25,15 @@ from bumble.transport.common import AsyncPipeSink
 
 from repfit.host.sources._devices import REPFIT_CONTROL, REPFIT_SAMPLES, REPFIT_SERVICE
 from repfit.host.sources._packets import samples_per_packet
+
+
+def advertisement(name: str, service_uuid: str | None = None) -> bytes:
+    """Advertising data: complete local name and, optionally, one 128-bit service UUID."""
+    structures = [(AdvertisingData.COMPLETE_LOCAL_NAME, name.encode())]
+    if service_uuid is not None:
+        structures.append((AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                           UUID(service_uuid).to_bytes(True)))
+    return bytes(AdvertisingData(structures))
 
 
 def make_device(link: LocalLink, name: str, address: str) -> Device:
@@ -68,7 +78,9 @@ class VirtualWearable:
 
     async def start(self) -> None:
         await self.device.power_on()
-        await self.device.start_advertising(auto_restart=True)
+        await self.device.start_advertising(
+            auto_restart=True, advertising_data=advertisement("repfit-VIRT", REPFIT_SERVICE),
+            advertising_interval_min=20, advertising_interval_max=20)
 
     def _on_connection(self, connection: Any) -> None:
         self.connections += 1
