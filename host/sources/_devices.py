@@ -8,6 +8,7 @@ scale are cited in `_packets`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -17,6 +18,8 @@ from ._packets import Control, Frame
 from ._transport import BleTransport
 
 __all__ = ["BATTERY_LEVEL_UUID", "PROFILES", "DeviceProfile", "profile_for"]
+
+log = logging.getLogger(__name__)
 
 
 def _uuid16(short: int) -> str:
@@ -103,7 +106,20 @@ async def _microbit_start(period_ms: int, t: BleTransport) -> None:
     await t.write(MICROBIT_PERIOD, period_ms.to_bytes(2, "little"))
 
 
+def _polar_response(data: bytes) -> None:
+    """Log a PMD control-point response: ``F0 op type error ...`` (error 0 = success)."""
+    if len(data) >= 4 and data[0] == 0xF0:
+        if data[3] == 0:
+            log.info("Polar PMD: op 0x%02x on measurement %d accepted", data[1], data[2])
+        else:
+            log.warning("Polar PMD refused op 0x%02x on measurement %d: error code %d (6 = "
+                        "already streaming, 8/9 = rate/range not supported)", data[1], data[2],
+                        data[3])
+
+
 async def _polar_start(rate_hz: int, range_g: int, t: BleTransport) -> None:
+    # The control point answers by indication; the device expects them enabled first.
+    await t.start_notify(POLAR_PMD_CONTROL, _polar_response)
     await t.write(POLAR_PMD_CONTROL, pk.polar_start_acc(rate_hz, range_g))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 
 import numpy as np
@@ -14,6 +15,7 @@ from repfit.host.sources._ble import BleWearable, Reconnect, classify
 from repfit.host.sources._devices import (
     MICROBIT_PERIOD,
     POLAR_PMD_CONTROL,
+    POLAR_PMD_DATA,
     THINGY_CONFIG,
     WITMOTION_WRITE,
     profile_for,
@@ -114,6 +116,9 @@ class TestPolar:
                                     end="stay")])
         total = 36 * len(kept)
         src, batches = asyncio.run(run(dev, "polar", 50, stop_after=total))
+        assert [n[1] for n in dev.ops("notify")] == [POLAR_PMD_DATA, POLAR_PMD_CONTROL]
+        ops = [(e[0], e[1]) for e in dev.log]
+        assert ops.index(("notify", POLAR_PMD_CONTROL)) < ops.index(("write", POLAR_PMD_CONTROL))
         writes = [(w[1], w[2].hex()) for w in dev.ops("write")]
         assert writes == [(POLAR_PMD_CONTROL, "02020001320001011000020108" + "00"),
                           (POLAR_PMD_CONTROL, "0302")]
@@ -141,6 +146,16 @@ class TestWitMotionAndThingy:
         assert dev.ops("write") == [("write", THINGY_CONFIG, bytes.fromhex("e803102764003200"
                                                                            "00"))]
         np.testing.assert_allclose(joined(batches)[1], q / 1024)
+
+
+def test_polar_control_point_responses_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    from repfit.host.sources._devices import _polar_response
+
+    with caplog.at_level(logging.INFO, logger="repfit.host.sources"):
+        _polar_response(bytes.fromhex("f0020200"))
+        _polar_response(bytes.fromhex("f0020206"))
+    assert "accepted" in caplog.records[0].getMessage()
+    assert "error code 6" in caplog.records[1].getMessage()
 
 
 def test_scan_classification_by_service_then_name() -> None:
