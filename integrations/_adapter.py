@@ -117,6 +117,8 @@ class AdapterCore:
             experiment = self.options.experiment
         else:
             experiment = experiment_key(self.framework, parts() if callable(parts) else parts)
+        if self._publisher is not None and self._publisher.closed:
+            self._publisher = None  # closed after an earlier run: this run gets a new one
         self.session = TrainingSession.start(resolved, self.options, experiment,
                                              publisher=self._publisher,
                                              store_usable=self.store_usable)

@@ -138,6 +138,11 @@ class Publisher:
     # ------------------------------------------------------------------ public API
 
     @property
+    def closed(self) -> bool:
+        """Whether `close` has been called (a closed publisher drops what it is given)."""
+        return self._closed
+
+    @property
     def connected(self) -> bool:
         """Whether the broker has accepted our connection right now."""
         return self._connected.is_set()

@@ -73,3 +73,21 @@ def test_missing_keras_names_the_extra(monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'repfit\[keras\]'"):
         adapter.workout()
     _ = np  # numpy is the data's type here
+
+
+def test_ctrl_c_during_fit_gives_the_penalty(mosquitto, user, listen, binary_data, tmp_path):
+    listener = listen(user)
+    xt, yt, _, _ = binary_data
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), workout(user=user, broker=mosquitto.url,
+                                                   data_dir=tmp_path) as cb:
+        _model().fit(xt, yt.astype("float32"), epochs=3, batch_size=32, verbose=0,
+                     callbacks=[cb, CtrlC()])
+    assert listener.assignment("penalty").text.startswith("keyboard interrupt")
+    [run] = HistoryStore.in_dir(tmp_path).runs()
+    assert run.status == "interrupted"

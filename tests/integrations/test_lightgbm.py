@@ -204,3 +204,19 @@ def test_unknown_keyword_is_a_type_error():
         workout(exercize="squats")
     with pytest.raises(TypeError, match="order must be an int"):
         workout(order="first")
+
+
+def test_one_callback_serves_several_trainings(mosquitto, user, listen, binary_data,
+                                               tmp_path):
+    listener = listen(user)
+    cb = workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="squats")
+    with cb:
+        _train(cb, binary_data, rounds=5)
+    with cb:  # closed in between: the next run gets a fresh connection
+        _train(cb, binary_data, rounds=5)
+    _train(cb, binary_data, rounds=5)  # and without closing at all
+    cb.close()
+    ids = {listener.assignment().id for _ in range(3)}
+    assert len(ids) == 3
+    runs = HistoryStore.in_dir(tmp_path).runs()
+    assert [r.status for r in runs] == ["finished"] * 3
