@@ -127,7 +127,9 @@ class RepCounter:
         self._lam_env = math.exp(-1.0 / (FS_HZ * ENV_TAU_S))
         self._env = 0.0
         self._blk: list[np.ndarray] = []
-        self._w_blk = self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1)
+        self._w_blk = (self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1))[None, :]
+        self._lam_axis_blk = self._lam_axis ** AXIS_BLOCK
+        self._lam_env_blk = self._lam_env ** AXIS_BLOCK
         self._h_floor = 0.5 * p.min_swing_g
         self._reset_trigger()
         self._reps = SetTracker(p)
@@ -288,23 +290,19 @@ class RepCounter:
         return s, h
 
     def _end_block(self, b: np.ndarray) -> None:
-        lam = self._lam_axis
-        nb = b.shape[1]
-        bw = b * self._w_blk[-nb:][None, :]
-        self._cov = self._cov * lam ** nb + (bw[:, None, :] * b[None, :, :]).sum(axis=2)
-        a = self._axis
-        for _ in range(3):
-            a = self._cov @ a
-            norm = math.sqrt(float(a @ a))
-            if norm < 1e-12:
-                a = self._axis
-                break
-            a = a / norm
-        self._axis = a
+        # Blocks are always whole (AXIS_BLOCK samples), so the decays are constants.
+        self._cov = self._cov * self._lam_axis_blk + np.einsum("ik,jk->ij", b * self._w_blk, b)
+        # One power-iteration step per block tracks the principal axis (it moves slowly).
+        a = self._cov @ self._axis
+        norm = math.sqrt(float(a @ a))
+        if norm > 1e-12:
+            self._axis = a = a / norm
+        else:
+            a = self._axis
         proj = b[0] * a[0] + b[1] * a[1] + b[2] * a[2]
-        self._env = max(self._env * self._lam_env ** nb, float(np.abs(proj).max()))
+        self._env = max(self._env * self._lam_env_blk, float(np.abs(proj).max()))
         self._rhythm.push(proj)
-        self._jump = max(self._jump * self._lam_env ** nb, self._blk_peak)
+        self._jump = max(self._jump * self._lam_env_blk, self._blk_peak)
         self._blk_peak = 0.0
         self._blocks += 1
         if self._blocks % RHYTHM_EVERY == 0:
