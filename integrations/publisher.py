@@ -319,7 +319,9 @@ class Publisher:
             pending = PendingMessage(message.id, topic, payload)
             if not item.stored:
                 self._store(pending)
-            if self._connected.is_set():
+            with self._cond:
+                sending = message.id in self._inflight_ids  # a reconnect already re-sent it
+            if self._connected.is_set() and not sending:
                 self._send_assignment(pending)
             return
         if not self._connected.is_set():
