@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
 from repfit.integrations.history import HistoryStore
@@ -64,15 +63,6 @@ def test_a_second_fit_is_compared_with_the_first(mosquitto, user, listen, binary
     assert fit_cues == []
     runs = HistoryStore.in_dir(tmp_path).runs("k")
     assert len(runs) == 2
-
-
-def test_missing_keras_names_the_extra(monkeypatch):
-    import repfit.integrations.keras as adapter
-
-    monkeypatch.setattr(adapter, "_IMPORT_ERROR", ImportError("No module named 'keras'"))
-    with pytest.raises(ImportError, match=r"pip install 'repfit\[keras\]'"):
-        adapter.workout()
-    _ = np  # numpy is the data's type here
 
 
 def test_ctrl_c_during_fit_gives_the_penalty(mosquitto, user, listen, binary_data, tmp_path):
