@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import time
 
 import lightgbm as lgb
 import pytest
@@ -220,3 +221,27 @@ def test_one_callback_serves_several_trainings(mosquitto, user, listen, binary_d
     assert len(ids) == 3
     runs = HistoryStore.in_dir(tmp_path).runs()
     assert [r.status for r in runs] == ["finished"] * 3
+
+
+def test_the_count_metronome_runs_through_a_real_training(mosquitto, user, listen,
+                                                         binary_data, tmp_path):
+    listener = listen(user)
+    path = tmp_path / "config.toml"
+    path.write_text('[training.menu.quick-squats]\ndetector = "squat"\nreps = 12\n'
+                    'seconds_per_rep = 0.01\n')
+
+    def pace(env):  # at least 1 ms per iteration, so 12 reps fit in 300 iterations
+        time.sleep(0.001)
+
+    pace.order = 5
+    with workout(user=user, broker=mosquitto.url, data_dir=tmp_path, config=path,
+                 exercise="quick-squats", announce_s=0, calibration_iterations=5) as cb:
+        _train(cb, binary_data, rounds=300, extra=[pace])
+    a = listener.assignment()
+    assert (a.exercise, a.target, a.seconds_per_rep) == ("squat", 12.0, 0.01)
+    assert listener.cue("start").index == 0
+    ticks = [listener.wait_for(lambda m: getattr(m, "kind", "") in ("tick", "tick_major"))
+             for _ in range(11)]
+    assert [t.index for t in ticks] == list(range(1, 12))
+    assert [t.kind for t in ticks].count("tick_major") == 1 and ticks[9].kind == "tick_major"
+    assert listener.cue("finish").assignment_id == a.id
