@@ -83,3 +83,26 @@ def test_plank_hold_seconds() -> None:
     u = c.finish()
     assert u.count == 0
     assert 25.0 <= u.hold_seconds <= 36.0
+
+
+def test_memory_stays_bounded_on_a_long_stream() -> None:
+    # An hour of 50 Hz walking-like noise fed in 1 s batches: internal buffers stay put.
+    rng = np.random.default_rng(0)
+    c = RepCounter("generic")
+    for second in range(3600):
+        t = second + np.arange(50) / 50.0
+        acc = np.array([0.0, 0.0, 1.0]) + 0.05 * rng.normal(size=(50, 3))
+        c.feed(t, acc)
+    assert c._rhythm.buf.size == 400                     # 16 s at 25 Hz, fixed
+    assert len(c._blk) < 12 and len(c._hold_buf) == 0   # at most one partial block
+    assert max(len(c._reps.chains[1]), len(c._reps.chains[-1])) <= 3
+    assert len(c._reps.amps) <= 5 and len(c._reps.periods) <= 4
+
+
+def test_docstring_example_runs() -> None:
+    import doctest
+
+    from repfit.detection import _counter
+
+    result = doctest.testmod(_counter, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
