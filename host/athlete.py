@@ -62,6 +62,7 @@ async def perform_assignments(bus: Bus, athlete: Athlete, *, limit: int | None =
     """
     since = time.time() - 1.0 if since is None else since
     await bus.subscribe("assignment")
+    bus.announce()
     done = 0
     seen: set[str] = set()
     device_t = 0.0

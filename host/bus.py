@@ -161,7 +161,6 @@ class Bus:
             client.loop_stop()
             raise BusError(f"the MQTT broker at {self.settings.url} refused the connection: "
                            f"{self._connect_error}")
-        client.publish(self._status_topic(), self._status(True), qos=1, retain=True)
         return self
 
     async def __aexit__(
@@ -226,6 +225,16 @@ class Bus:
         new = {wire.subscription(self.user, k): wire.qos_retain(k)[0] for k in kinds}
         self._filters.update(new)
         self._client.subscribe(list(new.items()))
+
+    def announce(self) -> None:
+        """Publish this participant's retained ``online`` status.
+
+        Call it once subscribed: the broker handles one connection's packets in order, so
+        whoever sees us online can rely on our subscriptions being in place.
+        """
+        if self._client is None:
+            raise BusError("announce() outside 'async with Bus(...)'")
+        self._client.publish(self._status_topic(), self._status(True), qos=1, retain=True)
 
     def publish(self, message: wire.Message, *, device: str | None = None) -> None:
         """Queue a message for sending; paho delivers it (QoS 1 survives reconnects)."""

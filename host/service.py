@@ -89,6 +89,7 @@ class WorkoutHost:
             log.info("resuming open assignment %s (%s)", a.id, a.exercise)
             self._queue(a)
         await self.bus.subscribe("assignment", "cue", "samples")
+        self.bus.announce()
         await self._advance()
         helpers = [asyncio.create_task(self._tick_deadlines())]
         helpers += [asyncio.create_task(self._stream(s), name=s.name) for s in sources]

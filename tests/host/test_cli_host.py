@@ -32,7 +32,11 @@ async def _drive(settings: MqttSettings, user: str) -> wire.Result:
     # The athlete listens on a bus of its own: each bus has one consumer of its messages.
     async with Bus(settings, user=user, role="wearable") as bus, \
             Bus(settings, user=user, role="wearable") as athlete_bus:
-        await bus.subscribe("result", "progress")
+        await bus.subscribe("result", "progress", "status")
+        async for incoming in bus.messages():  # the host is online once it has subscribed
+            m = incoming.message
+            if isinstance(m, wire.Status) and m.role == "host" and m.online:
+                break
         athlete_task = asyncio.create_task(
             perform_assignments(athlete_bus, Athlete(speed=20.0, seed=11), limit=1,
                                 since=time.time() - 5))
@@ -71,10 +75,13 @@ def test_host_process_survives_bad_payloads_and_verifies(mosquitto: MqttSettings
                                                          tmp_path: Path) -> None:
     host = _start_host(mosquitto, user, tmp_path)
     try:
-        result = asyncio.run(asyncio.wait_for(_drive(mosquitto, user), 40))
-    finally:
+        result = asyncio.run(asyncio.wait_for(_drive(mosquitto, user), 60))
+    except asyncio.TimeoutError:
         host.send_signal(signal.SIGINT)
-        out, err = host.communicate(timeout=30)
+        said = "\n".join(host.communicate(timeout=30))
+        raise AssertionError("no result; host said:\n" + said) from None
+    host.send_signal(signal.SIGINT)
+    out, err = host.communicate(timeout=30)
     assert result.completed and result.reps == 6, (out, err)
     assert "invalid JSON" in err and "'target'" in err and "expected a number" in err
     assert "1 rows for 2 timestamps" in err
