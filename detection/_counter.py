@@ -136,9 +136,10 @@ class RepCounter:
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
         self._blocks = 0
         self._period = math.nan
-        self._jump = 0.0                    # decaying peak of |a| (g): landings of jumps
+        # Decaying peak of |a| (landings of jumps): value at the last block end, running
+        # max in the current block.
+        self._peaks = np.zeros((1, 2))
         self._jmp = np.zeros(1)
-        self._blk_peak = 0.0
         self._per = np.full(1, math.nan)
         self._prev_val: float | None = None
         self._last_s = 0.0
@@ -243,8 +244,9 @@ class RepCounter:
             self._zi_hf = steady_state(self._sos_hf, np.array([m[0]]))
             self._zi_pow = np.zeros((3, 1, 2))
         y = filter_rows(self._sos, xr, self._zi)
-        s, h = self._project(k0, y, m)
+        s, h = self._project(k0, y)
         self._features(m, s)
+        self._jmp = self._decaying_peaks(k0, m[None, :])[0]
         if self._trace is not None:
             self._trace.append((g.copy(), s.copy()))
         self._trigger(k0, g, s, h, events, rejected)
@@ -262,15 +264,32 @@ class RepCounter:
         self._step_ratio = np.sqrt(pw[0] / floor)
         self._shake_ratio = np.sqrt(pw[1] / floor)
 
-    def _project(self, k0: int, y: np.ndarray,
-                 m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _decaying_peaks(self, k0: int, rows: np.ndarray) -> np.ndarray:
+        """Per sample, the peak of each row over roughly the last ENV_TAU_S seconds: the
+        running max inside the current axis block and, from earlier blocks, a peak that
+        decays at block ends. Max is exact, so batch splits cannot change it."""
+        out = np.empty_like(rows)
+        n = rows.shape[1]
+        i = 0
+        while i < n:
+            j = min(n, i + AXIS_BLOCK - ((k0 + i) % AXIS_BLOCK))
+            run = np.maximum.accumulate(np.maximum(rows[:, i:j], self._peaks[:, 1:2]), axis=1)
+            self._peaks[:, 1] = run[:, -1]
+            out[:, i:j] = np.maximum(run, self._peaks[:, 0:1])
+            if (k0 + j) % AXIS_BLOCK == 0:
+                self._peaks[:, 0] = np.maximum(self._peaks[:, 0] * self._lam_env_blk,
+                                               self._peaks[:, 1])
+                self._peaks[:, 1] = 0.0
+            i = j
+        return out
+
+    def _project(self, k0: int, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Movement-axis projection and amplitude envelope, both updated only at absolute
         block boundaries from whole blocks, so batch splits cannot change a single bit."""
         n = y.shape[1]
         s = np.empty(n)
         h = np.empty(n)
         per = self._per = np.empty(n)
-        jmp = self._jmp = np.empty(n)
         i = 0
         while i < n:
             k = k0 + i
@@ -279,9 +298,6 @@ class RepCounter:
             s[i:j] = y[0, i:j] * a[0] + y[1, i:j] * a[1] + y[2, i:j] * a[2]
             h[i:j] = max(self._h_floor, HYSTERESIS * self._env)
             per[i:j] = self._period
-            run = np.maximum.accumulate(np.maximum(m[i:j], self._blk_peak))
-            self._blk_peak = float(run[-1])
-            jmp[i:j] = np.maximum(run, self._jump)
             self._blk.append(y[:, i:j])
             if (k0 + j) % AXIS_BLOCK == 0:
                 self._end_block(np.ascontiguousarray(np.concatenate(self._blk, axis=1)))
@@ -302,8 +318,6 @@ class RepCounter:
         proj = b[0] * a[0] + b[1] * a[1] + b[2] * a[2]
         self._env = max(self._env * self._lam_env_blk, float(np.abs(proj).max()))
         self._rhythm.push(proj)
-        self._jump = max(self._jump * self._lam_env_blk, self._blk_peak)
-        self._blk_peak = 0.0
         self._blocks += 1
         if self._blocks % RHYTHM_EVERY == 0:
             self._rhythm.update()
