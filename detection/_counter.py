@@ -142,6 +142,7 @@ class RepCounter:
         self._jmp = np.zeros(1)
         self._per = np.full(1, math.nan)
         self._prev_val: float | None = None
+        self._prev_t = 0.0
         self._last_s = 0.0
         self._last_h = self._h_floor
         # Hold state.
@@ -349,12 +350,12 @@ class RepCounter:
                 if j == n:
                     return
                 if jd <= ju:   # came down from a maximum: that was the first extreme
-                    self._prev_val = self._run_min[0]
+                    self._prev_val, self._prev_t = self._run_min[0], self._run_min[2]
                     v, k, te = self._run_max
                     self._confirm(+1, v, k, te, events, rejected, i + j)
                     self._mode = -1
                 else:
-                    self._prev_val = self._run_max[0]
+                    self._prev_val, self._prev_t = self._run_max[0], self._run_max[2]
                     v, k, te = self._run_min
                     self._confirm(-1, v, k, te, events, rejected, i + j)
                     self._mode = +1
@@ -392,10 +393,11 @@ class RepCounter:
         """An extreme is final (``at``: index in the current chunk where that became
         certain): hand it to the set tracker with the motion context there."""
         swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
-        self._prev_val = val
+        width = 2.0 * (te - self._prev_t) if self._prev_val is not None else 0.0
+        self._prev_val, self._prev_t = val, te
         per = float(self._per[at])
         self._reps.rhythm = None if math.isnan(per) else per
-        self._reps.on_extreme(Extreme(pol, val, te, int(k), swing,
+        self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width,
                                       step=float(self._step_ratio[at]),
                                       shake=float(self._shake_ratio[at]),
                                       jump=float(self._jmp[at])), events, rejected)

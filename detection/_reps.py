@@ -62,6 +62,7 @@ class Extreme:
     t: float           # time of the extreme (s)
     k: int             # grid index
     swing_in: float    # |val - previous extreme's val| (g), 0 for the first
+    width_s: float = 0.0  # twice the time since the previous (opposite) extreme
     step: float = 0.0   # |a| variation at walking step rates, relative to the movement
     shake: float = 0.0  # |a| variation above step rates (shaking), relative to the movement
     jump: float = 0.0   # peak |a| over the last few seconds (g): landings
@@ -131,7 +132,8 @@ class SetTracker:
         confidence = round(min(1.0, amp / typical) * (0.5 + 0.5 * regular)
                            * min(1.0, amp / (2.0 * self.p.min_swing_g)), 3)
         events.append(RepEvent(t=e.t, amplitude=amp, confidence=confidence,
-                               prominence=e.swing_in, width_s=0.0, period_s=period, index=e.k))
+                               prominence=e.swing_in, width_s=e.width_s, period_s=period,
+                               index=e.k))
 
     def on_retreat(self, events: list[RepEvent]) -> None:
         """The signal came back far enough from the pending extreme: it is a rep."""

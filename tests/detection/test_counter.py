@@ -60,6 +60,9 @@ def test_events_carry_turning_point_times() -> None:
     err = np.abs(np.array([e.t for e in events])[:, None] - rec.rep_times[None, :]).min(axis=1)
     assert err.max() < 0.5
     assert all(0 < e.confidence <= 1 and e.amplitude > 0 for e in events)
+    # find_peaks-like properties: prominence in g, width ~ one cycle (cadence 2 s).
+    assert all(e.prominence > 0.1 and 1.0 < e.width_s < 4.0 for e in events)
+    assert [e.period_s is None for e in events].count(True) == 1
 
 
 def test_unknown_exercise_lists_known_ones() -> None:
