@@ -13,12 +13,15 @@ Pipeline (all state carried between batches, all of it bounded):
 5. find turning points with a hysteresis (Schmitt) trigger whose threshold follows the
    running amplitude: an extreme is confirmed as soon as the signal has come back from it
    by the threshold, and can never change after that;
-6. one rep per full cycle: extremes of the polarity seen first in a set are candidate
-   reps; each candidate gets a plausibility verdict (swing, cadence) and is accepted or
-   refused with a reason.
+6. measure the context of each turning point: the rep period (autocorrelation,
+   `_rhythm.py`), walking-step and shaking content of |a|, and the recent peak of |a|
+   (landings);
+7. turn turning points into reps (`_reps.py`): a set starts with three reps in rhythm,
+   later reps are emitted as the signal comes back; every candidate gets a plausibility
+   verdict and is accepted or refused with a reason.
 
-Hold exercises (plank) skip 3-6 and instead accumulate the seconds the device stays in one
-stable orientation with little motion.
+Hold exercises (plank) skip 3-7: `_hold.py` accumulates the seconds spent in a stable,
+plank-like posture. See ``docs/detection.md`` for the parameters and verdict reasons.
 """
 
 from __future__ import annotations
