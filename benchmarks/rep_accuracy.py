@@ -96,6 +96,31 @@ def plank_rows(seeds: int = 3) -> list[str]:
     return lines
 
 
+def cross_rows(seeds: int = 2) -> list[str]:
+    """Simulated wrong-exercise check: reps counted under each profile, as a fraction of
+    the reps actually performed (1.00 on the diagonal is right; off it, 0 is right)."""
+    done = ["pushup", "squat", "situp", "jumping_jack", "burpee"]
+    cadence = {"pushup": 2.0, "squat": 2.5, "situp": 3.0, "jumping_jack": 1.0, "burpee": 4.0}
+    lines = ["| performed \\ counted as | " + " | ".join(done) + " |",
+             "|---|" + "---|" * len(done)]
+    for ex in done:
+        cells = []
+        for prof in done:
+            got = truth = 0
+            for pos in POSITIONS:
+                for seed in range(seeds):
+                    rec = simulate_set(ex, reps=10, position=pos, seed=500 + seed,
+                                       cadence_s=cadence[ex])
+                    c = RepCounter(prof)
+                    for lo in range(0, rec.t.size, 50):
+                        c.feed(rec.t[lo:lo + 50], rec.acc[lo:lo + 50])
+                    got += c.finish().count
+                    truth += rec.reps
+            cells.append(f"{got / truth:.2f}")
+        lines.append(f"| {ex} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def table(rows: list[dict[str, object]], keys: tuple[str, ...]) -> list[str]:
     groups: dict[tuple, list[dict[str, object]]] = defaultdict(list)
     for r in rows:
@@ -140,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         sims = sim_rows()
         print("\n### Simulated sets (NOT real data), per exercise and position\n")
         print("\n".join(table(sims, ("exercise", "participant"))))
+        print("\n### Simulated wrong exercise (NOT real data): counted / performed, "
+              "all four positions\n")
+        print("\n".join(cross_rows()))
         print("\n### Simulated planks (NOT real data): hold time\n")
         print("\n".join(plank_rows()))
     return 0
