@@ -71,6 +71,11 @@ def read_csv(path: Path, units: str = "g") -> tuple[np.ndarray, np.ndarray]:
         raise RecordingError(f"{path}: no samples after the header")
     data = np.asarray(rows, dtype=np.float64)
     t, acc = data[:, 0], data[:, 1:]
+    steps = np.diff(t[np.isfinite(t)])
+    if steps.size >= 10 and float(np.median(steps)) >= 1.0:
+        raise RecordingError(
+            f"{path}: samples are {float(np.median(steps)):g} time units apart; t must be in "
+            "seconds (milliseconds? divide t by 1000)")
     if units == "ms2":
         acc = acc / G_MS2
     else:

@@ -43,6 +43,7 @@ def test_reads_extra_columns_in_any_order(tmp_path: Path) -> None:
     ("t,ax,ay,az\n0,0,0,1\n0.02,0,zero,1\n", r"x.csv:3: expected 4 numbers"),
     ("t,ax,ay,az\n", "no samples"),
     ("t,ax,ay,az\n0,0,0,9.81\n0.02,0,0.1,9.8\n", "m/s\\^2, not g; pass --units ms2"),
+    ("t,ax,ay,az\n" + "".join(f"{20 * i},0,0,1\n" for i in range(20)), "milliseconds"),
 ])
 def test_corrupt_files_name_the_problem(tmp_path: Path, text: str, match: str) -> None:
     p = tmp_path / "x.csv"
