@@ -13,11 +13,16 @@ or the second bump of a multi-phase rep:
   fidgeting before a set is dropped when much larger reps follow it.
 - **Inside a set, reps are emitted early**: as soon as the signal has come back from the
   extreme by ``RETREAT`` of the set's typical swing, without waiting for the next extreme.
+- **Rhythm**: chain members must repeat at the movement's period (autocorrelation, or the
+  chain's own gaps before that is known); a shallow candidate joins only on the beat (a
+  sloppy rep keeps the pace, a wobble does not); bumps closer than ``REFRACTORY`` of the
+  period are parts of one rep.
 - **Verdicts**: a candidate is refused when its swing is below the exercise's physical
-  minimum or below half the set's typical swing, when it comes sooner than the exercise
-  allows or than ``REFRACTORY`` of the set's own period (a second bump inside one rep), or
-  when the motion around it is dominated by shaking.
-- **A set ends** after ``max_period_s`` (or three of its periods) without a rep.
+  minimum or below ``REL_AMPLITUDE`` of the set's typical swing, when it comes sooner than
+  the exercise allows or than ``REFRACTORY`` of the set's period, when |a| around it
+  varies like walking steps or shaking, or (jumping exercises) when no landing was seen.
+- **A set ends** after ``SET_TIMEOUT_PERIODS`` of its periods (at most ``max_period_s``)
+  without a rep.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from ._profiles import ExerciseProfile
 __all__ = ["Extreme", "SetTracker"]
 
 REL_AMPLITUDE = 0.4
-"""A rep inside a set swings at least half as far as the set's typical rep."""
+"""A rep swings at least this fraction of the set's typical rep (sloppy reps included)."""
 PAIR_RATIO = 2.0
 """Two reps that start a set differ in amplitude by at most this factor."""
 RETREAT = 0.35
@@ -48,7 +53,8 @@ SHAKE_RATIO = 2.5
 SET_START_REPS = 3
 """Reps in rhythm (similar amplitude, plausible cadence) before a set counts as started; a
 pair that is never followed by a third still counts when the stream ends or the rhythm
-stops, unless much larger reps follow it (then it was fidgeting before the set)."""
+stops if the autocorrelation confirms its period, unless much larger reps follow it (then
+it was fidgeting before the set)."""
 SET_TIMEOUT_PERIODS = 2.0
 """A set ends after this many of its periods without a rep (or max_period_s)."""
 
@@ -152,6 +158,7 @@ class SetTracker:
         if self.open is not None and self.open.e.pol != e.pol:
             self._close_open(e, events, rejected)
         self.prev_known = self.prev is not None   # the swing into e was fully observed
+        # (only used to keep refusals quiet for the stream's first turning point)
         self.prev = e
         if self.set_pol and self.last_rep_t is not None and (
                 e.t - self.last_rep_t > self._set_timeout()):
