@@ -110,3 +110,24 @@ def test_docstring_example_runs() -> None:
 
     result = doctest.testmod(_counter, verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(("exercise", "position", "cadence"), [
+    ("pushup", "chest", 2.0), ("pushup", "upper_arm", 2.0), ("pushup", "thigh", 2.0),
+    ("squat", "thigh", 2.5), ("squat", "upper_arm", 2.5),
+    ("situp", "chest", 3.0), ("situp", "upper_arm", 3.0),
+    ("jumping_jack", "wrist", 1.0), ("jumping_jack", "upper_arm", 1.2),
+    ("burpee", "chest", 4.0), ("burpee", "thigh", 4.0),
+])
+def test_counts_simulated_sets_at_other_positions(exercise: str, position: str,
+                                                  cadence: float) -> None:
+    hits = 0
+    for seed in range(4):
+        rec = simulate_set(exercise, reps=10, position=position, seed=20 + seed,
+                           cadence_s=cadence, fs_hz=(25.0, 50.0, 100.0, 200.0)[seed])
+        c = RepCounter(exercise)
+        step = int(rec.fs_hz)
+        for lo in range(0, rec.t.size, step):
+            c.feed(rec.t[lo:lo + step], rec.acc[lo:lo + step])
+        hits += abs(c.finish().count - 10) <= 1
+    assert hits >= 3
