@@ -12,6 +12,7 @@ from pathlib import Path
 
 from repfit import __version__
 from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
+from repfit.host.sources import SourceError, WearableSource
 
 __all__ = ["build_parser", "main"]
 
@@ -35,6 +36,9 @@ class Args(argparse.Namespace):
     effort: float
     rounds: int
     since_days: float
+    device: str | None
+    phone: str | None
+    replay: str | None
 
 
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -92,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_args(host)
     host.add_argument("--no-sound", dest="sound", action="store_false",
                       help="do not play cues from the training side")
+    from repfit.host import wearables_cli
+
+    wearables_cli.add_source_args(host, required=False)
 
     history = sub.add_parser("history", help="list stored results")
     history.add_argument("--user", metavar="NAME", help="user name (default: config)")
@@ -161,7 +168,7 @@ def _cmd_demo(args: Args) -> int:
     return asyncio.run(run_demo(opts))
 
 
-async def _serve(args: Args, cfg: Config) -> int:
+async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> int:
     from repfit.host.audio import default_player
     from repfit.host.bus import Bus
     from repfit.host.console import ConsoleObserver
@@ -178,16 +185,31 @@ async def _serve(args: Args, cfg: Config) -> int:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
             try:
-                await WorkoutHost(bus, store, observer=observer, player=player).run()
+                host = WorkoutHost(bus, store, observer=observer, player=player)
+                await host.run(sources)
             finally:
                 observer.close()
     return 0
 
 
 def _cmd_host(args: Args) -> int:
+    from rich.console import Console
+
+    from repfit.host import wearables_cli
+
     cfg = _config(args)
+    sources: list[WearableSource] = []
+    if args.device or args.phone or args.replay:
+        try:
+            sources.append(wearables_cli.open_from_args(args, Console(stderr=True)))
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            option, value = next((f"--{k}", v) for k in ("device", "phone", "replay")
+                                 if (v := getattr(args, k)))
+            raise ConfigError(option, value, f"a usable wearable ({exc})") from None
     try:
-        return asyncio.run(_serve(args, cfg))
+        return asyncio.run(_serve(args, cfg, sources))
     except KeyboardInterrupt:
         return 130
 
@@ -221,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"repfit: configuration error: {exc}", file=sys.stderr)
         return 2
-    except ConnectionError as exc:
+    except (ConnectionError, SourceError) as exc:
         print(f"repfit: {exc}", file=sys.stderr)
         return 3
 

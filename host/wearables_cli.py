@@ -23,8 +23,8 @@ from rich.table import Table
 
 from repfit.host.sources import SourceError, WearableSource, open_source
 
-__all__ = ["StreamStatus", "add_scan_parser", "add_stream_parser", "describe_status",
-           "run_scan", "run_stream"]
+__all__ = ["StreamStatus", "add_scan_parser", "add_source_args", "add_stream_parser",
+           "describe_status", "open_from_args", "run_scan", "run_stream"]
 
 KINDS = ("repfit", "microbit", "polar", "witmotion", "thingy52")
 _ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
@@ -43,7 +43,15 @@ def add_stream_parser(sub: Any) -> None:
     p = sub.add_parser("stream", help="stream one wearable live (acceleration, rate, loss, reps)",
                        description="Connect to one wearable and show what arrives. Exactly one "
                                    "of --device, --phone, --replay.")
-    src = p.add_mutually_exclusive_group(required=True)
+    add_source_args(p, required=True)
+    p.add_argument("--exercise", default=None, help="count reps of this exercise as they happen")
+    p.add_argument("--seconds", type=float, default=None, metavar="S",
+                   help="stop after S seconds of samples (default: until Ctrl+C)")
+
+
+def add_source_args(p: argparse.ArgumentParser, *, required: bool) -> None:
+    """The options that choose a wearable (shared by ``repfit stream`` and ``repfit host``)."""
+    src = p.add_mutually_exclusive_group(required=required)
     src.add_argument("--device", metavar="ADDRESS|NAME",
                      help="BLE address, or a name (prefix) found by scanning")
     src.add_argument("--phone", metavar="URL",
@@ -57,9 +65,6 @@ def add_stream_parser(sub: Any) -> None:
     p.add_argument("--rate", type=float, default=None, metavar="HZ", help="sample rate to request")
     p.add_argument("--range", dest="range_g", type=float, default=None, metavar="G",
                    help="full-scale range to request (repfit firmware, Polar)")
-    p.add_argument("--exercise", default=None, help="count reps of this exercise as they happen")
-    p.add_argument("--seconds", type=float, default=None, metavar="S",
-                   help="stop after S seconds of samples (default: until Ctrl+C)")
     p.add_argument("--phone-topic", default="sensor-logger", help="Sensor Logger topic")
     p.add_argument("--phone-device", default=None, help="only this Sensor Logger deviceId")
     p.add_argument("--speed", type=float, default=1.0,
@@ -211,7 +216,11 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
                        policy=Reconnect(max_attempts=1))
 
 
-def _open(args: argparse.Namespace, console: Console) -> WearableSource:
+def open_from_args(args: argparse.Namespace, console: Console) -> WearableSource:
+    """The source chosen by `add_source_args` options (scans first when given a name).
+
+    Call it outside a running event loop: resolving a name runs a short scan.
+    """
     if args.replay:
         return _replay_source(args)
     if args.phone:
@@ -239,7 +248,7 @@ def run_stream(args: argparse.Namespace) -> int:
                           f"{', '.join(EXERCISES)}[/]")
             return 2
     try:
-        src = _open(args, console)
+        src = open_from_args(args, console)
     except ValueError as err:
         console.print(f"[red]repfit stream: {err}[/]")
         return 2

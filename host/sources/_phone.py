@@ -26,7 +26,6 @@ import json
 import logging
 import math
 import time
-import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from repfit.config import parse_broker_url
 from repfit.wire import SampleBatch
 
 from ._clock import ClockMapper
@@ -202,13 +202,9 @@ class PhoneAssembler:
 
 
 def _broker_address(url: str) -> tuple[str, int, str]:
-    """(host, port, transport) from ``mqtt://host:port`` or ``ws://host:port``."""
-    u = urllib.parse.urlparse(url if "://" in url else f"mqtt://{url}")
-    if u.scheme not in ("mqtt", "tcp", "ws"):
-        raise ValueError(f"broker URL must be mqtt://HOST:PORT or ws://HOST:PORT, got {url!r}")
-    transport = "websockets" if u.scheme == "ws" else "tcp"
-    return u.hostname or "127.0.0.1", u.port or (9001 if transport == "websockets" else 1883), \
-        transport
+    """(host, port, paho transport) from a broker URL, validated by `parse_broker_url`."""
+    settings = parse_broker_url(url, key="--phone")
+    return settings.host, settings.port, "websockets" if settings.websocket else "tcp"
 
 
 class SensorLoggerSource:

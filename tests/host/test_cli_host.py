@@ -113,3 +113,16 @@ def test_bad_broker_url_names_the_option(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "--broker" in proc.stderr and "mqtt://HOST:PORT" in proc.stderr
+
+
+def test_bad_wearable_options_name_the_option(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    base = [sys.executable, "-m", "repfit", "host", "--broker", "mqtt://127.0.0.1:1", "--user",
+            "ada", "--data-dir", str(tmp_path)]
+    phone = subprocess.run([*base, "--phone", "notaurl"], capture_output=True, text=True,
+                           timeout=60, env=env)
+    assert phone.returncode == 2 and "--phone: expected a URL like mqtt://HOST:PORT" in phone.stderr
+    replay = subprocess.run([*base, "--replay", "hopscotch"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert replay.returncode == 2 and "--replay" in replay.stderr
+    assert "unknown exercise 'hopscotch'" in replay.stderr
