@@ -26,7 +26,8 @@ def describe_result(r: wire.Result) -> str:
         amount = f"{r.reps}/{r.target:g} reps"
     else:
         amount = f"{r.hold_seconds or 0.0:.1f} s held"
-    refused = f", {r.rejected} movements refused" if r.rejected else ""
+    refused = f", {r.rejected} movement{'s' if r.rejected > 1 else ''} refused" if r.rejected \
+        else ""
     when = datetime.fromtimestamp(r.finished_at).strftime("%H:%M:%S") if r.finished_at else ""
     return (f"{r.exercise}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
             f"{', ' + when if when else ''})")
@@ -53,8 +54,10 @@ class ConsoleObserver:
     def _amount(p: wire.Progress | wire.Result) -> str:
         if p.unit == "reps":
             text = f"{p.reps}/{p.target:g} reps"
-        else:
+        elif isinstance(p, wire.Progress):  # progress of a hold is in seconds
             text = f"{p.hold_seconds or 0.0:.1f}/{p.target:g} s"
+        else:
+            text = f"{p.hold_seconds or 0.0:.1f} s held"
         if p.rejected:
             why = f" ({p.last_reason})" if isinstance(p, wire.Progress) and p.last_reason else ""
             text += f"  [yellow]{p.rejected} refused{why}[/]"
@@ -62,7 +65,9 @@ class ConsoleObserver:
 
     @staticmethod
     def _done(p: wire.Progress | wire.Result) -> float:
-        return min(float(p.reps) if p.unit == "reps" else (p.hold_seconds or 0.0), p.target)
+        if p.unit == "reps":
+            return min(float(p.reps), p.target)
+        return p.hold_seconds or 0.0
 
     def progress(self, p: wire.Progress) -> None:
         if p.assignment_id not in self._bars:

@@ -120,6 +120,8 @@ class CoachSettings:
     major_rep_every: int = 10
     calibration_iterations: int = 10
     announce_s: float = 3.0
+    #: Shortest hold the host will ask for: 500 iterations of a fast model can be one second.
+    min_hold_s: float = 20.0
     checkpoint_every: int = 100
     deadline_s: float = 900.0
     metric: str | None = None
@@ -135,7 +137,7 @@ class CoachSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("announce_s",):
+        for name in ("announce_s", "min_hold_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
@@ -473,7 +475,8 @@ class Coach:
         ex = self.exercise
         est: float | None
         if ex.unit == "iterations":
-            est = ex.target * (self._spi or 0.1)
+            # The training's time axis, but never a token hold when iterations are very fast.
+            est = max(ex.target * (self._spi or 0.1), self.settings.min_hold_s)
         elif ex.unit == "reps":
             est = ex.target * (ex.seconds_per_rep or 2.5)
         else:

@@ -10,6 +10,7 @@ Example (every key optional; these are the defaults)::
     major_rep_every = 10         # count exercises: distinct tick every N reps
     calibration_iterations = 10  # iterations timed before the metronome starts
     announce_s = 3.0             # the workout starts no earlier than this after the announcement
+    min_hold_s = 20.0            # a hold in iterations lasts at least this long on the host
     deadline_s = 900             # how long the host keeps an assignment open
     # metric = "auc"             # which evaluation result to compare (default: the first
     # dataset = "valid_0"        #   metric of the last validation set)
@@ -45,7 +46,7 @@ __all__ = ["coach_settings_from_tables"]
 
 _INT_KEYS = ("tick_every", "major_every", "major_rep_every", "calibration_iterations",
              "checkpoint_every")
-_NUM_KEYS = ("announce_s", "deadline_s", "reps", "iterations", "seconds")
+_NUM_KEYS = ("announce_s", "min_hold_s", "deadline_s", "reps", "iterations", "seconds")
 _STR_KEYS = ("exercise", "metric", "dataset")
 _RULES = ("penalty", "reward", "interrupt")
 
@@ -76,8 +77,9 @@ def coach_settings_from_tables(tables: Mapping[str, Any], source: str = "") -> C
                                   else "an integer", source)
             values[key] = value
         elif key in _NUM_KEYS:
+            zero_ok = key in ("announce_s", "min_hold_s")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                    not math.isfinite(value) or value < 0 or (key != "announce_s" and value == 0):
+                    not math.isfinite(value) or value < 0 or (not zero_ok and value == 0):
                 raise ConfigError(dotted, value, "a positive number", source)
             values[key] = float(value)
         elif key in _STR_KEYS:

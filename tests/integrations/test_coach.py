@@ -62,7 +62,7 @@ def test_first_iteration_announces_and_assigns_a_count_exercise():
 
 
 def test_iteration_hold_ticks_every_10_major_every_100_and_finishes_at_the_target():
-    coach = make("plank", calibration_iterations=10)
+    coach = make("plank", calibration_iterations=10, min_hold_s=0.0)
     out = feed(coach, range(400), dt=0.02)
     assignment = [(i, m) for i, m in out if isinstance(m, wire.Assignment)]
     # Sent once the speed is known, so the host gets a real duration estimate.
@@ -112,6 +112,17 @@ def test_the_workout_starts_only_after_the_announcement_had_time_to_play():
     coach = make("push-ups", announce_s=3.0, calibration_iterations=10)
     out = feed(coach, range(500), dt=1 / 64)  # exact in binary: 3 s is iteration 192
     assert cues(out, "start") == [(192, "start", 0)]
+
+
+def test_a_fast_training_never_asks_for_a_token_hold():
+    """250 iterations at 2 ms each would be a half-second plank: the floor applies."""
+    coach = make("plank", calibration_iterations=10)
+    out = feed(coach, range(300), dt=0.002)
+    (a,) = [m for _, m in out if isinstance(m, wire.Assignment)]
+    assert a.unit == "iterations" and a.est_duration_s == pytest.approx(20.0)
+    slow = make("plank", calibration_iterations=10, min_hold_s=5.0)
+    (b,) = [m for _, m in feed(slow, range(300), dt=0.2) if isinstance(m, wire.Assignment)]
+    assert b.est_duration_s == pytest.approx(250 * 0.2)
 
 
 def test_training_shorter_than_calibration_still_sends_a_hold_with_an_estimate():
