@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 
 from repfit import wire
 from repfit.config import MqttSettings
+from repfit.host.log_limit import RateLimitedLog
 
 __all__ = ["Bus", "BusError", "Incoming"]
 
@@ -48,25 +49,6 @@ class Incoming:
     topic: wire.Topic
     message: wire.Message
     retained: bool = False
-
-
-class _LogLimiter:
-    """At most one warning per key per ``period_s``; counts what it held back."""
-
-    def __init__(self, period_s: float = 10.0) -> None:
-        self.period_s = period_s
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def warn(self, key: str, msg: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last.get(key, -1e9) >= self.period_s:
-            held = self._held.pop(key, 0)
-            suffix = f" ({held} similar messages suppressed)" if held else ""
-            log.warning(msg + suffix, *args)
-            self._last[key] = now
-        else:
-            self._held[key] = self._held.get(key, 0) + 1
 
 
 class Bus:
@@ -114,7 +96,7 @@ class Bus:
         self._connect_error: BaseException | None = None
         self._filters: dict[str, int] = {}
         self._dropped = 0
-        self._limiter = _LogLimiter()
+        self._limiter = RateLimitedLog(log)
         self.rejected = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -199,9 +181,11 @@ class Bus:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
-        if self._client is not None and self._connect_error is None:
-            self._limiter.warn("disconnect", "lost the MQTT broker at %s (%s); reconnecting",
-                               self.settings.url, reason)
+        if self._client is not None and self._connect_error is None and self._loop is not None:
+            # The limiter belongs to the event loop's thread; paho calls us from its own.
+            self._loop.call_soon_threadsafe(
+                self._limiter.warning, "disconnect",
+                "lost the MQTT broker at %s (%s); reconnecting", self.settings.url, str(reason))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         assert self._loop is not None
@@ -212,7 +196,7 @@ class Bus:
         if self._queue.full():
             self._queue.get_nowait()
             self._dropped += 1
-            self._limiter.warn("overflow", "incoming queue full: dropped the oldest message "
+            self._limiter.warning("overflow", "incoming queue full: dropped the oldest message "
                                "(%d so far)", self._dropped)
         self._queue.put_nowait(message)
 
@@ -262,7 +246,7 @@ class Bus:
                 self.rejected += 1
                 # One line per distinct problem per topic; a flood of the same is summarised.
                 key = f"{raw.topic}|{exc.field}|{re.sub(r'[0-9]+', '#', exc.reason)}"
-                self._limiter.warn(key, "dropped a message on %s: %s (%s)",
+                self._limiter.warning(key, "dropped a message on %s: %s (%s)",
                                    raw.topic, exc.reason, f"field {exc.field!r}")
                 continue
             if topic.user != self.user:

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from repfit.host.log_limit import RateLimitedLog
 from repfit.wire import SampleBatch
 
 from ._devices import BATTERY_LEVEL_UUID, PROFILES, DeviceProfile, profile_for
 from ._errors import ConnectionLost, DeviceNotFound, PacketError, TransportError
-from ._ratelimit import RateLimitedLog
 from ._stream import StreamAssembler, StreamStats
 from ._transport import BleTransport, NotifyCallback, TransportFactory
 

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 from repfit.config import parse_broker_url
+from repfit.host.log_limit import RateLimitedLog
 from repfit.wire import SampleBatch
 
 from ._clock import ClockMapper
 from ._errors import PacketError
-from ._ratelimit import RateLimitedLog
 from ._units import STANDARD_GRAVITY, UnitGuard
 
 __all__ = ["PhoneAssembler", "SensorLoggerMessage", "SensorLoggerSource",

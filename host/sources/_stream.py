@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from repfit.host.log_limit import RateLimitedLog
 from repfit.wire import SampleBatch
 
 from ._clock import ClockMapper
 from ._packets import Frame
-from ._ratelimit import RateLimitedLog
 from ._sequence import Sequencer
 from ._units import UnitGuard
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._ratelimit import RateLimitedLog
+from repfit.host.log_limit import RateLimitedLog
 
 __all__ = ["UnitGuard"]
 

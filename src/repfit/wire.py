@@ -127,7 +127,8 @@ class Cue:
 class SampleBatch:
     """Accelerometer samples from one wearable.
 
-    ``t`` is seconds on the device's clock (monotonic, shape ``(n,)``), ``acc`` is in g,
+    ``t`` is seconds on a monotonic clock, shape ``(n,)``: the sender's own clock on the wire;
+    BLE and phone sources map device time onto a steady host clock first. ``acc`` is in g,
     shape ``(n, 3)``. ``seq`` numbers batches per device so loss can be detected;
     ``lost_before`` is how many samples the source knows were lost just before this batch.
     """

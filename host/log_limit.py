@@ -1,4 +1,5 @@
-"""Rate-limited log lines: a misbehaving device must not flood the log, nor go unreported."""
+"""Rate-limited log lines: a misbehaving device or publisher must not flood the log, nor go
+unreported. Shared by the MQTT bus and the wearable sources."""
 
 from __future__ import annotations
 
@@ -33,9 +34,17 @@ class RateLimitedLog:
         self._last: dict[str, float] = {}
         self._held: dict[str, int] = {}
 
+    #: Keys remembered at most; past it the oldest are forgotten (keys can come from the
+    #: outside, e.g. topics, and must not grow memory without bound).
+    max_keys = 1024
+
     def log(self, level: int, key: str, msg: str, *args: object) -> bool:
         """Log ``msg % args`` unless ``key`` was logged within the interval; True if logged."""
         now = self.clock()
+        if key not in self._last and len(self._last) >= self.max_keys:
+            oldest = min(self._last, key=self._last.__getitem__)
+            del self._last[oldest]
+            self._held.pop(oldest, None)
         last = self._last.get(key)
         if last is not None and now - last < self.interval_s:
             self._held[key] = self._held.get(key, 0) + 1
