@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,46 +21,58 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "reps"
 
 
-def _wait_for_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout_s} s")
+def run_mosquitto(tmp: Path, port: int, *lines: str) -> subprocess.Popen[bytes]:
+    """A private Mosquitto on ``port`` with extra config ``lines`` (e.g. a password file).
 
-
-def start_mosquitto(tmp: Path, extra_conf: str = "") -> tuple[subprocess.Popen[bytes], int]:
-    """A private Mosquitto on a free loopback port (tests may kill or reconfigure it)."""
-    binary = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-    if binary is None:
+    Tests that kill, restart or reconfigure a broker use their own, never the shared one.
+    """
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
         if os.environ.get("REPFIT_REQUIRE_MOSQUITTO"):
             pytest.fail("mosquitto is required (REPFIT_REQUIRE_MOSQUITTO is set) but not installed")
         pytest.skip("mosquitto is not installed (apt-get install -y mosquitto)")
-    port = free_port()
     conf = tmp / f"mosquitto-{port}.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    + extra_conf)
+    # As root, Mosquitto would switch to its own user, who cannot read files in tmp_path.
+    conf.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false",
+                               f"user {getpass.getuser()}", *lines]) + "\n")
     proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        _wait_for_port(port)
-    except RuntimeError:
-        proc.kill()
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise RuntimeError(f"mosquitto did not start: {err}") from None
-    return proc, port
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"mosquitto exited with {proc.returncode} (config {conf})")
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"mosquitto did not listen on {port}")
 
 
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MqttSettings]:
     """A Mosquitto process owned by this test session, on a free port."""
-    proc, port = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    port = free_port()
+    proc = run_mosquitto(tmp_path_factory.mktemp("mosquitto"), port, "allow_anonymous true")
     yield MqttSettings(host="127.0.0.1", port=port)
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start Mosquitto processes owned by one test; all are stopped at its end."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(port: int, *lines: str) -> subprocess.Popen[bytes]:
+        proc = run_mosquitto(tmp_path, port, *lines)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from repfit.detection.simulate import simulate_set
 from repfit.host.recordings import RecordingError, add_count_parser, read_csv, run_count
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data" / "reps"
+# The development recordings sit beside the repository (never inside it); a clone elsewhere
+# points at them with REPFIT_REPS_DATA.
+DATA = Path(os.environ.get("REPFIT_REPS_DATA", REPO.parent / "shared" / "data" / "reps"))
 
 
 def _parse(*argv: str) -> argparse.Namespace:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import getpass
 import queue
-import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -115,43 +109,3 @@ def binary_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     x = rng.normal(size=(220, 5))
     y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.5, size=220) > 0).astype(int)
     return x[:160], y[:160], x[160:], y[160:]
-
-
-def run_mosquitto(tmp: Path, port: int, *lines: str) -> subprocess.Popen[bytes]:
-    """A private Mosquitto on ``port`` with extra config ``lines`` (e.g. a password file)."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        pytest.skip("mosquitto is not installed (apt-get install -y mosquitto)")
-    conf = tmp / f"mosquitto-{port}.conf"
-    # As root, Mosquitto would switch to its own user, who cannot read files in tmp_path.
-    user = [f"user {getpass.getuser()}"]
-    conf.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false", *user,
-                               *lines]) + "\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        if proc.poll() is not None:
-            raise RuntimeError(f"mosquitto exited with {proc.returncode} (config {conf})")
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"mosquitto did not listen on {port}")
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start Mosquitto processes owned by one test; all are stopped at its end."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(port: int, *lines: str) -> subprocess.Popen[bytes]:
-        proc = run_mosquitto(tmp_path, port, *lines)
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(10)

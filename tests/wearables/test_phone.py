@@ -136,24 +136,19 @@ async def _receive(url: str, ws_port: int, topic: str, payloads: list[bytes],
     return src, got
 
 
-def test_phone_to_mosquitto_websockets_to_host(tmp_path, motion: np.ndarray,
+def test_phone_to_mosquitto_websockets_to_host(motion: np.ndarray, private_broker,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    from conftest import start_mosquitto
-
-    ws_port = free_port()
-    proc, port = start_mosquitto(tmp_path, f"listener {ws_port} 127.0.0.1\nprotocol websockets\n")
-    try:
-        msgs = messages(motion, 50)
-        junk = [b"not json", json.dumps({"messageId": "x", "payload": []}).encode()]
-        other = json.dumps({"messageId": 0, "sessionId": "z", "deviceId": "someone-else",
-                            "payload": []}).encode()
-        payloads = msgs[:3] + junk + [other] + msgs[3:]
-        with caplog.at_level(logging.WARNING, logger="repfit.host.sources"):
-            src, got = asyncio.run(_receive(f"mqtt://127.0.0.1:{port}", ws_port,
-                                            "sensor-logger", payloads, len(motion)))
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    ws_port, port = free_port(), free_port()
+    private_broker(port, "allow_anonymous true", f"listener {ws_port} 127.0.0.1",
+                   "protocol websockets")
+    msgs = messages(motion, 50)
+    junk = [b"not json", json.dumps({"messageId": "x", "payload": []}).encode()]
+    other = json.dumps({"messageId": 0, "sessionId": "z", "deviceId": "someone-else",
+                        "payload": []}).encode()
+    payloads = msgs[:3] + junk + [other] + msgs[3:]
+    with caplog.at_level(logging.WARNING, logger="repfit.host.sources"):
+        src, got = asyncio.run(_receive(f"mqtt://127.0.0.1:{port}", ws_port,
+                                        "sensor-logger", payloads, len(motion)))
     np.testing.assert_allclose(np.concatenate([b.acc for b in got]), motion, atol=1e-9)
     assert src.bad_messages == 2
     assert any("not JSON" in r.getMessage() for r in caplog.records)
