@@ -13,6 +13,7 @@ from pathlib import Path
 from repfit import __version__
 from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
 from repfit.host.sources import SourceError, WearableSource
+from repfit.host.store import StoreError
 
 __all__ = ["build_parser", "main"]
 
@@ -246,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConnectionError, SourceError) as exc:
         print(f"repfit: {exc}", file=sys.stderr)
         return 3
+    except StoreError as exc:
+        print(f"repfit: {exc} (it was left untouched)", file=sys.stderr)
+        return 4
 
 
 def _run_plugin_command(args: Args) -> int:

@@ -126,3 +126,15 @@ def test_bad_wearable_options_name_the_option(tmp_path: Path) -> None:
                             timeout=60, env=env)
     assert replay.returncode == 2 and "--replay" in replay.stderr
     assert "unknown exercise 'hopscotch'" in replay.stderr
+
+
+def test_a_corrupt_history_file_is_reported_and_kept(tmp_path: Path) -> None:
+    db = tmp_path / "repfit.sqlite3"
+    db.write_bytes(b"not a database, but somebody's data" * 50)
+    proc = subprocess.run(
+        [sys.executable, "-m", "repfit", "history", "--user", "ada", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")})
+    assert proc.returncode == 4
+    assert "is not a usable repfit database" in proc.stderr and "Traceback" not in proc.stderr
+    assert db.read_bytes() == b"not a database, but somebody's data" * 50
