@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -95,6 +95,8 @@ class Bus:
         self._connected: asyncio.Event | None = None
         self._connect_error: BaseException | None = None
         self._filters: dict[str, int] = {}
+        self._suback: dict[int, asyncio.Future[None]] = {}
+        self._unacked: list[mqtt.MQTTMessageInfo] = []
         self._dropped = 0
         self._limiter = RateLimitedLog(log)
         self.rejected = 0
@@ -126,6 +128,7 @@ class Bus:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
         try:
             client.connect_async(self.settings.host, self.settings.port, keepalive=30)
@@ -156,12 +159,34 @@ class Bus:
             return
         self._client = None
         with contextlib.suppress(OSError, ValueError, RuntimeError):
-            info = client.publish(self._status_topic(), self._status(False), qos=1, retain=True)
-            await asyncio.get_running_loop().run_in_executor(None, info.wait_for_publish, 2.0)
+            self._unacked.append(
+                client.publish(self._status_topic(), self._status(False), qos=1, retain=True))
+        # Results and statuses still in flight get a bounded moment to reach the broker.
+        await asyncio.get_running_loop().run_in_executor(None, self._flush, 2.0)
         client.disconnect()
         await asyncio.get_running_loop().run_in_executor(None, client.loop_stop)
 
+    def _flush(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for info in self._unacked:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                info.wait_for_publish(remaining)
+        self._unacked.clear()
+
     # ------------------------------------------------------------ paho callbacks (its thread)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any,
+                      properties: Any) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._subscribed, mid)
+
+    def _subscribed(self, mid: int) -> None:
+        future = self._suback.get(mid)
+        if future is not None and not future.done():
+            future.set_result(None)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:
@@ -208,7 +233,19 @@ class Bus:
             raise BusError("subscribe() outside 'async with Bus(...)'")
         new = {wire.subscription(self.user, k): wire.qos_retain(k)[0] for k in kinds}
         self._filters.update(new)
-        self._client.subscribe(list(new.items()))
+        result, mid = self._client.subscribe(list(new.items()))
+        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
+            raise BusError(f"could not subscribe on {self.settings.url} ({result})")
+        # Registered before the loop can run the acknowledgement handed over by paho's thread.
+        acked = asyncio.get_running_loop().create_future()
+        self._suback[mid] = acked
+        try:
+            await asyncio.wait_for(acked, self.connect_timeout_s)
+        except asyncio.TimeoutError:
+            raise BusError(f"the MQTT broker at {self.settings.url} did not acknowledge the "
+                           f"subscription within {self.connect_timeout_s:g} s") from None
+        finally:
+            self._suback.pop(mid, None)
 
     def announce(self) -> None:
         """Publish this participant's retained ``online`` status.
@@ -226,11 +263,10 @@ class Bus:
             raise BusError("publish() outside 'async with Bus(...)'")
         topic = wire.topic_for(self.user, message, device)
         qos, retain = wire.qos_retain(wire.parse_topic(topic).kind)
-        self._client.publish(topic, wire.encode(message), qos=qos, retain=retain)
-
-    def publish_many(self, messages: Iterable[wire.Message]) -> None:
-        for m in messages:
-            self.publish(m)
+        info = self._client.publish(topic, wire.encode(message), qos=qos, retain=retain)
+        if qos > 0:
+            self._unacked = [i for i in self._unacked if not i.is_published()]
+            self._unacked.append(info)
 
     async def messages(self) -> AsyncIterator[Incoming]:
         """Decoded incoming messages, forever. Malformed ones are logged and skipped."""

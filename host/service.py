@@ -73,6 +73,8 @@ class WorkoutHost:
         self.active: Session | None = None
         self.pending: deque[wire.Assignment] = deque()
         self.results: list[wire.Result] = []
+        #: Set once subscribed: from then on nothing published for this user is missed.
+        self.ready = asyncio.Event()
         self._known: set[str] = set()
 
     @property
@@ -90,6 +92,7 @@ class WorkoutHost:
             self._queue(a)
         await self.bus.subscribe("assignment", "cue", "samples")
         self.bus.announce()
+        self.ready.set()
         await self._advance()
         helpers = [asyncio.create_task(self._tick_deadlines())]
         helpers += [asyncio.create_task(self._stream(s), name=s.name) for s in sources]

@@ -26,8 +26,7 @@ def _raw_publish(settings: MqttSettings, items: list[tuple[str, bytes]]) -> None
 
 async def _first_valid(settings: MqttSettings, user: str) -> tuple[wire.Message, int]:
     async with Bus(settings, user=user) as bus:
-        await bus.subscribe("assignment", "samples")
-        await asyncio.sleep(0.3)  # let the SUBACK arrive before publishing
+        await bus.subscribe("assignment", "samples")  # returns once the broker acknowledged
         good = wire.Assignment(id="ok", exercise="squat", target=5)
         items = [
             (f"repfit/{user}/assignment", b"{broken"),
@@ -61,7 +60,7 @@ def test_embedded_broker_delivers_retained_state(user: str) -> None:
             settings = MqttSettings(port=broker.port)
             async with Bus(settings, user=user, role="trainer") as pub:
                 pub.publish(wire.Assignment(id="kept", exercise="situp", target=3))
-                await asyncio.sleep(0.3)
+                # leaving the block flushes what is in flight
             async with Bus(settings, user=user) as sub:  # subscribes after the publish
                 await sub.subscribe("assignment")
                 incoming = await asyncio.wait_for(anext(aiter(sub.messages())), 10)

@@ -40,7 +40,6 @@ async def _drive(settings: MqttSettings, user: str) -> wire.Result:
         athlete_task = asyncio.create_task(
             perform_assignments(athlete_bus, Athlete(speed=20.0, seed=11), limit=1,
                                 since=time.time() - 5))
-        await asyncio.sleep(0.3)
         a = wire.Assignment(id=f"cli-{user}", exercise="squat", target=6, issued_at=time.time())
         bus.publish(a)
         garbage_sent = False

@@ -73,7 +73,7 @@ async def verified_workout(settings: MqttSettings, user: str, data_dir: Path,
             host = WorkoutHost(host_bus, store, observer=recorder, tick_s=0.1)
             tasks = [asyncio.create_task(host.run()),
                      asyncio.create_task(perform_assignments(athlete_bus, athlete, limit=1))]
-            await asyncio.sleep(0.3)
+            await host.ready.wait()
             await asyncio.to_thread(train_with_callback, settings, user, exercise, reps,
                                     data_dir)
             done = await tasks[1]
@@ -139,7 +139,7 @@ def test_deadline_and_restart_lose_nothing(mosquitto: MqttSettings, tmp_path: Pa
                 host = WorkoutHost(bus, store, observer=recorder, tick_s=0.05)
                 task = asyncio.create_task(host.run())
                 if publish:
-                    await asyncio.sleep(0.3)
+                    await host.ready.wait()
                     bus.publish(a)
                 if until_result:
                     await asyncio.wait_for(recorder.finished.wait(), 30)
