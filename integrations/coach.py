@@ -340,13 +340,16 @@ class Coach:
         return out
 
     def interrupted(self) -> list[wire.Message]:
-        """Ctrl+C: the penalty assignment (first) and its cue; empty when disabled."""
+        """Ctrl+C: a hold not yet sent (the workout stands), then the penalty and its cue."""
+        out: list[wire.Message] = []
+        if self._started and not self.finished and not self._assignment_sent:
+            out.append(self._assignment())
         self.finished = True
         rule = self.settings.interrupt
         if not rule.enabled:
-            return []
+            return out
         penalty = self._rule_assignment(rule, "penalty", "keyboard interrupt")
-        return [penalty, wire.Cue("penalty", penalty.id, None, penalty.text, self._now())]
+        return [*out, penalty, wire.Cue("penalty", penalty.id, None, penalty.text, self._now())]
 
     # ------------------------------------------------------------------ phases
 

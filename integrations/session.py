@@ -296,7 +296,10 @@ class TrainingSession:
                 log.warning("repfit: could not record the interrupted run (%s: %s)",
                             type(exc).__name__, exc)
         for message in messages:
-            if isinstance(message, wire.Assignment):
+            if isinstance(message, wire.Assignment) and message.reason != "penalty":
+                # The run's own hold, decided only now: as durable as the penalty, no warning.
+                self.publisher.deliver(message, self.options.interrupt_wait_s)
+            elif isinstance(message, wire.Assignment):
                 acked = self.publisher.deliver(
                     message, self.options.interrupt_wait_s,
                     on_stored=lambda m=message, w=self.options.interrupt_wait_s: log.warning(

@@ -125,6 +125,17 @@ def test_a_fast_training_never_asks_for_a_token_hold():
     assert b.est_duration_s == pytest.approx(250 * 0.2)
 
 
+def test_ctrl_c_before_calibration_still_sends_the_hold_then_the_penalty():
+    coach = make("plank", calibration_iterations=10)
+    assert not [m for _, m in feed(coach, range(3), dt=0.5) if isinstance(m, wire.Assignment)]
+    out = coach.interrupted()
+    hold, penalty = (m for m in out if isinstance(m, wire.Assignment))
+    assert (hold.reason, hold.unit, hold.exercise) == ("assigned", "iterations", "plank")
+    assert hold.est_duration_s == pytest.approx(max(250 * 0.5, 20.0))
+    assert penalty.reason == "penalty"
+    assert coach.finish() == []  # the run is over: the hold is not sent twice
+
+
 def test_training_shorter_than_calibration_still_sends_a_hold_with_an_estimate():
     coach = make("plank", calibration_iterations=10)
     out = feed(coach, range(5), dt=0.1, end=5)

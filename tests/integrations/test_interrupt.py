@@ -85,7 +85,7 @@ def test_a_disabled_interrupt_penalty_sends_nothing_and_still_reraises(
         mosquitto, user, listen, binary_data, tmp_path):
     listener = listen(user)
     xt, yt, _, _ = binary_data
-    cb = workout(user=user, broker=mosquitto.url, data_dir=tmp_path,
+    cb = workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="plank",
                  interrupt=Rule(False))
     with pytest.raises(KeyboardInterrupt), interrupt_penalty(cb):
         lgb.train(PARAMS, lgb.Dataset(xt, yt), 50, callbacks=[cb, _ctrl_c_at(2)])
