@@ -67,6 +67,8 @@ FEATURE_TAU_S = 2.0
 """Smoothing of the step and shake measures (about one rep)."""
 CHUNK = 1024
 """Grid samples processed per inner step (bounds work per step; results do not depend on it)."""
+AXIS_POWER = 4
+"""Power-iteration steps per block: the axis settles within a rep of the stream start."""
 RHYTHM_EVERY = 2
 """Axis blocks between re-estimates of the rep period (~1 s)."""
 HOLD_BLOCK = 12
@@ -313,7 +315,8 @@ class RepCounter:
         # Blocks are always whole (AXIS_BLOCK samples), so the decays are constants.
         self._cov = self._cov * self._lam_axis_blk + np.einsum("ik,jk->ij", b * self._w_blk, b)
         # One power-iteration step per block tracks the principal axis (it moves slowly).
-        a = self._cov @ self._axis
+        c = self._cov / max(1e-300, float(np.trace(self._cov)))
+        a = np.linalg.matrix_power(c, AXIS_POWER) @ self._axis
         norm = math.sqrt(float(a @ a))
         if norm > 1e-12:
             self._axis = a = a / norm

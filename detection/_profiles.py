@@ -8,9 +8,16 @@ tilt against gravity with linear acceleration).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["EXERCISES", "HOLD_EXERCISES", "PROFILES", "ExerciseProfile", "profile_for"]
+
+
+SMOOTH_STEP = 0.45
+"""Step-rate limit of the smooth, slow exercises (see ``max_step``)."""
+RHYTHMIC_STEP = 0.9
+"""Step-rate limit of ``generic``: reps as fast as 0.7 s have their fundamental there."""
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,14 @@ class ExerciseProfile:
         shake or a blow, not this exercise.
     hold : bool
         True for static holds (counted in seconds, not reps).
-    steps_ok : bool
-        The exercise itself lands on the feet at step-like rates (jumping jacks: two hops
-        per rep), so walking-like bounce is no reason to refuse it.
+    max_step : float
+        Largest variation of |a| at walking step rates (1.2-2.8 Hz), relative to the
+        movement itself, that a rep may carry. Walking and stairs put heel strikes and
+        bounce there; push-ups, squats and sit-ups are slow, smooth whole-body movements
+        whose own harmonics leave little there (a third of the movement or less). Faster
+        exercises (``generic`` allows 0.7 s reps, whose fundamental is in that band) need
+        more room; exercises that land on the feet (jumping jacks: two hops per rep) have
+        no limit.
     jump_g : float
         The exercise includes a jump: the magnitude |a| must have peaked at least this high
         (g) around each rep (a landing decelerates the body at well over 1 g on top of
@@ -53,7 +65,7 @@ class ExerciseProfile:
     min_swing_g: float
     max_swing_g: float
     hold: bool = False
-    steps_ok: bool = False
+    max_step: float = SMOOTH_STEP
     jump_g: float = 0.0
 
 
@@ -63,11 +75,12 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("pushup", 0.8, 10.0, 1.5, 0.08, 6.0),
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
-        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, steps_ok=True,
+        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=math.inf,
                         jump_g=1.6),
-        ExerciseProfile("burpee", 1.5, 15.0, 0.8, 0.50, 16.0, steps_ok=True, jump_g=1.2),
+        ExerciseProfile("burpee", 1.5, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
+                        jump_g=1.2),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
-        ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0),
+        ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0, max_step=RHYTHMIC_STEP),
     )
 }
 EXERCISES: tuple[str, ...] = tuple(PROFILES)

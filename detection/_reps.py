@@ -45,16 +45,16 @@ RETREAT = 0.35
 """Fraction of the set's typical swing the signal must come back before a rep is emitted."""
 REFRACTORY = 0.6
 """Reps inside a set are at least this fraction of the set's period apart."""
-STEP_RATIO = 0.9
-"""Walking puts |a| variation at the step rate on top of a modest arm or leg swing; an
-exercise's own movement dwarfs what little it has at that rate."""
-SHAKE_RATIO = 2.5
+SHAKE_RATIO = 1.6
 """Shaking puts more |a| variation above the step rate than in the movement itself."""
 SET_START_REPS = 3
 """Reps in rhythm (similar amplitude, plausible cadence) before a set counts as started; a
 pair that is never followed by a third still counts when the stream ends or the rhythm
 stops if the autocorrelation confirms its period, unless much larger reps follow it (then
 it was fidgeting before the set)."""
+START_TOLERANCE = 0.6
+"""The reps that start a set are spaced within this ratio of the movement's period (or of
+each other): people start a set at a steady pace, while fidgeting moves at random moments."""
 SET_TIMEOUT_PERIODS = 2.0
 """A set ends after this many of its periods without a rep (or max_period_s)."""
 
@@ -203,7 +203,7 @@ class SetTracker:
         if p.jump_g and e.jump < p.jump_g:
             return (f"no jump: |a| peaked at {e.jump:.1f} g, landing a {p.name} takes "
                     f"{p.jump_g:.1f} g or more")
-        if e.step > STEP_RATIO and not p.steps_ok:
+        if e.step > p.max_step:
             return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
                     "movement")
         if self.last_rep_t is not None and e.t - self.last_rep_t < p.min_period_s:
@@ -264,8 +264,8 @@ class SetTracker:
         gaps = [b.e.t - a.e.t for a, b in itertools.pairwise(chain)]
         per = self.rhythm
         if per is None:       # too early for the autocorrelation: the gaps must agree
-            return max(gaps) * REFRACTORY <= min(gaps)
-        return all(REFRACTORY * per <= g <= per / REFRACTORY for g in gaps)
+            return max(gaps) * START_TOLERANCE <= min(gaps)
+        return all(START_TOLERANCE * per <= g <= per / START_TOLERANCE for g in gaps)
 
     def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:
         """A chain that stopped: two reps in rhythm still make a (short) set."""

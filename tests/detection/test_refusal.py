@@ -27,12 +27,24 @@ def test_walking_is_refused_with_a_reason(exercise: str, position: str) -> None:
     assert any(r.startswith("steps") for r in reasons)
 
 
+@pytest.mark.parametrize("exercise", ["squat", "pushup", "situp"])
+@pytest.mark.parametrize("position", ["wrist", "upper_arm", "chest", "thigh"])
+def test_stairs_are_not_smooth_exercises(exercise: str, position: str) -> None:
+    # Climbing stairs swings the thigh like a slow exercise, but every step lands: the
+    # step-rate content of |a| is far above what a push-up, squat or sit-up carries.
+    for seed in range(3):
+        rec = simulate_activity("stairs", duration_s=120, position=position, seed=300 + seed)
+        assert _run(exercise, rec.t, rec.acc)[0] == 0, f"seed {300 + seed}"
+
+
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "generic"])
-def test_hand_shaking_is_refused_as_shaking(exercise: str) -> None:
-    rec = simulate_activity("hand_shake", duration_s=40, seed=3)
-    count, reasons = _run(exercise, rec.t, rec.acc)
-    assert count == 0
-    assert any(r.startswith("shaking") for r in reasons)
+@pytest.mark.parametrize("position", ["wrist", "upper_arm", "chest", "thigh"])
+def test_hand_shaking_is_refused_as_shaking(exercise: str, position: str) -> None:
+    for seed in range(3):
+        rec = simulate_activity("hand_shake", duration_s=120, position=position, seed=300 + seed)
+        count, reasons = _run(exercise, rec.t, rec.acc)
+        assert count == 0, f"seed {300 + seed}"
+        assert any(r.startswith("shaking") for r in reasons)
 
 
 @pytest.mark.parametrize("kind", ["typing", "rest", "lying"])
