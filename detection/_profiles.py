@@ -77,7 +77,7 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=math.inf,
                         jump_g=1.6),
-        ExerciseProfile("burpee", 1.5, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
+        ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
                         jump_g=1.2),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
         ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0, max_step=RHYTHMIC_STEP),
