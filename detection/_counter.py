@@ -314,7 +314,7 @@ class RepCounter:
     def _end_block(self, b: np.ndarray) -> None:
         # Blocks are always whole (AXIS_BLOCK samples), so the decays are constants.
         self._cov = self._cov * self._lam_axis_blk + np.einsum("ik,jk->ij", b * self._w_blk, b)
-        # One power-iteration step per block tracks the principal axis (it moves slowly).
+        # A few power-iteration steps per block track the principal axis.
         c = self._cov / max(1e-300, float(np.trace(self._cov)))
         a = np.linalg.matrix_power(c, AXIS_POWER) @ self._axis
         norm = math.sqrt(float(a @ a))
