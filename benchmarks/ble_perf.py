@@ -28,15 +28,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
-import re
 import struct
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _report import machine, write_section
 
 from repfit.detection import RepCounter
 from repfit.detection.simulate import simulate_set
@@ -154,20 +152,10 @@ def latency(pace: float) -> dict[str, float]:
             "rep_n": len(rep_lat)}
 
 
-def _cpu() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = re.search(r"Model name:\s*(.+)", out)
-        cpus = re.search(r"^CPU\(s\):\s*(\d+)", out, re.M)
-        return f"{model.group(1).strip() if model else '?'}, {cpus.group(1) if cpus else '?'} CPUs"
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "?"
-
-
 def report(tp: dict[str, float], lat: dict[str, float], cmd: str) -> str:
     return f"""### Wearables: BLE decode throughput and host-added latency
 
-Command: `{cmd}` - machine: {_cpu()}, Python {platform.python_version()}, one thread.
+Command: `{cmd}` - machine: {machine()}, one thread.
 
 | Decode path (repfit v1, 38 samples/notification) | samples/s per core | vs naive |
 |---|---:|---:|
@@ -194,16 +182,6 @@ not host overhead and is not included.)
 """
 
 
-def write_section(path: Path, text: str) -> None:
-    begin, end = "<!-- begin:wearables -->", "<!-- end:wearables -->"
-    doc = path.read_text()
-    if begin not in doc or end not in doc:
-        raise SystemExit(f"{path} has no {begin} ... {end} section")
-    head, rest = doc.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{begin}\n{text}{end}{tail}")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=20000)
@@ -218,7 +196,7 @@ def main() -> int:
     text = report(tp, lat, cmd.strip())
     print(text)
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, "wearables", text)
     return 0
 
 

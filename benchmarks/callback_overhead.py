@@ -20,11 +20,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import platform
-import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +31,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from _report import machine, write_section
 
 from repfit.integrations.lightgbm import workout
 
@@ -122,25 +120,13 @@ def measure(broker: str, pairs: int, rounds: int, train: lgb.Dataset, valid: lgb
                      statistics.median(bases))
 
 
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    m = re.search(r"Model name:\s*(.+)", out)
-    return m.group(1).strip() if m else "unknown CPU"
-
-
 def report(conditions: list[Condition], pairs: int, rounds: int, command: str) -> str:
-    import os
-
     lines = [
         "## Training callback overhead (`benchmarks/callback_overhead.py`)",
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {os.cpu_count()} cores, {_cpu_model()}; Python "
-        f"{platform.python_version()}, LightGBM {lgb.__version__}. `lgb.train` on 16,000 x 20 "
+        f"Machine: {machine()}, LightGBM {lgb.__version__}. `lgb.train` on 16,000 x 20 "
         f"rows with a 4,000-row validation set, {rounds} iterations, `num_threads=1`; "
         f"{pairs} interleaved pairs with/without the callback per condition, alternating "
         "which runs first, (plus one "
@@ -172,16 +158,6 @@ def report(conditions: list[Condition], pairs: int, rounds: int, command: str) -
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    doc = path.read_text()
-    begin, end = "<!-- begin:integrations -->", "<!-- end:integrations -->"
-    if begin not in doc or end not in doc:
-        doc = doc.rstrip() + f"\n\n{begin}\n{end}\n"
-    head, rest = doc.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{begin}\n{text}{end}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=7)
@@ -205,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         a for a in (argv if argv is not None else sys.argv[1:]))
     text = report(conditions, args.pairs, args.rounds, command.strip())
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, "integrations", text)
     print(text)
     return 0
 
