@@ -2,14 +2,15 @@
 
 - `RepCounter` -- count reps (or hold seconds) of one exercise from accelerometer batches.
 - `RepEvent`, `Rejection`, `CounterUpdate` -- what a batch produced.
-- `EXERCISES`, `HOLD_EXERCISES` -- the exercise profiles; `PROFILES` holds their parameters.
+- `EXERCISES`, `HOLD_EXERCISES` -- the exercise profiles; `PROFILES` holds their parameters;
+  `profile_name` finds the profile for a name as people write it ("Push-ups", "sit-up").
 - `repfit.detection.simulate` -- synthetic recordings of exercises and everyday motion.
 - `repfit.detection.reference` -- the plain offline peak counter used as a baseline.
 """
 
 from ._counter import RepCounter
 from ._events import CounterUpdate, Rejection, RepEvent
-from ._profiles import EXERCISES, HOLD_EXERCISES, PROFILES, ExerciseProfile
+from ._profiles import EXERCISES, HOLD_EXERCISES, PROFILES, ExerciseProfile, profile_name
 
 __all__ = [
     "EXERCISES",
@@ -20,4 +21,5 @@ __all__ = [
     "Rejection",
     "RepCounter",
     "RepEvent",
+    "profile_name",
 ]

@@ -105,7 +105,7 @@ class RepCounter:
 
     def __init__(self, exercise: str, *, gap_s: float = GAP_S, keep_trace: bool = False) -> None:
         self.profile: ExerciseProfile = profile_for(exercise)
-        self.exercise = exercise
+        self.exercise = self.profile.name
         if not gap_s > 0:
             raise ValueError(f"gap_s must be positive, got {gap_s}")
         self.stats = CleanStats()
@@ -151,7 +151,7 @@ class RepCounter:
         self._last_s = 0.0
         self._last_h = self._h_floor
         # Hold state.
-        self._hold = HoldTracker(HOLD_BLOCK / FS_HZ, exercise)
+        self._hold = HoldTracker(HOLD_BLOCK / FS_HZ, self.profile.name)
         self._hold_buf: list[np.ndarray] = []
         self._hold_buf_n = 0
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from repfit.detection import EXERCISES, RepCounter, RepEvent
+from repfit.host.session import counter_exercise
 
 __all__ = ["RecordingError", "add_count_parser", "count_file", "read_csv", "run_count"]
 
@@ -176,7 +177,9 @@ def add_count_parser(subparsers: Any) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE.csv",
                    help="CSV with header t,ax,ay,az (seconds, g); extra columns are ignored")
     p.add_argument("--exercise", required=True, metavar="NAME",
-                   help=f"exercise profile: {', '.join(EXERCISES)}")
+                   help=f"the exercise: {', '.join(EXERCISES)} (any usual spelling: "
+                        "'push-ups', 'sit-up', 'jumping jacks'); other exercises are "
+                        "counted as generic rhythmic motion")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per file and line")
     p.add_argument("--plot", type=Path, metavar="OUT.png",
@@ -192,10 +195,7 @@ def _plot_path(base: Path, i: int, n: int) -> Path:
 
 def run_count(args: argparse.Namespace) -> int:
     """Run ``repfit count``; exit code 0 when every file was counted, 1 otherwise."""
-    if args.exercise not in EXERCISES:
-        print(f"repfit count: unknown exercise {args.exercise!r}; known: "
-              f"{', '.join(EXERCISES)}", file=sys.stderr)
-        return 2
+    profile = counter_exercise(args.exercise)
     if args.plot is not None:
         try:
             import matplotlib
@@ -207,21 +207,21 @@ def run_count(args: argparse.Namespace) -> int:
     failed = 0
     for i, path in enumerate(args.files):
         try:
-            result, t, acc = count_file(path, args.exercise, args.units)
+            result, t, acc = count_file(path, profile, args.units)
         except RecordingError as exc:
             failed += 1
             if args.json:
-                print(json.dumps({"file": str(path), "exercise": args.exercise,
+                print(json.dumps({"file": str(path), "exercise": profile,
                                   "error": str(exc)}), flush=True)
             print(f"repfit count: {exc}", file=sys.stderr)
             continue
         if args.json:
             print(json.dumps(result.as_json()), flush=True)
         elif result.hold_seconds is not None:
-            print(f"{path}: held {result.hold_seconds:.1f} s ({args.exercise})")
+            print(f"{path}: held {result.hold_seconds:.1f} s ({profile})")
         else:
             refused = f", {len(result.rejected)} refused" if result.rejected else ""
-            print(f"{path}: {result.reps} reps ({args.exercise}{refused})")
+            print(f"{path}: {result.reps} reps ({profile}{refused})")
         if args.plot is not None:
             out = _plot_path(args.plot, i, len(args.files))
             plot_count(out, t, acc, result, title=str(path))

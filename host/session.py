@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 
 from repfit import wire
-from repfit.detection import EXERCISES, RepCounter
+from repfit.detection import EXERCISES, RepCounter, profile_name
 
 __all__ = ["Session", "counter_exercise"]
 
@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def counter_exercise(name: str) -> str:
-    """The detector profile for an assigned exercise; unknown names fall back to ``generic``."""
-    if name in EXERCISES:
-        return name
-    log.warning("no detection profile for exercise %r: counting it as generic rhythmic motion",
-                name)
+    """The detector profile for an exercise as people write it ("Push-ups", "sit-up");
+    names without one fall back to ``generic``, with a warning that names the profiles."""
+    found = profile_name(name)
+    if found is not None:
+        return found
+    log.warning("no detection profile for exercise %r (profiles: %s): counting it as generic "
+                "rhythmic motion", name, ", ".join(EXERCISES))
     return "generic"
 
 

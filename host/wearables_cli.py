@@ -44,7 +44,9 @@ def add_stream_parser(sub: Any) -> None:
                        description="Connect to one wearable and show what arrives. Exactly one "
                                    "of --device, --phone, --replay.")
     add_source_args(p, required=True)
-    p.add_argument("--exercise", default=None, help="count reps of this exercise as they happen")
+    p.add_argument("--exercise", default=None,
+                   help="count reps of this exercise as they happen (one without a profile "
+                        "is counted as generic rhythmic motion)")
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="stop after S seconds of samples (default: until Ctrl+C)")
 
@@ -241,12 +243,9 @@ def open_from_args(args: argparse.Namespace, console: Console) -> WearableSource
 def run_stream(args: argparse.Namespace) -> int:
     console = Console()
     if args.exercise:
-        from repfit.detection import EXERCISES
+        from repfit.host.session import counter_exercise
 
-        if args.exercise not in EXERCISES:
-            console.print(f"[red]repfit stream: unknown exercise {args.exercise!r}; known: "
-                          f"{', '.join(EXERCISES)}[/]")
-            return 2
+        args.exercise = counter_exercise(args.exercise)
     try:
         src = open_from_args(args, console)
     except ValueError as err:

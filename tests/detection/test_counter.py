@@ -7,7 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from repfit.detection import EXERCISES, HOLD_EXERCISES, CounterUpdate, RepCounter
+from repfit.detection import (
+    EXERCISES,
+    HOLD_EXERCISES,
+    CounterUpdate,
+    RepCounter,
+    profile_name,
+)
 from repfit.detection.simulate import simulate_set
 
 
@@ -70,6 +76,19 @@ def test_unknown_exercise_lists_known_ones() -> None:
     with pytest.raises(ValueError, match="squat") as info:
         RepCounter("yoga")
     assert "generic" in str(info.value)
+
+
+@pytest.mark.parametrize(("written", "profile"), [
+    ("push-up", "pushup"), ("Push-Ups", "pushup"), ("press ups", "pushup"),
+    ("sit-up", "situp"), ("situps", "situp"), ("SQUATS", "squat"),
+    ("jumping jacks", "jumping_jack"), ("Jumping-Jack", "jumping_jack"),
+    ("star jumps", "jumping_jack"), ("burpees", "burpee"), ("planks", "plank"),
+    ("generic", "generic"), ("yoga", None), ("", None), ("s", None), (None, None),
+])
+def test_exercise_names_as_people_write_them(written: str, profile: str | None) -> None:
+    assert profile_name(written) == profile
+    if profile is not None:
+        assert RepCounter(written).exercise == profile
 
 
 def test_exercise_tables() -> None:

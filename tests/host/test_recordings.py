@@ -93,14 +93,23 @@ def test_units_ms2_converts_and_plank_reports_seconds(tmp_path: Path,
     assert line["reps"] == 0 and line["hold_seconds"] > 10.0
 
 
-def test_text_output_and_unknown_exercise(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_output_spellings_and_exercises_without_a_profile(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
     rec = simulate_set("situp", reps=5, position="chest", seed=2)
     p = _write(tmp_path / "s.csv", rec.t, rec.acc)
     assert run_count(_parse(str(p), "--exercise", "situp")) == 0
-    assert capsys.readouterr().out.strip().endswith("reps (situp)")
-    assert run_count(_parse(str(p), "--exercise", "yoga")) == 2
-    assert "unknown exercise 'yoga'" in capsys.readouterr().err
+    out = capsys.readouterr().out.strip()
+    assert out.endswith("reps (situp)")
+    # The labels people write find the same profile, and the same count.
+    for spelling in ("sit-up", "Sit-Ups", "sit_up"):
+        assert run_count(_parse(str(p), "--exercise", spelling)) == 0
+        assert capsys.readouterr().out.strip() == out
+    # An exercise without a profile is counted as generic rhythmic motion, and says so.
+    with caplog.at_level("WARNING"):
+        assert run_count(_parse(str(p), "--exercise", "yoga", "--json")) == 0
+    assert json.loads(capsys.readouterr().out)["exercise"] == "generic"
+    assert "no detection profile for exercise 'yoga'" in caplog.text
 
 
 def test_plot_writes_an_image_per_file(tmp_path: Path) -> None:

@@ -70,3 +70,5 @@ def test_plank_hold_in_seconds() -> None:
 def test_unknown_exercise_falls_back_to_generic() -> None:
     assert counter_exercise("kettlebell_swing") == "generic"
     assert counter_exercise("squat") == "squat"
+    assert counter_exercise("Push-ups") == "pushup"
+    assert counter_exercise("jumping jacks") == "jumping_jack"
