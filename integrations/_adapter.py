@@ -13,14 +13,14 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from repfit.integrations.coach import Score, TrainingEvent, guess_higher_is_better
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.publisher import Publisher
 from repfit.integrations.session import TrainingSession, WorkoutOptions, _Resolved, experiment_key
 
-__all__ = ["AdapterCore", "missing_extra", "scores_from_logs"]
+__all__ = ["AdapterCore", "CoreContext", "missing_extra", "scores_from_logs"]
 
 log = logging.getLogger("repfit.integrations")
 
@@ -179,3 +179,32 @@ class AdapterCore:
         self._failed = True
         log.warning("repfit: the %s callback hit an error and keeps going without it where "
                     "needed; training continues", self.framework, exc_info=exc)
+
+
+_Context = TypeVar("_Context", bound="CoreContext")
+
+
+class CoreContext:
+    """``close()`` and ``with`` for any adapter holding an `AdapterCore` as ``self.core``.
+
+    A mixin with no state and no ``__init__``, listed first in an adapter's bases; the
+    framework base classes (Keras, Lightning, Transformers, XGBoost callbacks) define none of
+    these methods, so nothing of theirs is shadowed.
+    """
+
+    core: AdapterCore
+    #: Whether a Ctrl+C leaving the ``with`` block gives the interrupt penalty here; False
+    #: where the framework already reports it through a hook (Lightning's ``on_exception``).
+    penalise_interrupt_on_exit: ClassVar[bool] = True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End the run if still open (final comparison) and flush messages, bounded in time."""
+        self.core.close(timeout)
+
+    def __enter__(self: _Context) -> _Context:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is KeyboardInterrupt and self.penalise_interrupt_on_exit:
+            self.core.interrupted()
+        self.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repfit.integrations._adapter import AdapterCore, missing_extra, scores_from_logs
+from repfit.integrations._adapter import AdapterCore, CoreContext, missing_extra, scores_from_logs
 from repfit.integrations.session import WorkoutOptions
 
 try:
@@ -52,7 +52,7 @@ def workout(*, user: str | None = None, broker: str | None = None,
     return _WorkoutCallback(options)
 
 
-class _WorkoutCallback(_Callback):  # type: ignore[misc]
+class _WorkoutCallback(CoreContext, _Callback):  # type: ignore[misc]
     def __init__(self, options: WorkoutOptions) -> None:
         super().__init__()
         self.core = AdapterCore("keras", options)
@@ -75,18 +75,6 @@ class _WorkoutCallback(_Callback):  # type: ignore[misc]
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.core.finish()
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Flush messages, bounded in time (the run itself ends with ``on_train_end``)."""
-        self.core.close(timeout)
-
-    def __enter__(self) -> _WorkoutCallback:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is KeyboardInterrupt:
-            self.core.interrupted()
-        self.close()
 
     def _experiment_parts(self, params: dict[str, Any]) -> dict[str, Any]:
         parts: dict[str, Any] = {"epochs": params.get("epochs"), "steps": params.get("steps")}

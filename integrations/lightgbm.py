@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repfit.integrations._adapter import AdapterCore
+from repfit.integrations._adapter import AdapterCore, CoreContext
 from repfit.integrations.coach import Score
 from repfit.integrations.session import WorkoutOptions
 
@@ -76,7 +76,7 @@ def workout(
     return _WorkoutCallback(options, order)
 
 
-class _WorkoutCallback:
+class _WorkoutCallback(CoreContext):
     """The callable LightGBM invokes after every iteration."""
 
     before_iteration = False
@@ -120,18 +120,6 @@ class _WorkoutCallback:
         core.event(env.iteration, env.begin_iteration, env.end_iteration, scores)
         if env.iteration >= env.end_iteration - 1:
             core.finish()
-
-    def close(self, timeout: float = 5.0) -> None:
-        """End the current run (final comparison) and flush messages, bounded in time."""
-        self.core.close(timeout)
-
-    def __enter__(self) -> _WorkoutCallback:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is KeyboardInterrupt:
-            self.core.interrupted()
-        self.close()
 
 
 def _score(result: Any) -> Score:

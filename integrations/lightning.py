@@ -20,7 +20,7 @@ import contextlib
 import math
 from typing import Any
 
-from repfit.integrations._adapter import AdapterCore, missing_extra, scores_from_logs
+from repfit.integrations._adapter import AdapterCore, CoreContext, missing_extra, scores_from_logs
 from repfit.integrations.session import WorkoutOptions
 
 try:
@@ -60,7 +60,11 @@ def workout(*, user: str | None = None, broker: str | None = None,
     return _WorkoutCallback(options)
 
 
-class _WorkoutCallback(_Callback):  # type: ignore[misc]
+class _WorkoutCallback(CoreContext, _Callback):  # type: ignore[misc]
+    # Lightning turns Ctrl+C into a graceful shutdown and reports it to on_exception,
+    # which gives the penalty; leaving the with block must not give it twice.
+    penalise_interrupt_on_exit = False
+
     def __init__(self, options: WorkoutOptions) -> None:
         super().__init__()
         self.core = AdapterCore("lightning", options)
@@ -93,16 +97,6 @@ class _WorkoutCallback(_Callback):  # type: ignore[misc]
             self.core.interrupted()
         else:
             self.core.finish("failed")
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Flush messages, bounded in time (the run itself ends with ``on_train_end``)."""
-        self.core.close(timeout)
-
-    def __enter__(self) -> _WorkoutCallback:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.close()
 
 
 def _planned_steps(trainer: Any) -> int | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from repfit.integrations._adapter import AdapterCore, scores_from_logs
+from repfit.integrations._adapter import AdapterCore, CoreContext, scores_from_logs
 from repfit.integrations.session import WorkoutOptions
 
 __all__ = ["LoopCoach", "workout"]
@@ -46,7 +46,7 @@ def workout(*, user: str | None = None, broker: str | None = None,
     return LoopCoach(options)
 
 
-class LoopCoach:
+class LoopCoach(CoreContext):
     """Tracks a loop's iterations (see the module docstring)."""
 
     def __init__(self, options: WorkoutOptions) -> None:
@@ -92,15 +92,3 @@ class LoopCoach:
             (k.split("_", 1)[1] if k.startswith(("val_", "eval_", "test_", "train_")) else k
              for k in scores), higher_is_better)
         self.core.scores(max(it, 0), scores_from_logs(scores, higher))
-
-    def close(self, timeout: float = 5.0) -> None:
-        """End the run and flush messages, bounded in time."""
-        self.core.close(timeout)
-
-    def __enter__(self) -> LoopCoach:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is KeyboardInterrupt:
-            self.core.interrupted()
-        self.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repfit.integrations._adapter import AdapterCore, missing_extra
+from repfit.integrations._adapter import AdapterCore, CoreContext, missing_extra
 from repfit.integrations.coach import Score, guess_higher_is_better
 from repfit.integrations.session import WorkoutOptions
 
@@ -53,7 +53,7 @@ def workout(*, user: str | None = None, broker: str | None = None,
     return _WorkoutCallback(options)
 
 
-class _WorkoutCallback(TrainingCallback):  # type: ignore[misc]
+class _WorkoutCallback(CoreContext, TrainingCallback):  # type: ignore[misc]
     def __init__(self, options: WorkoutOptions) -> None:
         self.core = AdapterCore("xgboost", options)
         self._begin = 0
@@ -71,18 +71,6 @@ class _WorkoutCallback(TrainingCallback):  # type: ignore[misc]
     def after_training(self, model: Any) -> Any:
         self.core.finish()
         return model
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Flush messages, bounded in time (the run itself ends with ``after_training``)."""
-        self.core.close(timeout)
-
-    def __enter__(self) -> _WorkoutCallback:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is KeyboardInterrupt:
-            self.core.interrupted()
-        self.close()
 
 
 def _scores(evals_log: Any) -> list[Score]:

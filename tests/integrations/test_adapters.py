@@ -41,3 +41,28 @@ def test_every_adapter_rejects_unknown_keywords(module):
     adapter = importlib.import_module(f"repfit.integrations.{module}")
     with pytest.raises(TypeError, match="unknown workout argument"):
         adapter.workout(exercize="squats")
+
+
+class _CoreCalls:
+    """Stands in for `AdapterCore`: records what leaving a ``with`` block asks of it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def interrupted(self) -> None:
+        self.calls.append("interrupted")
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.calls.append("close")
+
+
+@pytest.mark.parametrize("module", ["lightgbm", "xgboost", "keras", "lightning", "hf", "loop"])
+def test_ctrl_c_leaving_the_with_block_gives_the_penalty_then_closes(module, tmp_path):
+    adapter = importlib.import_module(f"repfit.integrations.{module}")
+    cb = adapter.workout(broker="mqtt://127.0.0.1:9", data_dir=tmp_path)
+    cb.core = core = _CoreCalls()
+    with pytest.raises(KeyboardInterrupt), cb as entered:
+        assert entered is cb
+        raise KeyboardInterrupt
+    # Lightning reports Ctrl+C through on_exception; the with block must not penalise again.
+    assert core.calls == (["close"] if module == "lightning" else ["interrupted", "close"])
