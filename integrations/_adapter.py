@@ -20,7 +20,7 @@ from repfit.integrations.history import HistoryStore
 from repfit.integrations.publisher import Publisher
 from repfit.integrations.session import TrainingSession, WorkoutOptions, _Resolved, experiment_key
 
-__all__ = ["AdapterCore", "CoreContext", "missing_extra", "scores_from_logs"]
+__all__ = ["AdapterCore", "CoreContext", "build_options", "missing_extra", "scores_from_logs"]
 
 log = logging.getLogger("repfit.integrations")
 
@@ -29,6 +29,18 @@ def missing_extra(framework: str, extra: str, exc: ImportError) -> ImportError:
     """The error an adapter raises when its framework is not installed."""
     return ImportError(f"repfit's {framework} integration needs {framework}: "
                        f"pip install 'repfit[{extra}]' ({exc})")
+
+
+def build_options(framework: str, extra: str, import_error: ImportError | None, /,
+                  **fields: Any) -> WorkoutOptions:
+    """The options of a framework's ``workout(...)``, or the missing-extra error.
+
+    One body for every adapter's ``workout()``; the checks stay in the order users see them:
+    a framework that failed to import first, then unknown keywords (`TypeError`).
+    """
+    if import_error is not None:
+        raise missing_extra(framework, extra, import_error)
+    return WorkoutOptions.build(**fields)
 
 
 _PREFIXES = (("val_", "validation"), ("val/", "validation"), ("validation_", "validation"),

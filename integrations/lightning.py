@@ -20,7 +20,7 @@ import contextlib
 import math
 from typing import Any
 
-from repfit.integrations._adapter import AdapterCore, CoreContext, missing_extra, scores_from_logs
+from repfit.integrations._adapter import AdapterCore, CoreContext, build_options, scores_from_logs
 from repfit.integrations.session import WorkoutOptions
 
 try:
@@ -53,10 +53,8 @@ def workout(*, user: str | None = None, broker: str | None = None,
     TypeError
         For an unknown keyword.
     """
-    if _IMPORT_ERROR is not None:
-        raise missing_extra("lightning", "lightning", _IMPORT_ERROR)
-    options = WorkoutOptions.build(user=user, broker=broker, exercise=exercise, reps=reps,
-                                   seed=seed, **kwargs)
+    options = build_options("lightning", "lightning", _IMPORT_ERROR, user=user, broker=broker,
+                            exercise=exercise, reps=reps, seed=seed, **kwargs)
     return _WorkoutCallback(options)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from repfit.integrations._adapter import AdapterCore, CoreContext, missing_extra
+from repfit.integrations._adapter import AdapterCore, CoreContext, build_options
 from repfit.integrations.coach import Score, guess_higher_is_better
 from repfit.integrations.session import WorkoutOptions
 
@@ -46,10 +46,8 @@ def workout(*, user: str | None = None, broker: str | None = None,
     TypeError
         For an unknown keyword.
     """
-    if _IMPORT_ERROR is not None:
-        raise missing_extra("xgboost", "xgboost", _IMPORT_ERROR)
-    options = WorkoutOptions.build(user=user, broker=broker, exercise=exercise, reps=reps,
-                                   seed=seed, **kwargs)
+    options = build_options("xgboost", "xgboost", _IMPORT_ERROR, user=user, broker=broker,
+                            exercise=exercise, reps=reps, seed=seed, **kwargs)
     return _WorkoutCallback(options)
 
 
