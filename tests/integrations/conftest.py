@@ -5,6 +5,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -13,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from repfit import wire
 from repfit.config import MqttSettings
+from repfit.integrations.history import HistoryStore
 
 #: Generous bound on waiting for a message; only reached when something is broken.
 WAIT_S = 30.0
@@ -109,3 +112,26 @@ def binary_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     x = rng.normal(size=(220, 5))
     y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.5, size=220) > 0).astype(int)
     return x[:160], y[:160], x[160:], y[160:]
+
+
+class Recorded(NamedTuple):
+    """What the history keeps of a run; compares equal to a plain tuple of the same values."""
+
+    status: str
+    dataset: str | None
+    metric: str | None
+    higher_is_better: bool | None
+    scored: list[int]  # iterations that have a score, ascending
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Callable[[], Recorded]:
+    """Reads back the one run an adapter test trained into ``tmp_path`` (fails unless one)."""
+
+    def read() -> Recorded:
+        store = HistoryStore.in_dir(tmp_path)
+        [run] = store.runs()
+        return Recorded(run.status, run.dataset, run.metric, run.higher_is_better,
+                        sorted(store.scores(run.run_id)))
+
+    return read

@@ -48,18 +48,14 @@ def _trainer(cb, data, tmp_path, **args):
 
 
 def test_trainer_assigns_and_records_evaluations(mosquitto, user, listen, binary_data,
-                                                 tmp_path):
+                                                 tmp_path, recorded):
     listener = listen(user)
     with workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="squats",
                  checkpoint_every=10) as cb:
         _trainer(cb, binary_data, tmp_path).train()
     a = listener.assignment()
     assert a.exercise == "squat" and a.experiment.startswith("hf-")
-    store = HistoryStore.in_dir(tmp_path)
-    [run] = store.runs()
-    assert (run.status, run.dataset, run.metric, run.higher_is_better) == \
-        ("finished", "validation", "loss", False)
-    assert sorted(store.scores(run.run_id)) == [10, 20, 30]
+    assert recorded() == ("finished", "validation", "loss", False, [10, 20, 30])
 
 
 def test_metric_for_best_model_decides_what_is_compared(mosquitto, user, binary_data,

@@ -24,7 +24,7 @@ def _model(seed: int = 0):
 
 
 def test_fit_assigns_ticks_per_batch_and_records_epoch_scores(mosquitto, user, listen,
-                                                              binary_data, tmp_path):
+                                                              binary_data, tmp_path, recorded):
     listener = listen(user)
     xt, yt, xv, yv = binary_data
     with workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="plank",
@@ -38,12 +38,8 @@ def test_fit_assigns_ticks_per_batch_and_records_epoch_scores(mosquitto, user, l
     assert listener.cue("start").assignment_id == a.id
     assert [listener.cue("tick").index for _ in range(3)] == [1, 2, 3]
     assert listener.cue("finish").assignment_id == a.id
-    store = HistoryStore.in_dir(tmp_path)
-    [run] = store.runs()
     # 160 rows / 32 per batch = 5 batches per epoch; the first val_* metric is compared.
-    assert (run.dataset, run.metric, run.higher_is_better) == ("validation", "accuracy", True)
-    assert sorted(store.scores(run.run_id)) == [5, 10, 15, 20, 25, 30]
-    assert run.status == "finished"
+    assert recorded() == ("finished", "validation", "accuracy", True, [5, 10, 15, 20, 25, 30])
 
 
 def test_a_second_fit_is_compared_with_the_first(mosquitto, user, listen, binary_data,

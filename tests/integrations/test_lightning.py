@@ -52,7 +52,7 @@ def _trainer(cb, epochs=3):
 
 
 def test_fit_assigns_and_records_validation_scores(mosquitto, user, listen, binary_data,
-                                                   tmp_path):
+                                                   tmp_path, recorded):
     listener = listen(user)
     torch.manual_seed(0)
     with workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="sit-ups",
@@ -60,12 +60,8 @@ def test_fit_assigns_and_records_validation_scores(mosquitto, user, listen, bina
         _trainer(cb).fit(Tiny(), *_loaders(binary_data))
     a = listener.assignment()
     assert a.exercise == "situp" and a.experiment.startswith("lightning-")
-    store = HistoryStore.in_dir(tmp_path)
-    [run] = store.runs()
-    assert (run.status, run.dataset, run.metric, run.higher_is_better) == \
-        ("finished", "validation", "loss", False)
     # 160 rows / 16 per batch = 10 optimizer steps per epoch; validation after each epoch.
-    assert sorted(store.scores(run.run_id)) == [10, 20, 30]
+    assert recorded() == ("finished", "validation", "loss", False, [10, 20, 30])
 
 
 def test_ctrl_c_inside_lightning_gives_the_penalty(mosquitto, user, listen, binary_data,

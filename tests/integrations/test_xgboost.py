@@ -17,7 +17,7 @@ PARAMS = {"objective": "binary:logistic", "eval_metric": "logloss", "max_depth":
 
 
 def test_xgb_train_assigns_and_records_history(mosquitto, user, listen, binary_data,
-                                               tmp_path):
+                                               tmp_path, recorded):
     listener = listen(user)
     xt, yt, xv, yv = binary_data
     dtrain, dvalid = xgb.DMatrix(xt, label=yt), xgb.DMatrix(xv, label=yv)
@@ -27,11 +27,7 @@ def test_xgb_train_assigns_and_records_history(mosquitto, user, listen, binary_d
                   callbacks=[cb], verbose_eval=False)
     a = listener.assignment()
     assert a.exercise == "squat" and a.experiment.startswith("xgboost-")
-    store = HistoryStore.in_dir(tmp_path)
-    [run] = store.runs()
-    assert (run.status, run.dataset, run.metric, run.higher_is_better) == \
-        ("finished", "valid", "logloss", False)
-    assert sorted(store.scores(run.run_id)) == list(range(1, 21))
+    assert recorded() == ("finished", "valid", "logloss", False, list(range(1, 21)))
 
 
 def test_second_run_compares_with_the_first(mosquitto, user, listen, binary_data, tmp_path):
