@@ -64,6 +64,27 @@ class EmbeddedBroker:
         }
 
     async def __aenter__(self) -> EmbeddedBroker:
+        # amqtt logs every connection at INFO; keep our logs readable. Its broker also logs
+        # a traceback when it cannot start, then raises: we explain that once, below.
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        quiet = logging.getLogger("amqtt.broker")
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            await self._start()
+        except Exception as exc:  # a taken port, an address that is not this machine's
+            self._broker = None
+            cause = exc.__cause__ or exc
+            ports = f"{self.port}" if not self.ws_port else f"{self.port} and {self.ws_port}"
+            raise ConnectionError(f"the embedded broker cannot listen on {self.host} port "
+                                  f"{ports}: {getattr(cause, 'strerror', None) or cause}"
+                                  ) from None
+        finally:
+            quiet.setLevel(logging.WARNING)
+        log.info("embedded broker listening on %s", self.url)
+        return self
+
+    async def _start(self) -> None:
         # Imported here: amqtt is only needed when the embedded broker is used.
         from amqtt.broker import Broker
 
@@ -71,13 +92,8 @@ class EmbeddedBroker:
             self.port = free_port(self.host)
         if self.ws_port == 0:
             self.ws_port = free_port(self.host)
-        # amqtt logs every connection at INFO; keep our logs readable.
-        for name in ("amqtt", "transitions"):
-            logging.getLogger(name).setLevel(logging.WARNING)
         self._broker = Broker(self._config(), loop=asyncio.get_running_loop())
         await self._broker.start()
-        log.info("embedded broker listening on %s", self.url)
-        return self
 
     async def __aexit__(
         self,

@@ -40,6 +40,9 @@ class Args(argparse.Namespace):
     device: str | None
     phone: str | None
     replay: str | None
+    bind: str
+    port: int
+    ws_port: int | None
 
 
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -100,6 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     from repfit.host import wearables_cli
 
     wearables_cli.add_source_args(host, required=False)
+
+    broker = sub.add_parser(
+        "broker", help="run the embedded MQTT broker (no Mosquitto needed)",
+        description="Run repfit's embedded MQTT broker (amqtt) until Ctrl+C, so the training "
+                    "side, the host and a phone (Sensor Logger publishes over websockets) "
+                    "have a broker to meet on. It allows anonymous clients: it binds "
+                    "loopback unless --bind says otherwise; bind 0.0.0.0 only on a network "
+                    "you trust.")
+    broker.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
+                        help="address to listen on (default: 127.0.0.1; 0.0.0.0 for the LAN)")
+    broker.add_argument("--port", type=int, default=1883,
+                        help="MQTT port (default: 1883; 0: any free port, printed at start)")
+    broker.add_argument("--ws-port", type=int, default=None, metavar="PORT",
+                        help="also accept MQTT over websockets on this port (phones; "
+                             "Sensor Logger's usual port is 9001)")
 
     history = sub.add_parser("history", help="list stored results")
     history.add_argument("--user", metavar="NAME", help="user name (default: config)")
@@ -215,6 +233,26 @@ def _cmd_host(args: Args) -> int:
         return 130
 
 
+def _cmd_broker(args: Args) -> int:
+    from repfit.host.broker import EmbeddedBroker
+
+    for option, port in (("--port", args.port), ("--ws-port", args.ws_port)):
+        if port is not None and not 0 <= port < 65536:
+            raise ConfigError(option, str(port), "a TCP port, 1-65535 (0: any free one)")
+
+    async def serve() -> None:
+        async with EmbeddedBroker(port=args.port, ws_port=args.ws_port, host=args.bind) as b:
+            ws = f", websockets on ws://{b.host}:{b.ws_port}" if b.ws_port else ""
+            print(f"embedded MQTT broker on {b.url}{ws}. Ctrl+C to stop.", flush=True)
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def _cmd_history(args: Args) -> int:
     import time
 
@@ -236,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv, namespace=Args())
     _setup_logging(args.verbose)
-    handlers = {"demo": _cmd_demo, "host": _cmd_host, "history": _cmd_history}
+    handlers = {"demo": _cmd_demo, "host": _cmd_host, "broker": _cmd_broker,
+                "history": _cmd_history}
     try:
         if args.command in handlers:
             return handlers[args.command](args)
