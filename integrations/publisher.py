@@ -24,7 +24,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import paho.mqtt.client as mqtt
@@ -158,30 +158,36 @@ class Publisher:
         """
         self._enqueue(_Item(job=job))
 
-    def deliver(self, assignment: wire.Assignment, timeout: float,
+    def deliver(self, assignments: Sequence[wire.Assignment], timeout: float,
                 on_stored: Callable[[], object] | None = None) -> bool:
-        """Store ``assignment`` durably now, then wait up to ``timeout`` s for the broker's ack.
+        """Store ``assignments`` durably now, then wait up to ``timeout`` s for the broker's
+        acks of all of them.
 
-        The synchronous path, for a penalty decided while an exception unwinds: when this
-        returns the assignment is in the outbox whatever the broker does. A
-        `KeyboardInterrupt` arriving during the wait propagates at once. ``on_stored`` is
-        called once the assignment is on disk (to tell the user).
+        The synchronous path, for assignments decided while an exception unwinds: when this
+        returns they are all in the outbox whatever the broker does (every one is on disk
+        before any wait begins). A `KeyboardInterrupt` arriving during the wait propagates
+        at once. ``on_stored`` is called once they are on disk (to tell the user). They are
+        sent in the order given.
 
         Returns
         -------
         bool
-            Whether the broker acknowledged it within ``timeout``.
+            Whether the broker acknowledged all of them within ``timeout``.
         """
-        topic = wire.topic_for(self.user, assignment)
-        pending = PendingMessage(assignment.id, topic, wire.encode(assignment))
-        self._store(pending)
+        for assignment in assignments:
+            topic = wire.topic_for(self.user, assignment)
+            self._store(PendingMessage(assignment.id, topic, wire.encode(assignment)))
         if on_stored is not None:
             on_stored()
-        acked = threading.Event()
-        with self._cond:
-            self._waiters.setdefault(assignment.id, []).append(acked)
-        self._enqueue(_Item(message=assignment, stored=True))
-        return acked.wait(max(0.0, timeout))
+        events = []
+        for assignment in assignments:
+            acked = threading.Event()
+            with self._cond:
+                self._waiters.setdefault(assignment.id, []).append(acked)
+            self._enqueue(_Item(message=assignment, stored=True))
+            events.append(acked)
+        deadline = time.monotonic() + max(0.0, timeout)
+        return all(e.wait(max(0.0, deadline - time.monotonic())) for e in events)
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush queued messages and jobs for at most ``timeout`` seconds, then disconnect.

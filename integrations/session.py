@@ -295,20 +295,22 @@ class TrainingSession:
             except Exception as exc:  # history is a nice-to-have at this point
                 log.warning("repfit: could not record the interrupted run (%s: %s)",
                             type(exc).__name__, exc)
+        # Every assignment (the run's own hold if it was decided only now, the penalty) is
+        # on disk before any wait for the broker begins.
+        assignments = [m for m in messages if isinstance(m, wire.Assignment)]
+        penalties = [m.text for m in assignments if m.reason == "penalty"]
+        wait = self.options.interrupt_wait_s
+        if assignments:
+            acked = self.publisher.deliver(
+                assignments, wait,
+                on_stored=(lambda: log.warning(
+                    "repfit: %s (penalty stored; sending, up to %.0f s — Ctrl+C again to "
+                    "skip the wait)", "; ".join(penalties), wait)) if penalties else None)
+            if penalties and not acked:
+                log.warning("repfit: the penalty is stored and will be delivered when the "
+                            "broker is reachable")
         for message in messages:
-            if isinstance(message, wire.Assignment) and message.reason != "penalty":
-                # The run's own hold, decided only now: as durable as the penalty, no warning.
-                self.publisher.deliver(message, self.options.interrupt_wait_s)
-            elif isinstance(message, wire.Assignment):
-                acked = self.publisher.deliver(
-                    message, self.options.interrupt_wait_s,
-                    on_stored=lambda m=message, w=self.options.interrupt_wait_s: log.warning(
-                        "repfit: %s (penalty stored; sending, up to %.0f s — Ctrl+C again to "
-                        "skip the wait)", m.text, w))
-                if not acked:
-                    log.warning("repfit: the penalty is stored and will be delivered when the "
-                                "broker is reachable")
-            else:
+            if not isinstance(message, wire.Assignment):
                 self._send(message)
 
     def close(self, timeout: float = 5.0) -> None:

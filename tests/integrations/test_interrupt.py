@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import lightgbm as lgb
 import pytest
@@ -93,6 +94,35 @@ def test_a_disabled_interrupt_penalty_sends_nothing_and_still_reraises(
     listener.assignment("assigned")
     assert not any(isinstance(m, wire.Assignment) and m.reason == "penalty"
                    for m in listener.drain())
+
+
+def test_ctrl_c_before_calibration_stores_the_hold_and_the_penalty_before_any_wait(
+        binary_data, tmp_path):
+    # Broker down, a long wait for it: both assignments must be on disk at once, not the
+    # penalty only after the run's own hold has waited out its delivery.
+    xt, yt, _, _ = binary_data
+    cb = workout(user="early", broker=f"mqtt://127.0.0.1:{free_port()}", data_dir=tmp_path,
+                 exercise="plank", interrupt_wait_s=8.0)
+    outcome: list[BaseException] = []
+
+    def train() -> None:
+        try:
+            with interrupt_penalty(cb):
+                lgb.train(PARAMS, lgb.Dataset(xt, yt), 50, callbacks=[cb, _ctrl_c_at(2)])
+        except BaseException as exc:  # the thread reports what ended it
+            outcome.append(exc)
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    store = HistoryStore.in_dir(tmp_path)
+    deadline = time.monotonic() + 4.0
+    reasons: set[str] = set()
+    while time.monotonic() < deadline and reasons != {"assigned", "penalty"}:
+        reasons = {wire.decode(m.topic, m.payload)[1].reason for m, _ in store.outbox()}
+        time.sleep(0.05)
+    worker.join(30)
+    assert reasons == {"assigned", "penalty"}
+    assert len(outcome) == 1 and isinstance(outcome[0], KeyboardInterrupt)
 
 
 def test_interrupt_penalty_only_takes_repfit_callbacks():
