@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+try:  # numpy >= 2: the ufuncs behind np.fft, without its per-call Python layer
+    from numpy.fft import _pocketfft_umath as _pfu
+except ImportError:  # pragma: no cover - depends on the numpy version
+    _pfu = None
+
 __all__ = ["RhythmTracker"]
 
 WINDOW_S = 16.0
@@ -31,6 +36,9 @@ class RhythmTracker:
         self.filled = 0
         self.pos = 0
         self.nfft = 1 << int(np.ceil(np.log2(2 * self.n)))
+        self._spec = np.empty(self.nfft // 2 + 1, dtype=complex)
+        self._power = np.zeros(self.nfft // 2 + 1, dtype=complex)
+        self._ac = np.empty(self.nfft)
         self.lag_lo = max(1, round(min_period_s * fs_hz))
         self.lag_hi = min(int(max_period_s * fs_hz), self.n // 2)
         self.period_s: float | None = None
@@ -62,24 +70,34 @@ class RhythmTracker:
             return
         x = (np.concatenate((self.buf[self.pos:], self.buf[:self.pos]))
              if m == self.n else self.buf[:m])
-        x = x - x.mean()
-        spec = np.fft.rfft(x, self.nfft)
-        ac = np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, self.nfft)[:m]
+        ac = self._autocorr(x - x.sum() / m)  # x.sum() / m is x.mean(), a third cheaper
         if ac[0] <= 1e-12:
             self.period_s, self.strength = None, 0.0
             return
         hi = min(self.lag_hi, m // 2)
         if hi <= self.lag_lo:
             return
-        lags = np.arange(self.lag_lo, hi + 1)
         # Biased estimate scaled back by the overlap, so long lags are not penalised twice.
         seg = ac[self.lag_lo:hi + 1] / ac[0]
-        top = float(seg.max())
+        top = float(seg[seg.argmax()])
         # The fundamental: the shortest lag whose peak is nearly as high as the best one
         # (a sloppy rep makes two periods correlate a little better than one).
         inner = (seg[1:-1] >= seg[:-2]) & (seg[1:-1] >= seg[2:]) & (seg[1:-1] >= HARMONIC * top)
-        peaks = np.flatnonzero(inner) + 1
-        best = int(peaks[0]) if peaks.size else int(np.argmax(seg))
-        lag = int(lags[best])
+        first = int(inner.argmax()) if inner.size else 0
+        best = first + 1 if inner.size and inner[first] else int(seg.argmax())
         self.strength = float(seg[best])
-        self.period_s = lag / self.fs if self.strength >= MIN_STRENGTH else None
+        self.period_s = (self.lag_lo + best) / self.fs if self.strength >= MIN_STRENGTH else None
+
+    def _autocorr(self, x: np.ndarray) -> np.ndarray:
+        """Circular autocorrelation of ``x`` zero-padded to ``nfft`` (linear up to lag
+        ``nfft - len(x)``). Calls numpy's FFT ufuncs directly where they exist: the public
+        wrappers cost as much as the transforms at this size. Same results either way."""
+        n = self.nfft
+        if _pfu is None or n % 2:
+            spec = np.fft.rfft(x, n)
+            return np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, n)
+        _pfu.rfft_n_even(x, 1, out=self._spec)     # the output length sets the padding
+        v = self._spec.view(np.float64).reshape(-1, 2)
+        np.einsum("ij,ij->i", v, v, out=self._power.real)
+        _pfu.irfft(self._power, 1.0 / n, out=self._ac)
+        return self._ac
