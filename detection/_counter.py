@@ -299,40 +299,35 @@ class RepCounter:
         rows, r, n = self._ctx_rows, self._ctx_r, self._ctx_n
         nb = n // AXIS_BLOCK                   # blocks that end in this chunk
         nblk = rows.shape[1] // AXIS_BLOCK     # and the unfinished one, if any
-        blocks = rows.reshape(4, nblk, AXIS_BLOCK)
-        # The axis in force while each block's samples arrive; then the one its end makes.
+        # The axis in force while block b's samples arrive is axes[b]; its end makes
+        # axes[b + 1]. The covariance increments of all whole blocks in one product.
         axes = [self._axis]
         if nb:
-            full = blocks[:3, :nb]
-            for inc in np.einsum("ibk,jbk->bij", full * self._w_blk, full).reshape(nb, 9):
-                axes.append(self._power_step(inc.tolist()))
-        # One contraction gives, per block, the movement signal (old axis), the signal on
-        # the new axis (envelope, rhythm) and |a| (peaks): weights (block, 3, row).
-        pick = np.zeros((nblk, 3, 4))
-        pick[:, 0, :3] = axes[:nblk]
-        if nb:
-            pick[:nb, 1, :3] = axes[1:]
-        pick[:, 2, 3] = 1.0
-        proj = np.einsum("bci,ibk->bck", pick, blocks)
-        tops = np.abs(proj[:nb, 1:]).max(axis=2).tolist()
+            full = rows[:3, :nb * AXIS_BLOCK].reshape(3, nb, AXIS_BLOCK).transpose(1, 0, 2)
+            incs = np.matmul(full * self._w_blk, full.transpose(0, 2, 1)).reshape(nb, 9)
+            axes += [self._power_step(inc) for inc in incs.tolist()]
+        # Every sample on every axis, and |a| (the last weight row picks it), in one product:
+        # q[a, b] is block b projected on axes[a]; q[-1, b] is |a| in block b.
+        weights = np.array([(*a, 0.0) for a in axes] + [(0.0, 0.0, 0.0, 1.0)])
+        q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
+        tops = np.abs(q).max(axis=2).tolist()
         h: list[float] = []
         self._ctx_per, self._ctx_peak = per, peak = [], []
         for b in range(nblk):
-            h.append(max(self._h_floor, HYSTERESIS * self._env))
+            h += [max(self._h_floor, HYSTERESIS * self._env)] * AXIS_BLOCK
             per.append(self._period)
             peak.append(self._peak)
             if b == nb:
                 break
-            self._env = max(self._env * self._lam_env_blk, tops[b][0])
-            self._peak = max(self._peak * self._lam_env_blk, tops[b][1])
-            self._rhythm.push(proj[b, 1])
+            self._env = max(self._env * self._lam_env_blk, tops[b + 1][b])
+            self._peak = max(self._peak * self._lam_env_blk, tops[-1][b])
+            self._rhythm.push(q[b + 1, b])
             self._blocks += 1
             if self._blocks % RHYTHM_EVERY == 0:
                 self._rhythm.update()
                 self._period = self._rhythm.period_s or math.nan
-        s = proj[:, 0].ravel()[r:n]
-        hs = [v for v in h for _ in range(AXIS_BLOCK)][r:n]
-        return s, hs
+        s = q.diagonal(0, 0, 1).T.ravel()[r:n]   # block b on axes[b]
+        return s, h[r:n]
 
     def _power_step(self, inc: list[float]) -> tuple[float, float, float]:
         """Block end: decay the covariance and add the block's (``inc``, row-major 3 x 3);
