@@ -138,7 +138,7 @@ class RepCounter:
         self._reps = SetTracker(p)
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
         self._blocks = 0
-        self._period = math.nan
+        self._period_mark: int | None = None    # the rhythm re-estimate in force
         # Decaying peak of |a| (landings of jumps), as it was at the last block end.
         self._peak = 0.0
         # The motion context of the last chunk, read only where an extreme is confirmed
@@ -148,7 +148,7 @@ class RepCounter:
         self._ctx_rows = np.zeros((4, 1))
         self._ctx_r = 0
         self._ctx_n = 1
-        self._ctx_per = [math.nan]
+        self._ctx_per: list[int | None] = [None]
         self._ctx_peak = [0.0]
         self._pw = np.zeros((3, 1))
         self._prev_val: float | None = None
@@ -272,6 +272,7 @@ class RepCounter:
         if self._trace is not None:
             self._trace.append((g.copy(), s.copy()))
         self._trigger(k0, g, s.tolist(), h, events, rejected)
+        self._rhythm.settle(self._ctx_per[-1])   # only the last block's can be asked again
         self._last_s = float(s[-1])
         self._last_h = h[-1]
 
@@ -312,10 +313,12 @@ class RepCounter:
         q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
         tops = np.abs(q).max(axis=2).tolist()
         h: list[float] = []
-        self._ctx_per, self._ctx_peak = per, peak = [], []
+        per: list[int | None] = []
+        peak: list[float] = []
+        self._ctx_per, self._ctx_peak = per, peak
         for b in range(nblk):
             h += [max(self._h_floor, HYSTERESIS * self._env)] * AXIS_BLOCK
-            per.append(self._period)
+            per.append(self._period_mark)
             peak.append(self._peak)
             if b == nb:
                 break
@@ -324,8 +327,8 @@ class RepCounter:
             self._rhythm.push(q[b + 1, b])
             self._blocks += 1
             if self._blocks % RHYTHM_EVERY == 0:
-                self._rhythm.update()
-                self._period = self._rhythm.period_s or math.nan
+                self._rhythm.mark(self._blocks)   # computed if an extreme needs it
+                self._period_mark = self._blocks
         s = q.diagonal(0, 0, 1).T.ravel()[r:n]   # block b on axes[b]
         return s, h[r:n]
 
@@ -344,7 +347,7 @@ class RepCounter:
             self._axis = (a0 / norm, a1 / norm, a2 / norm)
         return self._axis
 
-    def _context(self, at: int) -> tuple[float, float, float, float]:
+    def _context(self, at: int) -> tuple[float | None, float, float, float]:
         """Rep period, step and shake ratios, and decayed peak of |a| at sample ``at`` of
         the last chunk (-1: its last sample). Computed only where an extreme is confirmed,
         with the same arithmetic as for every sample."""
@@ -355,7 +358,9 @@ class RepCounter:
         j = self._ctx_r + at                   # position in the chunk's block rows
         b = j // AXIS_BLOCK
         run = float(self._ctx_rows[3, b * AXIS_BLOCK:j + 1].max())
-        return (self._ctx_per[b], math.sqrt(float(pw[0, at]) / floor),
+        mark = self._ctx_per[b]
+        per = None if mark is None else self._rhythm.period_at(mark)
+        return (per, math.sqrt(float(pw[0, at]) / floor),
                 math.sqrt(float(pw[1, at]) / floor), max(run, self._ctx_peak[b]))
 
     def _trigger(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
@@ -437,8 +442,7 @@ class RepCounter:
         swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
         width = 2.0 * (te - self._prev_t) if self._prev_val is not None else 0.0
         self._prev_val, self._prev_t = val, te
-        per, step, shake, jump = self._context(at)
-        self._reps.rhythm = None if math.isnan(per) else per
+        self._reps.rhythm, step, shake, jump = self._context(at)
         self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width, step=step,
                                       shake=shake, jump=jump), events, rejected)
 

@@ -27,7 +27,16 @@ HARMONIC = 0.6
 
 
 class RhythmTracker:
-    """Fixed-size ring buffer of movement samples and its autocorrelation period."""
+    """Fixed-size ring buffer of movement samples and its autocorrelation period.
+
+    `push` and `update` work at once. A streaming owner that re-estimates on a fixed
+    schedule but reads the period only now and then can instead `mark` each re-estimate
+    and ask `period_at` when it needs one: only marks asked for are computed, from the
+    window as it was at the mark (blocks pushed meanwhile wait in a short queue), so the
+    answers are those of calling `update` at every mark. The period is a function of the
+    window alone: `update` keeps an earlier value only while the buffer is too short,
+    and then every earlier call kept the initial None too.
+    """
 
     def __init__(self, fs_hz: float, min_period_s: float, max_period_s: float) -> None:
         self.fs = fs_hz
@@ -37,15 +46,59 @@ class RhythmTracker:
         self.pos = 0
         self.nfft = 1 << int(np.ceil(np.log2(2 * self.n)))
         self._spec = np.empty(self.nfft // 2 + 1, dtype=complex)
-        self._power = np.zeros(self.nfft // 2 + 1, dtype=complex)
+        self._power = np.empty(self.nfft // 2 + 1)
         self._ac = np.empty(self.nfft)
         self.lag_lo = max(1, round(min_period_s * fs_hz))
         self.lag_hi = min(int(max_period_s * fs_hz), self.n // 2)
         self.period_s: float | None = None
         self.strength = 0.0
+        self._held: int | None = None        # unanswered mark the buffer stands at
+        self._queue: list[np.ndarray | int] = []  # blocks and marks after it
+        self._answer: tuple[int, float | None] = (-1, None)  # last mark asked for
 
     def push(self, b: np.ndarray) -> None:
-        """Append a block of samples (shorter than the window)."""
+        """Append a block of samples (shorter than the window; kept by reference while
+        a mark before it is unanswered, so the caller must not change it)."""
+        if self._held is None:
+            self._write(b)
+        else:
+            self._queue.append(b)
+
+    def mark(self, mark: int) -> None:
+        """A re-estimate is due here; ``mark`` (increasing) names it for `period_at`."""
+        if self._held is None:
+            self._held = mark
+        else:
+            self._queue.append(mark)
+
+    def period_at(self, mark: int) -> float | None:
+        """The period `update` would have found at ``mark`` (marks asked for never go
+        back in time)."""
+        if self._answer[0] == mark:
+            return self._answer[1]
+        self.settle(mark)
+        assert self._held == mark, "marks are asked for in order"
+        self.update()
+        self._answer = (mark, self.period_s)
+        self._release()
+        return self.period_s
+
+    def settle(self, keep: int | None) -> None:
+        """Marks before ``keep`` will not be asked for: drop them (bounds the queue)."""
+        while self._held is not None and keep is not None and self._held < keep:
+            self._release()
+
+    def _release(self) -> None:
+        """The held mark is answered or dropped: apply what waited, up to the next mark."""
+        self._held = None
+        while self._queue:
+            item = self._queue.pop(0)
+            if isinstance(item, int):
+                self._held = item
+                return
+            self._write(item)
+
+    def _write(self, b: np.ndarray) -> None:
         m = b.size
         end = self.pos + m
         if end <= self.n:
@@ -58,6 +111,7 @@ class RhythmTracker:
         self.filled = min(self.n, self.filled + m)
 
     def reset(self) -> None:
+        self._held, self._queue, self._answer = None, [], (-1, None)
         self.filled = 0
         self.pos = 0
         self.period_s = None
@@ -98,6 +152,6 @@ class RhythmTracker:
             return np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, n)
         _pfu.rfft_n_even(x, 1, out=self._spec)     # the output length sets the padding
         v = self._spec.view(np.float64).reshape(-1, 2)
-        np.einsum("ij,ij->i", v, v, out=self._power.real)
+        np.einsum("ij,ij->i", v, v, out=self._power)
         _pfu.irfft(self._power, 1.0 / n, out=self._ac)
         return self._ac
