@@ -199,7 +199,7 @@ class RepCounter:
                 self.stats.gaps += 1
                 self._close_run(events, rejected)
             for lo in range(0, g.size, CHUNK):
-                self._process(k0 + lo, g[lo:lo + CHUNK], x[lo:lo + CHUNK],
+                self._process(k0 + lo, g[lo:lo + CHUNK], x[:, lo:lo + CHUNK],
                               new_run and lo == 0, events, rejected)
         return self._update(events, rejected)
 
@@ -245,23 +245,25 @@ class RepCounter:
             return
         if self.profile.hold:
             self._zi = np.zeros(1)  # marks "a run is open"
-            self._hold_feed(g, x, rejected)
+            self._hold_feed(g, x.T, rejected)
             return
-        y = np.array(x.T, order="C")              # rows: one per axis, filtered in place
+        y = np.ascontiguousarray(x)               # rows: one per axis, filtered in place
+        rows = self._block_rows(k0, y.shape[1])
+        mag = rows[3, self._ctx_r:self._ctx_n]     # |a|
+        np.sqrt(np.einsum("ij,ij->j", y, y, out=mag), out=mag)
         # Orientation-free context of the movement: how much |a| varies at walking step
         # rates and above them (shaking), relative to the movement signal, smoothed over
         # ~2 s. Rows of pw: |a| twice, filtered in place to the step band and above it,
         # squared, joined by the movement signal's square, then smoothed.
         pw = np.empty((3, g.size))
-        np.sqrt(np.einsum("ij,ij->j", y, y), out=pw[0])
-        pw[1] = pw[0]
+        pw[:2] = mag
         if new_run or self._zi is None:
             self._zi = steady_state(self._sos, y[:, 0])
-            self._zi_feat = steady_state(self._sos_feat, pw[0, :1])
-            self._zi_hf = steady_state(self._sos_hf, pw[0, :1])
+            self._zi_feat = steady_state(self._sos_feat, mag[:1])
+            self._zi_hf = steady_state(self._sos_hf, mag[:1])
             self._zi_pow = np.zeros((3, 1, 2))
         filter_inplace(self._sos, y, self._zi)
-        self._block_rows(k0, y, pw[0])
+        rows[:3, self._ctx_r:self._ctx_n] = y
         filter_inplace(self._sos_feat, pw[0:1], self._zi_feat)
         filter_inplace(self._sos_hf, pw[1:2], self._zi_hf)
         s, h = self._project()
@@ -276,18 +278,19 @@ class RepCounter:
         self._last_s = float(s[-1])
         self._last_h = h[-1]
 
-    def _block_rows(self, k0: int, y: np.ndarray, mag: np.ndarray) -> None:
+    def _block_rows(self, k0: int, n: int) -> np.ndarray:
         """Rows (y0, y1, y2, |a|) from the start of the unfinished axis block to the end of
-        this chunk, zero-padded to whole blocks, and the new unfinished block."""
+        this chunk of ``n`` samples, zero-padded to whole blocks, with the unfinished
+        block's samples in front (the caller fills in the chunk's); keeps the new
+        unfinished block."""
         r = self._blk.shape[0]
         assert r == k0 % AXIS_BLOCK, "axis blocks are absolute grid blocks"
-        n = r + y.shape[1]
+        n += r
         rows = np.zeros((4, -(-n // AXIS_BLOCK) * AXIS_BLOCK))
         rows[:, :r] = self._blk.T
-        rows[:3, r:n] = y
-        rows[3, r:n] = mag
         self._blk = rows[:, n - n % AXIS_BLOCK:n].T
         self._ctx_rows, self._ctx_r, self._ctx_n = rows, r, n
+        return rows
 
     def _project(self) -> tuple[np.ndarray, list[float]]:
         """Movement signal and hysteresis of the chunk's samples (rows of `_block_rows`).
@@ -357,7 +360,7 @@ class RepCounter:
         floor = 1e-6 + float(pw[2, at])
         j = self._ctx_r + at                   # position in the chunk's block rows
         b = j // AXIS_BLOCK
-        run = float(self._ctx_rows[3, b * AXIS_BLOCK:j + 1].max())
+        run = max(self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist())   # <= 12 floats
         mark = self._ctx_per[b]
         per = None if mark is None else self._rhythm.period_at(mark)
         return (per, math.sqrt(float(pw[0, at]) / floor),
