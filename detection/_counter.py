@@ -250,7 +250,8 @@ class RepCounter:
         y = np.ascontiguousarray(x)               # rows: one per axis, filtered in place
         rows = self._block_rows(k0, y.shape[1])
         mag = rows[3, self._ctx_r:self._ctx_n]     # |a|
-        np.sqrt(np.einsum("ij,ij->j", y, y, out=mag), out=mag)
+        sq = y * y
+        np.sqrt(sq[0] + sq[1] + sq[2], out=mag)
         # Orientation-free context of the movement: how much |a| varies at walking step
         # rates and above them (shaking), relative to the movement signal, smoothed over
         # ~2 s. Rows of pw: |a| twice, filtered in place to the step band and above it,

@@ -133,12 +133,13 @@ class RhythmTracker:
             return
         # Biased estimate scaled back by the overlap, so long lags are not penalised twice.
         seg = ac[self.lag_lo:hi + 1] / ac[0]
-        top = float(seg[seg.argmax()])
+        top = int(seg.argmax())
         # The fundamental: the shortest lag whose peak is nearly as high as the best one
-        # (a sloppy rep makes two periods correlate a little better than one).
-        inner = (seg[1:-1] >= seg[:-2]) & (seg[1:-1] >= seg[2:]) & (seg[1:-1] >= HARMONIC * top)
+        # (a sloppy rep makes two periods correlate a little better than one): the first
+        # local maximum that reaches HARMONIC times the best.
+        inner = seg[1:-1] >= np.maximum(np.maximum(seg[:-2], seg[2:]), HARMONIC * seg[top])
         first = int(inner.argmax()) if inner.size else 0
-        best = first + 1 if inner.size and inner[first] else int(seg.argmax())
+        best = first + 1 if inner.size and inner[first] else top
         self.strength = float(seg[best])
         self.period_s = (self.lag_lo + best) / self.fs if self.strength >= MIN_STRENGTH else None
 
