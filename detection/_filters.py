@@ -32,9 +32,11 @@ def ew_sos(lam: float) -> np.ndarray:
 
 
 def filter_inplace(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
-    """Filter each row of the C-contiguous ``x`` (rows, n) in place; ``zi`` (rows,
-    sections, 2) is updated in place. The caller owns ``x``, so no copy is made."""
-    if _kernel is not None and zi.flags.c_contiguous and zi.dtype == np.float64:
+    """Filter each row of ``x`` (rows, n) in place; ``zi`` (rows, sections, 2) is updated
+    in place. The caller owns both and keeps them C-contiguous float64 (``zi`` from
+    `steady_state` or ``np.zeros``), as the kernel requires, so nothing is checked or
+    copied here."""
+    if _kernel is not None:
         _kernel(sos, x, zi)
         return
     out, zf = sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 0, 1))
