@@ -10,6 +10,7 @@ uses the period to treat bumps closer than a fraction of it as parts of one rep.
 from __future__ import annotations
 
 import numpy as np
+from scipy.fft import next_fast_len
 
 try:  # numpy >= 2: the ufuncs behind np.fft, without its per-call Python layer
     from numpy.fft import _pocketfft_umath as _pfu
@@ -44,12 +45,15 @@ class RhythmTracker:
         self.buf = np.zeros(self.n)
         self.filled = 0
         self.pos = 0
-        self.nfft = 1 << int(np.ceil(np.log2(2 * self.n)))
+        self.lag_lo = max(1, round(min_period_s * fs_hz))
+        self.lag_hi = min(int(max_period_s * fs_hz), self.n // 2)
+        # Zero-padding to n + lag_hi keeps lags up to lag_hi free of wrap-around (the
+        # circular autocorrelation at lag l adds the linear one at nfft - l >= n, which is
+        # zero); an even 5-smooth length is a third cheaper than the next power of two.
+        self.nfft = 2 * next_fast_len(-(-(self.n + self.lag_hi) // 2), real=True)
         self._spec = np.empty(self.nfft // 2 + 1, dtype=complex)
         self._power = np.empty(self.nfft // 2 + 1)
         self._ac = np.empty(self.nfft)
-        self.lag_lo = max(1, round(min_period_s * fs_hz))
-        self.lag_hi = min(int(max_period_s * fs_hz), self.n // 2)
         self.period_s: float | None = None
         self.strength = 0.0
         self._held: int | None = None        # unanswered mark the buffer stands at
