@@ -161,7 +161,7 @@ def _interp(tx: np.ndarray, d: np.ndarray, g: np.ndarray) -> np.ndarray:
     """
     if tx.shape[1] == 1:
         return np.repeat(tx[1:], g.size, axis=1)
-    i = np.searchsorted(tx[0, 1:-1], g, side="left")
+    i = tx[0, 1:-1].searchsorted(g)            # side="left"; the method skips a wrapper
     left = tx.take(i, axis=1)                 # take: half the cost of fancy indexing
     step = d.take(i, axis=1)
     w = (g - left[0]) / step[0]
