@@ -241,6 +241,7 @@ class RepCounter:
 
     def _process(self, k0: int, g: np.ndarray, x: np.ndarray, new_run: bool,
                  events: list[RepEvent], rejected: list[Rejection]) -> None:
+        """One chunk of a run (grid times ``g``, rows ``x`` (3, n)) through steps 3-7."""
         if g.size == 0:
             return
         if self.profile.hold:
@@ -248,8 +249,8 @@ class RepCounter:
             self._hold_feed(g, x.T, rejected)
             return
         y = np.ascontiguousarray(x)               # rows: one per axis, filtered in place
-        rows = self._block_rows(k0, y.shape[1])
-        mag = rows[3, self._ctx_r:self._ctx_n]     # |a|
+        rows, cols = self._block_rows(k0, y.shape[1])
+        mag = rows[3, cols]                        # |a|
         sq = y * y
         np.sqrt(sq[0] + sq[1] + sq[2], out=mag)
         # Orientation-free context of the movement: how much |a| varies at walking step
@@ -264,7 +265,7 @@ class RepCounter:
             self._zi_hf = steady_state(self._sos_hf, mag[:1])
             self._zi_pow = np.zeros((3, 1, 2))
         filter_inplace(self._sos, y, self._zi)
-        rows[:3, self._ctx_r:self._ctx_n] = y
+        rows[:3, cols] = y
         filter_inplace(self._sos_feat, pw[0:1], self._zi_feat)
         filter_inplace(self._sos_hf, pw[1:2], self._zi_hf)
         s, h = self._project()
@@ -279,11 +280,11 @@ class RepCounter:
         self._last_s = float(s[-1])
         self._last_h = h[-1]
 
-    def _block_rows(self, k0: int, n: int) -> np.ndarray:
+    def _block_rows(self, k0: int, n: int) -> tuple[np.ndarray, slice]:
         """Rows (y0, y1, y2, |a|) from the start of the unfinished axis block to the end of
         this chunk of ``n`` samples, zero-padded to whole blocks, with the unfinished
-        block's samples in front (the caller fills in the chunk's); keeps the new
-        unfinished block."""
+        block's samples in front, and the columns for the chunk's (the caller fills them
+        in); keeps the new unfinished block."""
         r = self._blk.shape[0]
         assert r == k0 % AXIS_BLOCK, "axis blocks are absolute grid blocks"
         n += r
@@ -291,7 +292,7 @@ class RepCounter:
         rows[:, :r] = self._blk.T
         self._blk = rows[:, n - n % AXIS_BLOCK:n].T
         self._ctx_rows, self._ctx_r, self._ctx_n = rows, r, n
-        return rows
+        return rows, slice(r, n)
 
     def _project(self) -> tuple[np.ndarray, list[float]]:
         """Movement signal and hysteresis of the chunk's samples (rows of `_block_rows`).
