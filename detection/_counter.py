@@ -33,7 +33,7 @@ import numpy as np
 from scipy.signal import butter
 
 from ._events import CounterUpdate, Rejection, RepEvent
-from ._filters import ew_sos, filter_rows, steady_state
+from ._filters import ew_sos, filter_inplace, steady_state
 from ._hold import HoldTracker
 from ._profiles import ExerciseProfile, profile_for
 from ._reps import Extreme, SetTracker
@@ -123,16 +123,16 @@ class RepCounter:
             self._sos_hf = butter(2, SHAKE_HZ, btype="highpass", fs=FS_HZ, output="sos")
         self._sos_pow = ew_sos(math.exp(-1.0 / (FS_HZ * FEATURE_TAU_S)))
         self._zi_feat = self._zi_hf = self._zi_pow = np.zeros(0)
-        self._step_ratio = self._shake_ratio = np.zeros(1)
         self._zi: np.ndarray | None = None
         self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
-        self._cov = np.eye(3) * 1e-9
-        self._axis = np.array([1.0, 1.0, 1.0]) / math.sqrt(3.0)
+        self._cov = [1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9]  # row-major 3 x 3
+        self._axis = (1.0 / math.sqrt(3.0),) * 3
         self._lam_axis = math.exp(-1.0 / (FS_HZ * AXIS_TAU_S))
         self._lam_env = math.exp(-1.0 / (FS_HZ * ENV_TAU_S))
         self._env = 0.0
-        self._blk: list[np.ndarray] = []
-        self._w_blk = (self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1))[None, :]
+        # The unfinished axis block: one row per grid sample (y0, y1, y2, |a|).
+        self._blk = np.zeros((0, 4))
+        self._w_blk = self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1)
         self._lam_axis_blk = self._lam_axis ** AXIS_BLOCK
         self._lam_env_blk = self._lam_env ** AXIS_BLOCK
         self._h_floor = 0.5 * p.min_swing_g
@@ -140,12 +140,19 @@ class RepCounter:
         self._reps = SetTracker(p)
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
         self._blocks = 0
-        self._period = math.nan
-        # Decaying peak of |a| (landings of jumps): value at the last block end, running
-        # max in the current block.
-        self._peaks = np.zeros((1, 2))
-        self._jmp = np.zeros(1)
-        self._per = np.full(1, math.nan)
+        self._period_mark: int | None = None    # the rhythm re-estimate in force
+        # Decaying peak of |a| (landings of jumps), as it was at the last block end.
+        self._peak = 0.0
+        # The motion context of the last chunk, read only where an extreme is confirmed
+        # (`_context`): its block rows, where its first sample sits in them, the rep period
+        # and the decayed peak of |a| in force in each block, and the smoothed step, shake
+        # and movement powers per sample.
+        self._ctx_rows = np.zeros((4, 1))
+        self._ctx_r = 0
+        self._ctx_n = 1
+        self._ctx_per: list[int | None] = [None]
+        self._ctx_peak = [0.0]
+        self._pw = np.zeros((3, 1))
         self._prev_val: float | None = None
         self._prev_t = 0.0
         self._last_s = 0.0
@@ -194,7 +201,7 @@ class RepCounter:
                 self.stats.gaps += 1
                 self._close_run(events, rejected)
             for lo in range(0, g.size, CHUNK):
-                self._process(k0 + lo, g[lo:lo + CHUNK], x[lo:lo + CHUNK],
+                self._process(k0 + lo, g[lo:lo + CHUNK], x[:, lo:lo + CHUNK],
                               new_run and lo == 0, events, rejected)
         return self._update(events, rejected)
 
@@ -236,163 +243,210 @@ class RepCounter:
 
     def _process(self, k0: int, g: np.ndarray, x: np.ndarray, new_run: bool,
                  events: list[RepEvent], rejected: list[Rejection]) -> None:
+        """One chunk of a run (grid times ``g``, rows ``x`` (3, n)) through steps 3-7."""
         if g.size == 0:
             return
         if self.profile.hold:
             self._zi = np.zeros(1)  # marks "a run is open"
-            self._hold_feed(g, x, rejected)
+            self._hold_feed(g, x.T, rejected)
             return
-        xr = np.ascontiguousarray(x.T)            # rows: one per axis
-        m = np.sqrt(xr[0] * xr[0] + xr[1] * xr[1] + xr[2] * xr[2])
+        y = np.ascontiguousarray(x)               # rows: one per axis, filtered in place
+        rows, cols = self._block_rows(k0, y.shape[1])
+        mag = rows[3, cols]                        # |a|
+        sq = y * y
+        np.sqrt(sq[0] + sq[1] + sq[2], out=mag)
+        # Orientation-free context of the movement: how much |a| varies at walking step
+        # rates and above them (shaking), relative to the movement signal, smoothed over
+        # ~2 s. Rows of pw: |a| twice, filtered in place to the step band and above it,
+        # squared, joined by the movement signal's square, then smoothed.
+        pw = np.empty((3, g.size))
+        pw[:2] = mag
         if new_run or self._zi is None:
-            self._zi = steady_state(self._sos, xr[:, 0])
-            self._zi_feat = steady_state(self._sos_feat, np.array([m[0]]))
-            self._zi_hf = steady_state(self._sos_hf, np.array([m[0]]))
+            self._zi = steady_state(self._sos, y[:, 0])
+            self._zi_feat = steady_state(self._sos_feat, mag[:1])
+            self._zi_hf = steady_state(self._sos_hf, mag[:1])
             self._zi_pow = np.zeros((3, 1, 2))
-        y = filter_rows(self._sos, xr, self._zi)
-        s, h = self._project(k0, y)
-        self._features(m, s)
-        self._jmp = self._decaying_peaks(k0, m[None, :])[0]
+        filter_inplace(self._sos, y, self._zi)
+        rows[:3, cols] = y
+        filter_inplace(self._sos_feat, pw[0:1], self._zi_feat)
+        filter_inplace(self._sos_hf, pw[1:2], self._zi_hf)
+        s, h = self._project()
+        np.square(pw[:2], out=pw[:2])
+        np.square(s, out=pw[2])
+        filter_inplace(self._sos_pow, pw, self._zi_pow)
+        self._pw = pw
         if self._trace is not None:
             self._trace.append((g.copy(), s.copy()))
-        self._trigger(k0, g, s, h, events, rejected)
+        self._trigger(k0, g, s.tolist(), h, events, rejected)
+        self._rhythm.settle(self._ctx_per[-1])   # only the last block's can be asked again
         self._last_s = float(s[-1])
-        self._last_h = float(h[-1])
+        self._last_h = h[-1]
 
-    def _features(self, m: np.ndarray, s: np.ndarray) -> None:
-        """Orientation-free context of the movement: how much of the magnitude |a| varies
-        at walking step rates (1.4-2.8 Hz) and above (shaking), relative to the movement
-        signal itself, smoothed over ~2 s."""
-        fs_ = filter_rows(self._sos_feat, m[None, :], self._zi_feat)[0]
-        fh = filter_rows(self._sos_hf, m[None, :], self._zi_hf)[0]
-        pw = filter_rows(self._sos_pow, np.vstack([fs_ * fs_, fh * fh, s * s]), self._zi_pow)
-        floor = 1e-6 + pw[2]
-        self._step_ratio = np.sqrt(pw[0] / floor)
-        self._shake_ratio = np.sqrt(pw[1] / floor)
+    def _block_rows(self, k0: int, n: int) -> tuple[np.ndarray, slice]:
+        """Rows (y0, y1, y2, |a|) from the start of the unfinished axis block to the end of
+        this chunk of ``n`` samples, zero-padded to whole blocks, with the unfinished
+        block's samples in front, and the columns for the chunk's (the caller fills them
+        in); keeps the new unfinished block."""
+        r = self._blk.shape[0]
+        assert r == k0 % AXIS_BLOCK, "axis blocks are absolute grid blocks"
+        n += r
+        rows = np.zeros((4, -(-n // AXIS_BLOCK) * AXIS_BLOCK))
+        rows[:, :r] = self._blk.T
+        self._blk = rows[:, n - n % AXIS_BLOCK:n].T
+        self._ctx_rows, self._ctx_r, self._ctx_n = rows, r, n
+        return rows, slice(r, n)
 
-    def _decaying_peaks(self, k0: int, rows: np.ndarray) -> np.ndarray:
-        """Per sample, the peak of each row over roughly the last ENV_TAU_S seconds: the
-        running max inside the current axis block and, from earlier blocks, a peak that
-        decays at block ends. Max is exact, so batch splits cannot change it."""
-        out = np.empty_like(rows)
-        n = rows.shape[1]
-        i = 0
-        while i < n:
-            j = min(n, i + AXIS_BLOCK - ((k0 + i) % AXIS_BLOCK))
-            run = np.maximum.accumulate(np.maximum(rows[:, i:j], self._peaks[:, 1:2]), axis=1)
-            self._peaks[:, 1] = run[:, -1]
-            out[:, i:j] = np.maximum(run, self._peaks[:, 0:1])
-            if (k0 + j) % AXIS_BLOCK == 0:
-                self._peaks[:, 0] = np.maximum(self._peaks[:, 0] * self._lam_env_blk,
-                                               self._peaks[:, 1])
-                self._peaks[:, 1] = 0.0
-            i = j
-        return out
+    def _project(self) -> tuple[np.ndarray, list[float]]:
+        """Movement signal and hysteresis of the chunk's samples (rows of `_block_rows`).
 
-    def _project(self, k0: int, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Movement-axis projection and amplitude envelope, both updated only at absolute
-        block boundaries from whole blocks, so batch splits cannot change a single bit."""
-        n = y.shape[1]
-        s = np.empty(n)
-        h = np.empty(n)
-        per = self._per = np.empty(n)
-        i = 0
-        while i < n:
-            k = k0 + i
-            j = min(n, i + AXIS_BLOCK - (k % AXIS_BLOCK))
-            a = self._axis
-            s[i:j] = y[0, i:j] * a[0] + y[1, i:j] * a[1] + y[2, i:j] * a[2]
-            h[i:j] = max(self._h_floor, HYSTERESIS * self._env)
-            per[i:j] = self._period
-            self._blk.append(y[:, i:j])
-            if (k0 + j) % AXIS_BLOCK == 0:
-                self._end_block(np.ascontiguousarray(np.concatenate(self._blk, axis=1)))
-                self._blk = []
-            i = j
-        return s, h
+        The movement axis, the amplitude envelope, the rep period and the decaying peak of
+        |a| change only at absolute block ends, from whole blocks, so batch splits cannot
+        change them. A chunk takes a few array calls for all of its blocks; only the 3 x 3
+        power-iteration step and the scalar recursions run once per block.
+        """
+        rows, r, n = self._ctx_rows, self._ctx_r, self._ctx_n
+        nb = n // AXIS_BLOCK                   # blocks that end in this chunk
+        nblk = rows.shape[1] // AXIS_BLOCK     # and the unfinished one, if any
+        # The axis in force while block b's samples arrive is axes[b]; its end makes
+        # axes[b + 1]. The covariance increments of all whole blocks in one product.
+        axes = [self._axis]
+        if nb:
+            full = rows[:3, :nb * AXIS_BLOCK].reshape(3, nb, AXIS_BLOCK).transpose(1, 0, 2)
+            incs = np.matmul(full * self._w_blk, full.transpose(0, 2, 1)).reshape(nb, 9)
+            axes += [self._power_step(inc) for inc in incs.tolist()]
+        # Every sample on every axis, and |a| (the last weight row picks it), in one product:
+        # q[a, b] is block b projected on axes[a]; q[-1, b] is |a| in block b.
+        weights = np.array([(*a, 0.0) for a in axes] + [(0.0, 0.0, 0.0, 1.0)])
+        q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
+        tops = np.abs(q).max(axis=2).tolist()
+        h: list[float] = []
+        per: list[int | None] = []
+        peak: list[float] = []
+        self._ctx_per, self._ctx_peak = per, peak
+        for b in range(nblk):
+            h += [max(self._h_floor, HYSTERESIS * self._env)] * AXIS_BLOCK
+            per.append(self._period_mark)
+            peak.append(self._peak)
+            if b == nb:
+                break
+            self._env = max(self._env * self._lam_env_blk, tops[b + 1][b])
+            self._peak = max(self._peak * self._lam_env_blk, tops[-1][b])
+            self._rhythm.push(q[b + 1, b])
+            self._blocks += 1
+            if self._blocks % RHYTHM_EVERY == 0:
+                self._rhythm.mark(self._blocks)   # computed if an extreme needs it
+                self._period_mark = self._blocks
+        s = q.diagonal(0, 0, 1).T.ravel()[r:n]   # block b on axes[b]
+        return s, h[r:n]
 
-    def _end_block(self, b: np.ndarray) -> None:
-        # Blocks are always whole (AXIS_BLOCK samples), so the decays are constants.
-        self._cov = self._cov * self._lam_axis_blk + np.einsum("ik,jk->ij", b * self._w_blk, b)
-        # A few power-iteration steps per block track the principal axis.
-        c = self._cov / max(1e-300, float(np.trace(self._cov)))
-        a = np.linalg.matrix_power(c, AXIS_POWER) @ self._axis
-        norm = math.sqrt(float(a @ a))
+    def _power_step(self, inc: list[float]) -> tuple[float, float, float]:
+        """Block end: decay the covariance and add the block's (``inc``, row-major 3 x 3);
+        ``AXIS_POWER`` power-iteration steps then track the principal axis, so it settles
+        within a rep of the stream start. Plain floats: for 3 x 3, array calls cost more
+        than the arithmetic."""
+        lam = self._lam_axis_blk
+        c = self._cov = [ci * lam + di for ci, di in zip(self._cov, inc, strict=True)]
+        a0, a1, a2 = self._axis
+        norm = 0.0
+        for _ in range(AXIS_POWER):
+            a0, a1, a2 = (c[0] * a0 + c[1] * a1 + c[2] * a2,
+                          c[3] * a0 + c[4] * a1 + c[5] * a2,
+                          c[6] * a0 + c[7] * a1 + c[8] * a2)
+            norm = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
+            if not norm > 1e-12:
+                break
+            a0, a1, a2 = a0 / norm, a1 / norm, a2 / norm
         if norm > 1e-12:
-            self._axis = a = a / norm
-        else:
-            a = self._axis
-        proj = b[0] * a[0] + b[1] * a[1] + b[2] * a[2]
-        self._env = max(self._env * self._lam_env_blk, float(np.abs(proj).max()))
-        self._rhythm.push(proj)
-        self._blocks += 1
-        if self._blocks % RHYTHM_EVERY == 0:
-            self._rhythm.update()
-            self._period = self._rhythm.period_s or math.nan
+            self._axis = (a0, a1, a2)
+        return self._axis
 
-    def _trigger(self, k0: int, g: np.ndarray, s: np.ndarray, h: np.ndarray,
+    def _context(self, at: int) -> tuple[float | None, float, float, float]:
+        """Rep period, step and shake ratios, and decayed peak of |a| at sample ``at`` of
+        the last chunk (-1: its last sample). Computed only where an extreme is confirmed,
+        with the same arithmetic as for every sample."""
+        pw = self._pw
+        if at < 0:
+            at += pw.shape[1]
+        floor = 1e-6 + float(pw[2, at])
+        j = self._ctx_r + at                   # position in the chunk's block rows
+        b = j // AXIS_BLOCK
+        run = max(self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist())   # <= 12 floats
+        mark = self._ctx_per[b]
+        per = None if mark is None else self._rhythm.period_at(mark)
+        return (per, math.sqrt(float(pw[0, at]) / floor),
+                math.sqrt(float(pw[1, at]) / floor), max(run, self._ctx_peak[b]))
+
+    def _trigger(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
                  events: list[RepEvent], rejected: list[Rejection]) -> None:
-        """Vectorised hysteresis: loop once per confirmed extreme, not per sample."""
+        """Hysteresis, one pass over the chunk's samples as floats (a chunk holds ~25 of
+        them, where array calls cost more than the loop)."""
         i = 0
-        n = s.size
+        n = len(s)
         while i < n:
-            seg = s[i:]
-            hh = h[i:]
             if self._mode == 0:
-                rmax = np.maximum(np.maximum.accumulate(seg), self._run_max[0])
-                rmin = np.minimum(np.minimum.accumulate(seg), self._run_min[0])
-                down = np.flatnonzero(seg < rmax - hh)
-                up = np.flatnonzero(seg > rmin + hh)
-                jd = down[0] if down.size else n
-                ju = up[0] if up.size else n
-                j = min(jd, ju)
-                stop = n - i if j == n else j + 1
-                jm = int(np.argmax(seg[:stop]))
-                if seg[jm] > self._run_max[0]:
-                    self._run_max = (float(seg[jm]), k0 + i + jm, float(g[i + jm]))
-                jn = int(np.argmin(seg[:stop]))
-                if seg[jn] < self._run_min[0]:
-                    self._run_min = (float(seg[jn]), k0 + i + jn, float(g[i + jn]))
-                if j == n:
+                found = self._seek_first(k0, g, s, h, i)
+                if found is None:
                     return
-                if jd <= ju:   # came down from a maximum: that was the first extreme
+                j, down = found
+                if down:   # came down from a maximum: that was the first extreme
                     self._prev_val, self._prev_t = self._run_min[0], self._run_min[2]
                     v, k, te = self._run_max
-                    self._confirm(+1, v, k, te, events, rejected, i + j)
+                    self._confirm(+1, v, k, te, events, rejected, j)
                     self._mode = -1
                 else:
                     self._prev_val, self._prev_t = self._run_max[0], self._run_max[2]
                     v, k, te = self._run_min
-                    self._confirm(-1, v, k, te, events, rejected, i + j)
+                    self._confirm(-1, v, k, te, events, rejected, j)
                     self._mode = +1
-                self._ext_val, self._ext_k, self._ext_t = float(seg[j]), k0 + i + j, float(
-                    g[i + j])
-                i += j + 1
-                continue
-            sign = self._mode
-            sv = seg * sign                     # seek a maximum of sv
-            run = np.maximum(np.maximum.accumulate(sv), self._ext_val * sign)
-            hit = np.flatnonzero(sv < run - hh)
-            stop = hit[0] + 1 if hit.size else n - i
-            level = self._reps.retreat_level()
-            if level is not None and level[0] == -sign:
-                # Retreating from a pending rep: emit it once the signal passes the level.
-                cross = np.flatnonzero(run[:stop] >= sign * level[1])
-                if cross.size:
+            else:
+                sign = self._mode
+                level = self._reps.retreat_level()
+                bar = sign * level[1] if level is not None and level[0] == -sign else math.inf
+                # Seek a maximum of sign * s: the first sample that retreats from the running
+                # best by the hysteresis confirms the best.
+                best = self._ext_val * sign
+                arg = j = -1
+                for jj in range(i, n):
+                    v = s[jj] * sign
+                    if v > best:
+                        best, arg = v, jj
+                    elif v < best - h[jj]:
+                        j = jj
+                        break
+                if best >= bar:
+                    # Retreating from a pending rep: emit it once the signal passes the level.
                     self._reps.on_retreat(events)
                     continue
-            jm = int(np.argmax(sv[:stop]))
-            if sv[jm] > self._ext_val * sign:
-                self._ext_val, self._ext_k, self._ext_t = float(seg[jm]), k0 + i + jm, float(
-                    g[i + jm])
-            if not hit.size:
-                return
-            j = int(hit[0])
-            self._confirm(sign, self._ext_val, self._ext_k, self._ext_t, events, rejected,
-                          i + j)
-            self._mode = -sign
-            self._ext_val, self._ext_k, self._ext_t = float(seg[j]), k0 + i + j, float(g[i + j])
-            i += j + 1
+                if arg >= 0:
+                    self._ext_val, self._ext_k, self._ext_t = s[arg], k0 + arg, float(g[arg])
+                if j < 0:
+                    return
+                self._confirm(sign, self._ext_val, self._ext_k, self._ext_t, events, rejected,
+                              j)
+                self._mode = -sign
+            self._ext_val, self._ext_k, self._ext_t = s[j], k0 + j, float(g[j])
+            i = j + 1
+
+    def _seek_first(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
+                    i: int) -> tuple[int, bool] | None:
+        """No extreme yet: track the running max and min from sample ``i`` on. Returns the
+        first sample that retreats from either by the hysteresis, and whether it came down
+        from the max (None: no sample did)."""
+        vmax, kmax, tmax = self._run_max
+        vmin, kmin, tmin = self._run_min
+        found = None
+        for j in range(i, len(s)):
+            v = s[j]
+            if v > vmax:
+                vmax, kmax, tmax = v, k0 + j, float(g[j])
+            if v < vmin:
+                vmin, kmin, tmin = v, k0 + j, float(g[j])
+            down = v < vmax - h[j]
+            if down or v > vmin + h[j]:
+                found = j, down
+                break
+        self._run_max, self._run_min = (vmax, kmax, tmax), (vmin, kmin, tmin)
+        return found
 
     def _confirm(self, pol: int, val: float, k: int, te: float,
                  events: list[RepEvent], rejected: list[Rejection], at: int = -1) -> None:
@@ -401,12 +455,9 @@ class RepCounter:
         swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
         width = 2.0 * (te - self._prev_t) if self._prev_val is not None else 0.0
         self._prev_val, self._prev_t = val, te
-        per = float(self._per[at])
-        self._reps.rhythm = None if math.isnan(per) else per
-        self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width,
-                                      step=float(self._step_ratio[at]),
-                                      shake=float(self._shake_ratio[at]),
-                                      jump=float(self._jmp[at])), events, rejected)
+        self._reps.rhythm, step, shake, jump = self._context(at)
+        self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width, step=step,
+                                      shake=shake, jump=jump), events, rejected)
 
     # ---- holds ------------------------------------------------------------------------
 

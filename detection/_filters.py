@@ -2,7 +2,7 @@
 
 The counter filters short batches (25 grid samples per second of stream), where the
 validation and axis juggling of `scipy.signal.sosfilt` cost more than the filtering itself.
-`filter_rows` calls scipy's compiled second-order-section kernel directly on C-contiguous
+`filter_inplace` calls scipy's compiled second-order-section kernel directly on C-contiguous
 rows when this scipy provides it, and falls back to the public `sosfilt` otherwise. Both
 give identical results, and the state ``zi`` is carried by the caller, so a stream split
 into any batches is filtered exactly as one piece.
@@ -18,7 +18,7 @@ try:  # the compiled kernel behind sosfilt (scipy >= 1.x); optional fast path
 except ImportError:  # pragma: no cover - depends on the scipy build
     _kernel = None
 
-__all__ = ["ew_sos", "filter_rows", "steady_state"]
+__all__ = ["ew_sos", "filter_inplace", "steady_state"]
 
 
 def steady_state(sos: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -31,12 +31,14 @@ def ew_sos(lam: float) -> np.ndarray:
     return np.array([[1.0 - lam, 0.0, 0.0, 1.0, -lam, 0.0]])
 
 
-def filter_rows(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
-    """Filter each row of ``x`` (rows, n); ``zi`` (rows, sections, 2) is updated in place."""
-    y = np.array(x, dtype=np.float64, order="C", copy=True)
-    if _kernel is not None and zi.flags.c_contiguous and zi.dtype == np.float64:
-        _kernel(sos, y, zi)
-        return y
-    out, zf = sosfilt(sos, y, axis=-1, zi=np.moveaxis(zi, 0, 1))
+def filter_inplace(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
+    """Filter each row of ``x`` (rows, n) in place; ``zi`` (rows, sections, 2) is updated
+    in place. The caller owns both and keeps them C-contiguous float64 (``zi`` from
+    `steady_state` or ``np.zeros``), as the kernel requires, so nothing is checked or
+    copied here."""
+    if _kernel is not None:
+        _kernel(sos, x, zi)
+        return
+    out, zf = sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 0, 1))
+    x[...] = out
     zi[...] = np.moveaxis(zf, 1, 0)
-    return out

@@ -10,6 +10,12 @@ uses the period to treat bumps closer than a fraction of it as parts of one rep.
 from __future__ import annotations
 
 import numpy as np
+from scipy.fft import next_fast_len
+
+try:  # numpy >= 2: the ufuncs behind np.fft, without its per-call Python layer
+    from numpy.fft import _pocketfft_umath as _pfu
+except ImportError:  # pragma: no cover - depends on the numpy version
+    _pfu = None
 
 __all__ = ["RhythmTracker"]
 
@@ -22,7 +28,16 @@ HARMONIC = 0.6
 
 
 class RhythmTracker:
-    """Fixed-size ring buffer of movement samples and its autocorrelation period."""
+    """Fixed-size ring buffer of movement samples and its autocorrelation period.
+
+    `push` and `update` work at once. A streaming owner that re-estimates on a fixed
+    schedule but reads the period only now and then can instead `mark` each re-estimate
+    and ask `period_at` when it needs one: only marks asked for are computed, from the
+    window as it was at the mark (blocks pushed meanwhile wait in a short queue), so the
+    answers are those of calling `update` at every mark. The period is a function of the
+    window alone: `update` keeps an earlier value only while the buffer is too short,
+    and then every earlier call kept the initial None too.
+    """
 
     def __init__(self, fs_hz: float, min_period_s: float, max_period_s: float) -> None:
         self.fs = fs_hz
@@ -30,14 +45,64 @@ class RhythmTracker:
         self.buf = np.zeros(self.n)
         self.filled = 0
         self.pos = 0
-        self.nfft = 1 << int(np.ceil(np.log2(2 * self.n)))
         self.lag_lo = max(1, round(min_period_s * fs_hz))
         self.lag_hi = min(int(max_period_s * fs_hz), self.n // 2)
+        # Zero-padding to n + lag_hi keeps lags up to lag_hi free of wrap-around (the
+        # circular autocorrelation at lag l adds the linear one at nfft - l >= n, which is
+        # zero); an even 5-smooth length is a third cheaper than the next power of two.
+        self.nfft = 2 * next_fast_len(-(-(self.n + self.lag_hi) // 2), real=True)
+        self._spec = np.empty(self.nfft // 2 + 1, dtype=complex)
+        self._power = np.empty(self.nfft // 2 + 1)
+        self._ac = np.empty(self.nfft)
         self.period_s: float | None = None
         self.strength = 0.0
+        self._held: int | None = None        # unanswered mark the buffer stands at
+        self._queue: list[np.ndarray | int] = []  # blocks and marks after it
+        self._answer: tuple[int, float | None] = (-1, None)  # last mark asked for
 
     def push(self, b: np.ndarray) -> None:
-        """Append a block of samples (shorter than the window)."""
+        """Append a block of samples (shorter than the window; kept by reference while
+        a mark before it is unanswered, so the caller must not change it)."""
+        if self._held is None:
+            self._write(b)
+        else:
+            self._queue.append(b)
+
+    def mark(self, mark: int) -> None:
+        """A re-estimate is due here; ``mark`` (increasing) names it for `period_at`."""
+        if self._held is None:
+            self._held = mark
+        else:
+            self._queue.append(mark)
+
+    def period_at(self, mark: int) -> float | None:
+        """The period `update` would have found at ``mark`` (marks asked for never go
+        back in time)."""
+        if self._answer[0] == mark:
+            return self._answer[1]
+        self.settle(mark)
+        assert self._held == mark, "marks are asked for in order"
+        self.update()
+        self._answer = (mark, self.period_s)
+        self._release()
+        return self.period_s
+
+    def settle(self, keep: int | None) -> None:
+        """Marks before ``keep`` will not be asked for: drop them (bounds the queue)."""
+        while self._held is not None and keep is not None and self._held < keep:
+            self._release()
+
+    def _release(self) -> None:
+        """The held mark is answered or dropped: apply what waited, up to the next mark."""
+        self._held = None
+        while self._queue:
+            item = self._queue.pop(0)
+            if isinstance(item, int):
+                self._held = item
+                return
+            self._write(item)
+
+    def _write(self, b: np.ndarray) -> None:
         m = b.size
         end = self.pos + m
         if end <= self.n:
@@ -50,6 +115,7 @@ class RhythmTracker:
         self.filled = min(self.n, self.filled + m)
 
     def reset(self) -> None:
+        self._held, self._queue, self._answer = None, [], (-1, None)
         self.filled = 0
         self.pos = 0
         self.period_s = None
@@ -62,24 +128,35 @@ class RhythmTracker:
             return
         x = (np.concatenate((self.buf[self.pos:], self.buf[:self.pos]))
              if m == self.n else self.buf[:m])
-        x = x - x.mean()
-        spec = np.fft.rfft(x, self.nfft)
-        ac = np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, self.nfft)[:m]
+        ac = self._autocorr(x - x.sum() / m)  # x.sum() / m is x.mean(), a third cheaper
         if ac[0] <= 1e-12:
             self.period_s, self.strength = None, 0.0
             return
         hi = min(self.lag_hi, m // 2)
         if hi <= self.lag_lo:
             return
-        lags = np.arange(self.lag_lo, hi + 1)
         # Biased estimate scaled back by the overlap, so long lags are not penalised twice.
         seg = ac[self.lag_lo:hi + 1] / ac[0]
-        top = float(seg.max())
+        top = int(seg.argmax())
         # The fundamental: the shortest lag whose peak is nearly as high as the best one
-        # (a sloppy rep makes two periods correlate a little better than one).
-        inner = (seg[1:-1] >= seg[:-2]) & (seg[1:-1] >= seg[2:]) & (seg[1:-1] >= HARMONIC * top)
-        peaks = np.flatnonzero(inner) + 1
-        best = int(peaks[0]) if peaks.size else int(np.argmax(seg))
-        lag = int(lags[best])
+        # (a sloppy rep makes two periods correlate a little better than one): the first
+        # local maximum that reaches HARMONIC times the best.
+        inner = seg[1:-1] >= np.maximum(np.maximum(seg[:-2], seg[2:]), HARMONIC * seg[top])
+        first = int(inner.argmax()) if inner.size else 0
+        best = first + 1 if inner.size and inner[first] else top
         self.strength = float(seg[best])
-        self.period_s = lag / self.fs if self.strength >= MIN_STRENGTH else None
+        self.period_s = (self.lag_lo + best) / self.fs if self.strength >= MIN_STRENGTH else None
+
+    def _autocorr(self, x: np.ndarray) -> np.ndarray:
+        """Circular autocorrelation of ``x`` zero-padded to ``nfft`` (linear up to lag
+        ``nfft - len(x)``). Calls numpy's FFT ufuncs directly where they exist: the public
+        wrappers cost as much as the transforms at this size. Same results either way."""
+        n = self.nfft
+        if _pfu is None or n % 2:
+            spec = np.fft.rfft(x, n)
+            return np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, n)
+        _pfu.rfft_n_even(x, 1, out=self._spec)     # the output length sets the padding
+        v = self._spec.view(np.float64).reshape(-1, 2)
+        np.einsum("ij,ij->i", v, v, out=self._power)
+        _pfu.irfft(self._power, 1.0 / n, out=self._ac)
+        return self._ac
