@@ -18,6 +18,9 @@ exits.
 
 from __future__ import annotations
 
+import math
+import time
+from math import isfinite
 from typing import Any
 
 from repfit.integrations._adapter import AdapterCore, CoreContext
@@ -85,22 +88,35 @@ class _WorkoutCallback(CoreContext):
         self.order = order
         self.core = AdapterCore("lightgbm", options)
         self._index: int | None = None
+        self._hot_off()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_scores"] = None  # the hot path's view of a session that does not travel
+        state["_limit"] = -1
+        return state
 
     def __call__(self, env: Any) -> None:
+        # Hot path, almost every iteration: store the compared score and return while the
+        # coach has nothing due. It touches only this object, ``env`` and one dict: after
+        # milliseconds of C++ training, every other object it reached was a cache miss.
+        it = env.iteration
+        if it == self._next and it < self._limit and it != env.begin_iteration:
+            self._next = it + 1
+            try:
+                value = env.evaluation_result_list[self._hot_index][2]
+            except (IndexError, TypeError):
+                value = math.nan
+            if isfinite(value):  # not `value - value == 0`: numpy scalar math is slow here
+                self._scores[it + 1] = value
+                if time.perf_counter() < self._wake_t:
+                    return
+        self._full(env)
+
+    def _full(self, env: Any) -> None:
         core = self.core
         session = core.session
-        it = env.iteration
-        idx = self._index
-        # Hot path: store the score and return unless the coach has something due.
-        if idx is not None and session is not None and not session.closed \
-                and it != env.begin_iteration and it < env.end_iteration - 1:
-            coach = session.coach
-            if it < coach.wake_iteration:
-                results = env.evaluation_result_list
-                if idx < len(results) and coach.record(it, results[idx][2]) \
-                        and core.clock() < coach.wake_elapsed:
-                    return
-        if it == env.begin_iteration or session is None or session.closed:
+        if env.iteration == env.begin_iteration or session is None or session.closed:
             self._index = None
             core.begin(lambda: _experiment_parts(env))
         results = env.evaluation_result_list
@@ -120,6 +136,27 @@ class _WorkoutCallback(CoreContext):
         core.event(env.iteration, env.begin_iteration, env.end_iteration, scores)
         if env.iteration >= env.end_iteration - 1:
             core.finish()
+        self._hot_on(env)
+
+    def _hot_on(self, env: Any) -> None:
+        """After a full step: what the hot path needs, until the coach's next due point."""
+        session = self.core.session
+        if session is None or session.closed or self._index is None \
+                or session.coach.metric is None or self.core.clock is not time.perf_counter:
+            self._hot_off()
+            return
+        coach = session.coach
+        self._next = env.iteration + 1
+        self._limit = min(coach.wake_iteration, env.end_iteration - 1)
+        self._wake_t = coach.wake_elapsed
+        self._scores = coach.scores
+        self._hot_index = self._index
+
+    def _hot_off(self) -> None:
+        self._next = self._limit = -1
+        self._wake_t = 0.0
+        self._scores: dict[int, float] | None = None
+        self._hot_index = 0
 
 
 def _score(result: Any) -> Score:
