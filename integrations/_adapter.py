@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, TypeVar
 
 from repfit.integrations.coach import Score, TrainingEvent, guess_higher_is_better
@@ -102,10 +103,21 @@ class AdapterCore:
             log.warning("repfit: cannot use the run history in %s (%s); training continues "
                         "without history, and assignments wait in memory while the broker "
                         "is away", resolved.data_dir, exc)
+        # Threads start now, not at the first iteration: the publisher's (it connects), and
+        # one that reads the previous run's scores while the first iterations run.
+        self._publisher = Publisher(
+            resolved.mqtt, resolved.user,
+            outbox=HistoryStore.in_dir(resolved.data_dir) if self.store_usable else None)
+        self._publisher.start()
+        self._reader: ThreadPoolExecutor | None = None
+        if self.store_usable and options.history:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repfit-history")
+            self._reader.submit(lambda: None)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_publisher"] = None
+        state["_reader"] = None
         state["session"] = None
         state["_resolved"] = None
         return state
@@ -133,7 +145,8 @@ class AdapterCore:
             self._publisher = None  # closed after an earlier run: this run gets a new one
         self.session = TrainingSession.start(resolved, self.options, experiment,
                                              publisher=self._publisher,
-                                             store_usable=self.store_usable)
+                                             store_usable=self.store_usable,
+                                             reader=self._reader)
         self._publisher = self.session.publisher
 
     def event(self, iteration: int, begin: int, end: int | None,
@@ -177,6 +190,9 @@ class AdapterCore:
         self.finish()
         if self._publisher is not None:
             self.guard(self._publisher.close, timeout)
+        if self._reader is not None:
+            self._reader.shutdown(wait=False)
+            self._reader = None
 
     def guard(self, fn: Callable[..., Any], *args: Any) -> None:
         try:

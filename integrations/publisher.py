@@ -147,6 +147,14 @@ class Publisher:
         """Whether the broker has accepted our connection right now."""
         return self._connected.is_set()
 
+    def start(self) -> None:
+        """Start the background thread now (it connects to the broker) rather than at the
+        first message: a callback built before training then costs its first iteration
+        nothing. Idempotent."""
+        with self._cond:
+            if self._thread is None and not self._closed:
+                self._start()
+
     def publish(self, message: wire.Message) -> None:
         """Queue ``message`` for sending; returns at once, never raises for network trouble."""
         self._enqueue(_Item(message=message))

@@ -10,6 +10,7 @@ raises into the trainer: the adapter boundary catches and logs once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -19,6 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,7 +200,8 @@ class TrainingSession:
     """One training run: coach + publisher + history. Built by `TrainingSession.start`."""
 
     def __init__(self, resolved: _Resolved, options: WorkoutOptions, experiment: str,
-                 publisher: Publisher, store: HistoryStore | None) -> None:
+                 publisher: Publisher, store: HistoryStore | None,
+                 reader: Executor | None = None) -> None:
         self.resolved = resolved
         self.options = options
         self.experiment = experiment
@@ -213,24 +216,43 @@ class TrainingSession:
         self._next_flush = self.checkpoint_every
         self._player: Any = None
         self.closed = False
+        self._previous: Future[dict[int, float] | None] | None = None
         if store is not None:
-            # One read when the run starts (never per iteration), so the first checkpoint
-            # can already compare.
-            try:
-                previous = store.previous_scores(experiment, self.run_id)
-            except sqlite3.Error as exc:
-                log.warning("repfit: cannot read the run history %s (%s); comparisons with "
-                            "earlier runs are off", store.path, exc)
-                previous = None
-            if previous:
-                self.coach.set_previous(previous)
+            # One read per run (never per iteration), done by ``reader`` while training goes
+            # on, and taken before the first comparison; without a reader, right here.
+            read = functools.partial(store.previous_scores, experiment, self.run_id)
+            if reader is not None:
+                self._previous = reader.submit(read)
+            else:
+                self._previous = Future()
+                try:
+                    self._previous.set_result(read())
+                except sqlite3.Error as exc:
+                    self._previous.set_exception(exc)
+                self._take_previous(block=True)
             self._submit_store(store.start_run, self.run_id, experiment,
                                self.coach.exercise.name)
+
+    def _take_previous(self, block: bool) -> None:
+        """Hand the previous run's scores to the coach once read (``block``: wait for the
+        read, because a comparison is next)."""
+        future = self._previous
+        if future is None or not (block or future.done()):
+            return
+        self._previous = None
+        try:
+            previous = future.result()
+        except sqlite3.Error as exc:
+            log.warning("repfit: cannot read the run history %s (%s); comparisons with "
+                        "earlier runs are off", self.store.path if self.store else "?", exc)
+            return
+        if previous:
+            self.coach.set_previous(previous)
 
     @classmethod
     def start(cls, resolved: _Resolved, options: WorkoutOptions, experiment: str,
               publisher: Publisher | None = None, store_usable: bool = True,
-              ) -> TrainingSession:
+              reader: Executor | None = None) -> TrainingSession:
         """A session with a new publisher (whose outbox is the history file) or ``publisher``.
 
         ``store_usable=False`` (the history file could not be opened) keeps everything in
@@ -240,11 +262,13 @@ class TrainingSession:
         if publisher is None:
             publisher = Publisher(resolved.mqtt, resolved.user, outbox=store)
         return cls(resolved, options, experiment, publisher,
-                   store if options.history else None)
+                   store if options.history else None, reader)
 
     # ------------------------------------------------------------------ per iteration
 
     def on_event(self, event: TrainingEvent) -> None:
+        if self._previous is not None:
+            self._take_previous(block=event.iteration + 2 >= self.checkpoint_every)
         messages = self.coach.step(event)
         for message in messages:
             self._send(message)
@@ -257,6 +281,7 @@ class TrainingSession:
 
     def on_scores(self, iteration: int, scores: tuple[Score, ...]) -> None:
         """Evaluation results reported apart from an iteration (epoch end, validation)."""
+        self._take_previous(block=True)
         for message in self.coach.observe(iteration, scores):
             self._send(message)
         if len(self.coach.warnings) != self._warned:
@@ -268,6 +293,7 @@ class TrainingSession:
         if self.closed:
             return
         self.closed = True
+        self._take_previous(block=True)
         for message in self.coach.finish():
             self._send(message)
         self._log_warnings()
