@@ -153,7 +153,7 @@ def latency(pace: float) -> dict[str, float]:
 
 
 def report(tp: dict[str, float], lat: dict[str, float], cmd: str) -> str:
-    return f"""### Wearables: BLE decode throughput and host-added latency
+    return f"""## Wearables: BLE decode throughput and host-added latency
 
 Command: `{cmd}` - machine: {machine()}, one thread.
 
