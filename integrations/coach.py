@@ -222,7 +222,9 @@ class Coach:
             if rule.enabled and rule.exercise not in ("same", "random"):
                 menu.get(rule.exercise)  # fail now, not at the end of a long training
         self.assignment_id = new_id()
-        #: Scores of the compared metric, keyed by iterations done (1-based).
+        #: Scores of the compared metric, keyed by iterations done (1-based). `record` is the
+        #: way in; an adapter whose every microsecond counts (LightGBM's) may store finite
+        #: values here itself once `metric` is chosen, which is all `record` does.
         self.scores: dict[int, float] = {}
         self.metric: tuple[str, str] | None = None
         self.higher_is_better: bool | None = settings.higher_is_better

@@ -98,8 +98,10 @@ class _WorkoutCallback(CoreContext):
 
     def __call__(self, env: Any) -> None:
         # Hot path, almost every iteration: store the compared score and return while the
-        # coach has nothing due. It touches only this object, ``env`` and one dict: after
-        # milliseconds of C++ training, every other object it reached was a cache miss.
+        # coach has nothing due. It reads limits cached on this object and writes the
+        # coach's score dict directly (what Coach.record does): going through core, session
+        # and coach cost ~4 us more, each object a cache miss after milliseconds of C++
+        # training; and no arithmetic on the score (a numpy float, slow to compute with).
         it = env.iteration
         if it == self._next and it < self._limit and it != env.begin_iteration:
             self._next = it + 1
