@@ -105,10 +105,7 @@ class AdapterCore:
                         "is away", resolved.data_dir, exc)
         # Threads start now, not at the first iteration: the publisher's (it connects), and
         # one that reads the previous run's scores while the first iterations run.
-        self._publisher = Publisher(
-            resolved.mqtt, resolved.user,
-            outbox=HistoryStore.in_dir(resolved.data_dir) if self.store_usable else None)
-        self._publisher.start()
+        self._open_publisher()
         self._reader: ThreadPoolExecutor | None = None
         if self.store_usable and options.history:
             self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repfit-history")
@@ -123,6 +120,17 @@ class AdapterCore:
         return state
 
     # ------------------------------------------------------------------ lifecycle
+
+    def _open_publisher(self) -> Publisher:
+        """The publisher for the next run, started: the current one, or a new one when
+        there is none (first use, unpickled) or an earlier run's was closed."""
+        if self._publisher is None or self._publisher.closed:
+            resolved = self.resolved()
+            self._publisher = Publisher(
+                resolved.mqtt, resolved.user,
+                outbox=HistoryStore.in_dir(resolved.data_dir) if self.store_usable else None)
+            self._publisher.start()
+        return self._publisher
 
     def resolved(self) -> _Resolved:
         if self._resolved is None:
@@ -141,13 +149,10 @@ class AdapterCore:
             experiment = self.options.experiment
         else:
             experiment = experiment_key(self.framework, parts() if callable(parts) else parts)
-        if self._publisher is not None and self._publisher.closed:
-            self._publisher = None  # closed after an earlier run: this run gets a new one
         self.session = TrainingSession.start(resolved, self.options, experiment,
-                                             publisher=self._publisher,
+                                             self._open_publisher(),
                                              store_usable=self.store_usable,
                                              reader=self._reader)
-        self._publisher = self.session.publisher
 
     def event(self, iteration: int, begin: int, end: int | None,
               scores: tuple[Score, ...] = ()) -> None:

@@ -251,18 +251,15 @@ class TrainingSession:
 
     @classmethod
     def start(cls, resolved: _Resolved, options: WorkoutOptions, experiment: str,
-              publisher: Publisher | None = None, store_usable: bool = True,
+              publisher: Publisher, store_usable: bool = True,
               reader: Executor | None = None) -> TrainingSession:
-        """A session with a new publisher (whose outbox is the history file) or ``publisher``.
+        """A session that sends through ``publisher`` and keeps history in the data dir.
 
-        ``store_usable=False`` (the history file could not be opened) keeps everything in
-        memory: no history, assignments wait in memory while the broker is away.
+        ``store_usable=False`` (the history file could not be opened) keeps no history.
         """
-        store = HistoryStore.in_dir(resolved.data_dir) if store_usable else None
-        if publisher is None:
-            publisher = Publisher(resolved.mqtt, resolved.user, outbox=store)
-        return cls(resolved, options, experiment, publisher,
-                   store if options.history else None, reader)
+        store = HistoryStore.in_dir(resolved.data_dir) if store_usable and options.history \
+            else None
+        return cls(resolved, options, experiment, publisher, store, reader)
 
     # ------------------------------------------------------------------ per iteration
 
