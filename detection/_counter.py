@@ -278,7 +278,11 @@ class RepCounter:
         if self._trace is not None:
             self._trace.append((g.copy(), s.copy()))
         self._trigger(k0, g, s.tolist(), h, events, rejected)
-        self._rhythm.settle(self._ctx_per[-1])   # only the last block's can be asked again
+        keep = self._ctx_per[-1]                 # only the last block's can be asked again
+        mark = self._reps.rhythm_source[1]
+        if mark is not None and keep is not None and mark < keep:
+            self._reps.pin_rhythm()
+        self._rhythm.settle(keep)
         self._last_s = float(s[-1])
         self._last_h = h[-1]
 
@@ -360,10 +364,11 @@ class RepCounter:
             self._axis = (a0, a1, a2)
         return self._axis
 
-    def _context(self, at: int) -> tuple[float | None, float, float, float]:
-        """Rep period, step and shake ratios, and decayed peak of |a| at sample ``at`` of
+    def _context(self, at: int) -> tuple[int | None, float, float, float]:
+        """Rhythm mark, step and shake ratios, and decayed peak of |a| at sample ``at`` of
         the last chunk (-1: its last sample). Computed only where an extreme is confirmed,
-        with the same arithmetic as for every sample."""
+        with the same arithmetic as for every sample; the period at the mark is computed
+        only if the set tracker asks for it (most extremes never need it)."""
         pw = self._pw
         if at < 0:
             at += pw.shape[1]
@@ -371,9 +376,7 @@ class RepCounter:
         j = self._ctx_r + at                   # position in the chunk's block rows
         b = j // AXIS_BLOCK
         run = max(self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist())   # <= 12 floats
-        mark = self._ctx_per[b]
-        per = None if mark is None else self._rhythm.period_at(mark)
-        return (per, math.sqrt(float(pw[0, at]) / floor),
+        return (self._ctx_per[b], math.sqrt(float(pw[0, at]) / floor),
                 math.sqrt(float(pw[1, at]) / floor), max(run, self._ctx_peak[b]))
 
     def _trigger(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
@@ -455,7 +458,8 @@ class RepCounter:
         swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
         width = 2.0 * (te - self._prev_t) if self._prev_val is not None else 0.0
         self._prev_val, self._prev_t = val, te
-        self._reps.rhythm, step, shake, jump = self._context(at)
+        mark, step, shake, jump = self._context(at)
+        self._reps.rhythm_source = (self._rhythm.period_at, mark)
         self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width, step=step,
                                       shake=shake, jump=jump), events, rejected)
 

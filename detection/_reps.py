@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._events import Rejection, RepEvent
@@ -57,6 +58,10 @@ START_TOLERANCE = 0.6
 each other): people start a set at a steady pace, while fidgeting moves at random moments."""
 SET_TIMEOUT_PERIODS = 2.0
 """A set ends after this many of its periods without a rep (or max_period_s)."""
+
+
+def _no_period(mark: int) -> float | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -98,13 +103,32 @@ class SetTracker:
         self.chains: dict[int, list[_Open]] = {+1: [], -1: []}
         self.prev: Extreme | None = None
         self.prev_known = False
-        self.rhythm: float | None = None     # rep period from the autocorrelation (s)
+        # Where the rep period at the current extreme comes from: (period_at, mark); the
+        # autocorrelation behind it is computed only when a decision reads `rhythm`.
+        self.rhythm_source: tuple[Callable[[int], float | None], int | None] = (
+            _no_period, None)
 
     # ---- set statistics ---------------------------------------------------------------
 
     @property
     def typical_amp(self) -> float:
         return statistics.median(self.amps) if self.amps else 0.0
+
+    @property
+    def rhythm(self) -> float | None:
+        """Rep period from the autocorrelation (s) at the current extreme, or None."""
+        period_at, mark = self.rhythm_source
+        return None if mark is None else period_at(mark)
+
+    def pin_rhythm(self) -> None:
+        """The rhythm source is about to expire: keep its value if a stream end could
+        still read it (a pair waiting for a third rep)."""
+        if not self.set_pol and any(len(c) == SET_START_REPS - 1
+                                    for c in self.chains.values()):
+            period_at, mark = self.rhythm_source
+            if mark is not None:
+                value = period_at(mark)
+                self.rhythm_source = (lambda _: value, mark)
 
     @property
     def period(self) -> float | None:

@@ -45,6 +45,18 @@ def test_any_batch_split_gives_the_same_reps(exercise: str) -> None:
     assert whole[2].count >= 6  # non-trivial: the streams being compared hold real reps
 
 
+def test_a_lone_pair_of_reps_is_judged_at_stream_end_whatever_the_batches() -> None:
+    # Two reps, then a long rest: the pair is decided only when the stream ends, by the
+    # movement's period as it was at the pair's last turning point (the period is computed
+    # lazily, so this checks it is still known seconds and many batches later).
+    rec = simulate_set("situp", reps=2, seed=2, rest_after_s=10.0, cadence_s=3.0)
+    whole = _run(RepCounter("situp"), rec.t, rec.acc, np.array([], dtype=int))
+    assert whole[2].count == 2
+    for step in (1, 10, 100):
+        got = _run(RepCounter("situp"), rec.t, rec.acc, np.arange(step, rec.t.size, step))
+        assert got[0] == whole[0]
+
+
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "situp", "burpee"])
 def test_counts_simulated_wrist_sets(exercise: str) -> None:
     cadence = 3.5 if exercise == "burpee" else 2.0
