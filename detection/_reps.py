@@ -56,8 +56,9 @@ it was fidgeting before the set)."""
 START_TOLERANCE = 0.6
 """The reps that start a set are spaced within this ratio of the movement's period (or of
 each other): people start a set at a steady pace, while fidgeting moves at random moments."""
-SET_TIMEOUT_PERIODS = 2.0
-"""A set ends after this many of its periods without a rep (or max_period_s)."""
+SET_TIMEOUT_PERIODS = 2.6
+"""A set ends after this many of its periods without a rep (or max_period_s): one missed or
+refused rep leaves two periods and a little hesitation, and the set goes on."""
 
 
 def _no_period(mark: int) -> float | None:

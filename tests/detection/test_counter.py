@@ -57,6 +57,26 @@ def test_a_lone_pair_of_reps_is_judged_at_stream_end_whatever_the_batches() -> N
         assert got[0] == whole[0]
 
 
+def test_one_missed_rep_does_not_end_the_set() -> None:
+    # Squats every 2.5 s; the 7th is left out and the next comes 0.6 s late (2.24 periods
+    # after the 6th). The set goes on: that rep is counted as soon as the signal comes back,
+    # not three reps later as the start of a new set.
+    fs, period = 50, 2.5
+    t = np.arange(0, 45, 1 / fs)
+    late = t > 3 + 6.5 * period
+    phase = (t - 3 - 0.6 * late) / period
+    moving = (t > 3) & (phase < 14) & ~((phase >= 6) & (phase < 7))
+    tilt = 0.6 * (1 - np.cos(2 * np.pi * phase)) / 2 * moving
+    acc = np.stack([np.sin(tilt), 0 * t, np.cos(tilt)], axis=1)
+    c = RepCounter("squat")
+    delays = []
+    for lo in range(0, t.size, 5):                      # 100 ms batches
+        u = c.feed(t[lo:lo + 5], acc[lo:lo + 5])
+        delays += [float(t[min(lo + 5, t.size) - 1]) - e.t for e in u.events]
+    assert c.finish().count == 13
+    assert max(delays[3:]) < 1.0      # after the first three, no rep waits a second
+
+
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "situp", "burpee"])
 def test_counts_simulated_wrist_sets(exercise: str) -> None:
     cadence = 3.5 if exercise == "burpee" else 2.0
