@@ -255,23 +255,29 @@ class RepCounter:
         mag = rows[3, cols]                        # |a|
         sq = y * y
         np.sqrt(sq[0] + sq[1] + sq[2], out=mag)
-        # Orientation-free context of the movement: how much |a| varies at walking step
-        # rates and above them (shaking), relative to the movement signal, smoothed over
-        # ~2 s. Rows of pw: |a| twice, filtered in place to the step band and above it,
-        # squared, joined by the movement signal's square, then smoothed.
+        # Orientation-free context of the movement, relative to the movement signal and
+        # smoothed over ~2 s: how much |a| varies at walking step rates, and how much the
+        # acceleration moves above them on all three axes (shaking: a shake may hardly
+        # change |a|, but it always moves the axes). Rows of pw: |a| filtered in place to
+        # the step band, the axes' summed power above it, the movement signal; squared,
+        # then smoothed.
         pw = np.empty((3, g.size))
-        pw[:2] = mag
+        pw[0] = mag
         if new_run or self._zi is None:
             self._zi = steady_state(self._sos, y[:, 0])
             self._zi_feat = steady_state(self._sos_feat, mag[:1])
-            self._zi_hf = steady_state(self._sos_hf, mag[:1])
+            self._zi_hf = steady_state(self._sos_hf, y[:, 0])
             self._zi_pow = np.zeros((3, 1, 2))
+        fast = y.copy()
         filter_inplace(self._sos, y, self._zi)
         rows[:3, cols] = y
         filter_inplace(self._sos_feat, pw[0:1], self._zi_feat)
-        filter_inplace(self._sos_hf, pw[1:2], self._zi_hf)
+        filter_inplace(self._sos_hf, fast, self._zi_hf)
         s, h = self._project()
-        np.square(pw[:2], out=pw[:2])
+        np.square(pw[0], out=pw[0])
+        np.square(fast, out=fast)
+        np.add(fast[0], fast[1], out=pw[1])
+        pw[1] += fast[2]
         np.square(s, out=pw[2])
         filter_inplace(self._sos_pow, pw, self._zi_pow)
         self._pw = pw

@@ -20,6 +20,11 @@ SMOOTH_STEP = 0.45
 """Step-rate limit of the smooth, slow exercises (see ``max_step``)."""
 RHYTHMIC_STEP = 0.9
 """Step-rate limit of ``generic``: reps as fast as 0.7 s have their fundamental there."""
+SMOOTH_SHAKE = 1.6
+"""Shake limit of exercises that do not land on the feet (see ``max_shake``)."""
+LANDING_SHAKE = 2.5
+"""Shake limit of exercises that may land on the feet, twice a second for jumping jacks:
+each landing is a broadband impact (``generic`` may be any rhythmic exercise, jumps too)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,16 @@ class ExerciseProfile:
         exercises (``generic`` allows 0.7 s reps, whose fundamental is in that band) need
         more room; exercises that land on the feet (jumping jacks: two hops per rep) have
         no limit.
+    max_shake : float
+        Largest acceleration above walking step rates (3 Hz and up, all three axes),
+        relative to the movement, that a rep may carry. Shaking a device by hand (3-8 Hz)
+        puts more there than the movement itself; real reps of smooth exercises stay near
+        or below half of it, jumping exercises add the impact of each landing.
+    short_sets : bool
+        Whether two reps in rhythm that no third follows still count (a set of two). Sets
+        of two happen with slow, hard exercises (the last burpees or sit-ups of a series);
+        jumping jacks are done in tens, and a lone pair at their pace is far more often a
+        burst of shaking or two hops.
     jump_g : float
         The exercise includes a jump: the magnitude |a| must have peaked at least this high
         (g) around each rep (a landing decelerates the body at well over 1 g on top of
@@ -69,6 +84,8 @@ class ExerciseProfile:
     hold: bool = False
     max_step: float = SMOOTH_STEP
     jump_g: float = 0.0
+    max_shake: float = SMOOTH_SHAKE
+    short_sets: bool = True
 
 
 PROFILES: dict[str, ExerciseProfile] = {
@@ -78,11 +95,12 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=math.inf,
-                        jump_g=1.6),
+                        jump_g=1.6, max_shake=LANDING_SHAKE, short_sets=False),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
                         jump_g=1.2),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
-        ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0, max_step=RHYTHMIC_STEP),
+        ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0, max_step=RHYTHMIC_STEP,
+                        max_shake=LANDING_SHAKE),
     )
 }
 EXERCISES: tuple[str, ...] = tuple(PROFILES)

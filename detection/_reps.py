@@ -46,8 +46,6 @@ RETREAT = 0.35
 """Fraction of the set's typical swing the signal must come back before a rep is emitted."""
 REFRACTORY = 0.6
 """Reps inside a set are at least this fraction of the set's period apart."""
-SHAKE_RATIO = 1.6
-"""Shaking puts more |a| variation above the step rate than in the movement itself."""
 SET_START_REPS = 3
 """Reps in rhythm (similar amplitude, plausible cadence) before a set counts as started; a
 pair that is never followed by a third still counts when the stream ends or the rhythm
@@ -76,7 +74,7 @@ class Extreme:
     swing_in: float    # |val - previous extreme's val| (g), 0 for the first
     width_s: float = 0.0  # twice the time since the previous (opposite) extreme
     step: float = 0.0   # |a| variation at walking step rates, relative to the movement
-    shake: float = 0.0  # |a| variation above step rates (shaking), relative to the movement
+    shake: float = 0.0  # acceleration above step rates (shaking), relative to the movement
     jump: float = 0.0   # peak |a| over the last few seconds (g): landings
 
 
@@ -223,7 +221,7 @@ class SetTracker:
         if amp > p.max_swing_g:
             return (f"amplitude of a shake or impact: {amp:.1f} g swing (a {p.name} moves at "
                     f"most {p.max_swing_g:.1f} g)")
-        if e.shake > SHAKE_RATIO:
+        if e.shake > p.max_shake:
             return (f"shaking, not a {p.name}: fast motion {e.shake:.1f}x the movement")
         if p.jump_g and e.jump < p.jump_g:
             return (f"no jump: |a| peaked at {e.jump:.1f} g, landing a {p.name} takes "
@@ -294,7 +292,8 @@ class SetTracker:
 
     def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:
         """A chain that stopped: two reps in rhythm still make a (short) set."""
-        if len(chain) == SET_START_REPS - 1 and not self.set_pol and self.rhythm is not None \
+        if self.p.short_sets and len(chain) == SET_START_REPS - 1 and not self.set_pol \
+                and self.rhythm is not None \
                 and self._rhythmic(chain):
             self.last_rep_t = None
             for c in chain:
