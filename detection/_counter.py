@@ -122,7 +122,8 @@ class RepCounter:
                                     fs=FS_HZ, output="sos")
             self._sos_hf = butter(2, SHAKE_HZ, btype="highpass", fs=FS_HZ, output="sos")
         self._sos_pow = ew_sos(math.exp(-1.0 / (FS_HZ * FEATURE_TAU_S)))
-        self._zi_feat = self._zi_hf = self._zi_pow = np.zeros(0)
+        self._zi_feat = self._zi_hf = self._zi_pow = self._zi_mag = np.zeros(0)
+        self._bounce = self.profile.max_bounce < 1.0
         self._zi: np.ndarray | None = None
         self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
         self._cov = [1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9]  # row-major 3 x 3
@@ -260,14 +261,20 @@ class RepCounter:
         # acceleration moves above them on all three axes (shaking: a shake may hardly
         # change |a|, but it always moves the axes). Rows of pw: |a| filtered in place to
         # the step band, the axes' summed power above it, the movement signal; squared,
-        # then smoothed.
-        pw = np.empty((3, g.size))
+        # then smoothed. Profiles that refuse bounce (`_bounce`) add |a| in the movement
+        # band times the movement signal, and its square: how far the movement is a
+        # rise and fall along gravity rather than a turn of the limb.
+        pw = np.empty((5 if self._bounce else 3, g.size))
         pw[0] = mag
         if new_run or self._zi is None:
             self._zi = steady_state(self._sos, y[:, 0])
             self._zi_feat = steady_state(self._sos_feat, mag[:1])
             self._zi_hf = steady_state(self._sos_hf, y[:, 0])
-            self._zi_pow = np.zeros((3, 1, 2))
+            self._zi_mag = steady_state(self._sos, mag[:1])
+            self._zi_pow = np.zeros((pw.shape[0], 1, 2))
+        if self._bounce:
+            pw[4] = mag
+            filter_inplace(self._sos, pw[4:5], self._zi_mag)
         fast = y.copy()
         filter_inplace(self._sos, y, self._zi)
         rows[:3, cols] = y
@@ -279,6 +286,9 @@ class RepCounter:
         np.add(fast[0], fast[1], out=pw[1])
         pw[1] += fast[2]
         np.square(s, out=pw[2])
+        if self._bounce:
+            np.multiply(s, pw[4], out=pw[3])
+            np.square(pw[4], out=pw[4])
         filter_inplace(self._sos_pow, pw, self._zi_pow)
         self._pw = pw
         if self._trace is not None:
@@ -370,8 +380,8 @@ class RepCounter:
             self._axis = (a0, a1, a2)
         return self._axis
 
-    def _context(self, at: int) -> tuple[int | None, float, float, float]:
-        """Rhythm mark, step and shake ratios, and decayed peak of |a| at sample ``at`` of
+    def _context(self, at: int) -> tuple[int | None, float, float, float, float]:
+        """Rhythm mark, step and shake ratios, decayed peak of |a| and bounce at sample ``at`` of
         the last chunk (-1: its last sample). Computed only where an extreme is confirmed,
         with the same arithmetic as for every sample; the period at the mark is computed
         only if the set tracker asks for it (most extremes never need it)."""
@@ -382,8 +392,10 @@ class RepCounter:
         j = self._ctx_r + at                   # position in the chunk's block rows
         b = j // AXIS_BLOCK
         run = max(self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist())   # <= 12 floats
+        bounce = (abs(float(pw[3, at])) / math.sqrt(floor * (1e-6 + float(pw[4, at])))
+                  if self._bounce else 0.0)
         return (self._ctx_per[b], math.sqrt(float(pw[0, at]) / floor),
-                math.sqrt(float(pw[1, at]) / floor), max(run, self._ctx_peak[b]))
+                math.sqrt(float(pw[1, at]) / floor), max(run, self._ctx_peak[b]), bounce)
 
     def _trigger(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
                  events: list[RepEvent], rejected: list[Rejection]) -> None:
@@ -464,10 +476,10 @@ class RepCounter:
         swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
         width = 2.0 * (te - self._prev_t) if self._prev_val is not None else 0.0
         self._prev_val, self._prev_t = val, te
-        mark, step, shake, jump = self._context(at)
+        mark, step, shake, jump, bounce = self._context(at)
         self._reps.rhythm_source = (self._rhythm.period_at, mark)
         self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width, step=step,
-                                      shake=shake, jump=jump), events, rejected)
+                                      shake=shake, jump=jump, bounce=bounce), events, rejected)
 
     # ---- holds ------------------------------------------------------------------------
 

@@ -64,6 +64,12 @@ class ExerciseProfile:
         relative to the movement, that a rep may carry. Shaking a device by hand (3-8 Hz)
         puts more there than the movement itself; real reps of smooth exercises stay near
         or below half of it, jumping exercises add the impact of each landing.
+    max_bounce : float
+        Largest correlation (0-1) between the movement signal and |a| that a rep may show.
+        A limb turning against gravity leaves |a| nearly unchanged, while steps, stairs
+        and hops move the body up and down along gravity, so the movement *is* |a|.
+        Jumping jacks are counted from the arm swing, whose landings come twice per rep,
+        out of step with it; 1.0 disables the check (whole-body exercises rise and fall).
     short_sets : bool
         Whether two reps in rhythm that no third follows still count (a set of two). Sets
         of two happen with slow, hard exercises (the last burpees or sit-ups of a series);
@@ -85,6 +91,7 @@ class ExerciseProfile:
     max_step: float = SMOOTH_STEP
     jump_g: float = 0.0
     max_shake: float = SMOOTH_SHAKE
+    max_bounce: float = 1.0
     short_sets: bool = True
 
 
@@ -95,7 +102,8 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=math.inf,
-                        jump_g=1.6, max_shake=LANDING_SHAKE, short_sets=False),
+                        jump_g=1.6, max_shake=LANDING_SHAKE, max_bounce=0.9,
+                        short_sets=False),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
                         jump_g=1.2),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),

@@ -76,6 +76,7 @@ class Extreme:
     step: float = 0.0   # |a| variation at walking step rates, relative to the movement
     shake: float = 0.0  # acceleration above step rates (shaking), relative to the movement
     jump: float = 0.0   # peak |a| over the last few seconds (g): landings
+    bounce: float = 0.0  # |correlation| of the movement with |a| (1: a rise and fall)
 
 
 @dataclass
@@ -226,6 +227,10 @@ class SetTracker:
         if p.jump_g and e.jump < p.jump_g:
             return (f"no jump: |a| peaked at {e.jump:.1f} g, landing a {p.name} takes "
                     f"{p.jump_g:.1f} g or more")
+        if e.bounce > p.max_bounce:
+            return (f"bounce, not a {p.name}: the movement rises and falls with |a| "
+                    f"(correlation {e.bounce:.2f}), as in steps or hops, not a swing of "
+                    "the limbs")
         if e.step > p.max_step:
             return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
                     "movement")

@@ -47,6 +47,18 @@ def test_hand_shaking_is_refused_as_shaking(exercise: str, position: str) -> Non
         assert any(r.startswith("shaking") for r in reasons)
 
 
+@pytest.mark.parametrize("position", ["upper_arm", "chest"])
+def test_stairs_bounce_is_not_a_jumping_jack(position: str) -> None:
+    # On stairs the body rises and falls each step: seen from the arm or chest, the
+    # movement signal is |a| itself, while a jumping jack is an arm swing whose landings
+    # come twice per rep. These four recordings used to give 135-183 jumping jacks in 2 min.
+    for seed in (300, 301):
+        rec = simulate_activity("stairs", duration_s=120, position=position, seed=seed)
+        count, reasons = _run("jumping_jack", rec.t, rec.acc)
+        assert count == 0, f"seed {seed}"
+        assert any(r.startswith("bounce") for r in reasons)
+
+
 @pytest.mark.parametrize("exercise", ["jumping_jack", "burpee"])
 def test_hand_shaking_never_counts_as_a_jumping_exercise(exercise: str) -> None:
     # Jumping exercises allow the impact of landings, so the shake limit is looser for
