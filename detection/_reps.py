@@ -7,10 +7,11 @@ or the second bump of a multi-phase rep:
 
 - **Set start needs rhythm.** Outside a set, candidates of one polarity form a chain when
   each follows the previous within the exercise's cadence range and with a similar
-  amplitude (within a factor of two), each measured on both sides (the smaller of the swing
-  into and out of the extreme, so a half cycle at a set's edge never qualifies). Three in
-  a chain start the set and are emitted together; an isolated movement never counts, and
-  fidgeting before a set is dropped when much larger reps follow it.
+  amplitude, each measured on both sides (the smaller of the swing into and out of the
+  extreme, so a half cycle at a set's edge never qualifies). Three in a chain start the
+  set and are emitted together; an isolated movement never counts. A candidate more than
+  ``FIDGET_RATIO`` times the chain's largest starts a new chain (what came before was
+  fidgeting); one under half of it joins only on the beat.
 - **Inside a set, reps are emitted early**: as soon as the signal has come back from the
   extreme by ``RETREAT`` of the set's typical swing, without waiting for the next extreme.
 - **Rhythm**: chain members must repeat at the movement's period (autocorrelation, or the
@@ -42,6 +43,10 @@ REL_AMPLITUDE = 0.4
 """A rep swings at least this fraction of the set's typical rep (sloppy reps included)."""
 PAIR_RATIO = 2.0
 """Two reps that start a set differ in amplitude by at most this factor."""
+FIDGET_RATIO = 3.0
+"""Candidates before a set are dropped as fidgeting when one this many times larger follows.
+Larger than `PAIR_RATIO`: the first rep after rest is measured on a movement axis still
+turning from the rest posture's noise, and can show half its real swing."""
 RETREAT = 0.35
 """Fraction of the set's typical swing the signal must come back before a rep is emitted."""
 REFRACTORY = 0.6
@@ -261,7 +266,7 @@ class SetTracker:
             sub = REFRACTORY * self.rhythm if self.rhythm else self.p.min_period_s
             if gap < max(sub, self.p.min_period_s):
                 return                       # a bump inside the previous rep: ignore it
-            if cand.amp > PAIR_RATIO * biggest:
+            if cand.amp > FIDGET_RATIO * biggest:
                 chain.clear()                # what came before was fidgeting, not reps
             elif cand.amp < REL_AMPLITUDE * biggest or (
                     cand.amp * PAIR_RATIO < biggest and not self._on_beat(chain, gap)):

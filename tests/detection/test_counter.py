@@ -49,12 +49,30 @@ def test_a_lone_pair_of_reps_is_judged_at_stream_end_whatever_the_batches() -> N
     # Two reps, then a long rest: the pair is decided only when the stream ends, by the
     # movement's period as it was at the pair's last turning point (the period is computed
     # lazily, so this checks it is still known seconds and many batches later).
-    rec = simulate_set("situp", reps=2, seed=2, rest_after_s=10.0, cadence_s=3.0)
-    whole = _run(RepCounter("situp"), rec.t, rec.acc, np.array([], dtype=int))
+    rec = simulate_set("pushup", reps=2, seed=10, rest_after_s=10.0, cadence_s=3.0)
+    whole = _run(RepCounter("pushup"), rec.t, rec.acc, np.array([], dtype=int))
     assert whole[2].count == 2
     for step in (1, 10, 100):
-        got = _run(RepCounter("situp"), rec.t, rec.acc, np.arange(step, rec.t.size, step))
+        got = _run(RepCounter("pushup"), rec.t, rec.acc, np.arange(step, rec.t.size, step))
         assert got[0] == whole[0]
+
+
+@pytest.mark.parametrize("seed", [201, 205])
+def test_a_shallow_first_rep_still_sets_which_turning_point_counts(seed: int) -> None:
+    # In these simulated sit-up sets the first rep is shallow. Were it dropped as fidgeting,
+    # the set would count each rep where it returns, not where it turns, and every rep
+    # would reach the host about 2.4 s after the turn instead of about 0.7 s.
+    rec = simulate_set("situp", reps=12, fs_hz=50.0, position="wrist", seed=seed,
+                       cadence_s=3.0)
+    c = RepCounter("situp")
+    delays = []
+    for lo in range(0, rec.t.size, 5):                      # 100 ms batches
+        u = c.feed(rec.t[lo:lo + 5], rec.acc[lo:lo + 5])
+        now = float(rec.t[min(lo + 5, rec.t.size) - 1])
+        delays += [now - rec.rep_times[np.argmin(np.abs(rec.rep_times - e.t))]
+                   for e in u.events]
+    assert abs(c.finish().count - 12) <= 1
+    assert float(np.median(delays[3:])) < 1.2
 
 
 def test_one_missed_rep_does_not_end_the_set() -> None:
