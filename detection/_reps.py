@@ -121,7 +121,10 @@ class SetTracker:
 
     @property
     def rhythm(self) -> float | None:
-        """Rep period from the autocorrelation (s) at the current extreme, or None."""
+        """Rep period from the autocorrelation (s) at the current extreme, or None.
+
+        Read it while handling that extreme: the counter releases the window behind it at
+        the end of the chunk unless `pin_rhythm` kept the value (reading it later raises)."""
         period_at, mark = self.rhythm_source
         return None if mark is None else period_at(mark)
 

@@ -81,7 +81,9 @@ class RhythmTracker:
         if self._answer[0] == mark:
             return self._answer[1]
         self.settle(mark)
-        assert self._held == mark, "marks are asked for in order"
+        if self._held != mark:
+            raise RuntimeError(f"the window at mark {mark} was already released (marks are "
+                               "asked for in order, before `settle` passes them)")
         self.update()
         self._answer = (mark, self.period_s)
         self._release()
