@@ -70,6 +70,11 @@ class ExerciseProfile:
         and hops move the body up and down along gravity, so the movement *is* |a|.
         Jumping jacks are counted from the arm swing, whose landings come twice per rep,
         out of step with it; 1.0 disables the check (whole-body exercises rise and fall).
+    multi_phase : bool
+        A rep has several bumps of similar size (a burpee goes down, kicks back, returns
+        and jumps), so a chain of bumps can keep a steady pace at half the rep's period. A
+        set then starts only once the autocorrelation, which sees whole reps, gives the
+        period the chain must keep.
     short_sets : bool
         Whether two reps in rhythm that no third follows still count (a set of two). Sets
         of two happen with slow, hard exercises (the last burpees or sit-ups of a series);
@@ -92,6 +97,7 @@ class ExerciseProfile:
     jump_g: float = 0.0
     max_shake: float = SMOOTH_SHAKE
     max_bounce: float = 1.0
+    multi_phase: bool = False
     short_sets: bool = True
 
 
@@ -105,7 +111,7 @@ PROFILES: dict[str, ExerciseProfile] = {
                         jump_g=1.6, max_shake=LANDING_SHAKE, max_bounce=0.9,
                         short_sets=False),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
-                        jump_g=1.2),
+                        jump_g=1.2, multi_phase=True),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
         ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0, max_step=RHYTHMIC_STEP,
                         max_shake=LANDING_SHAKE),

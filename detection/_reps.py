@@ -300,7 +300,9 @@ class SetTracker:
         gaps = [b.e.t - a.e.t for a, b in itertools.pairwise(chain)]
         per = self.rhythm
         if per is None:       # too early for the autocorrelation: the gaps must agree
-            return max(gaps) * START_TOLERANCE <= min(gaps)
+            # (multi-phase reps wait for it: their bumps agree with each other at half
+            # the rep's pace)
+            return not self.p.multi_phase and max(gaps) * START_TOLERANCE <= min(gaps)
         return all(START_TOLERANCE * per <= g <= per / START_TOLERANCE for g in gaps)
 
     def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:

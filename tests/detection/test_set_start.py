@@ -1,0 +1,37 @@
+"""SetTracker: how the reps that start a set are chosen (the pure core, fed turning points)."""
+
+from __future__ import annotations
+
+from repfit.detection._profiles import PROFILES
+from repfit.detection._reps import Extreme, SetTracker
+
+
+def _feed(profile: str, times: list[float], swing: float = 1.0,
+          period: float | None = None) -> int:
+    """Alternating minima (the candidates) and maxima at ``times``; the autocorrelation
+    period seen at each turning point is ``period`` (None: not known yet)."""
+    tracker = SetTracker(PROFILES[profile])
+    tracker.rhythm_source = ((lambda mark: period), 0)
+    events, rejected = [], []
+    for i, t in enumerate(times):
+        pol = -1 if i % 2 == 0 else +1
+        tracker.on_extreme(Extreme(pol, -pol * swing / 2, t, i, swing if i else 0.0,
+                                   jump=2.0), events, rejected)
+    return len(events)
+
+
+# Minima 2.3 s then 3.0 s apart: the two bumps of one burpee and the first of the next.
+BUMPS = [4.0, 5.1, 6.3, 7.4, 8.6, 10.1, 11.6]
+
+
+def test_a_smooth_exercise_starts_a_set_on_three_reps_that_keep_a_pace() -> None:
+    assert _feed("squat", BUMPS) == 3
+
+
+def test_a_multi_phase_exercise_waits_for_the_autocorrelation() -> None:
+    # Burpee bumps keep a pace at half the rep's period; without the autocorrelation's
+    # period the chain proves nothing, and with it (5.3 s) the bumps are off the beat.
+    assert _feed("burpee", BUMPS) == 0
+    assert _feed("burpee", BUMPS, period=5.3) == 0
+    reps = [4.0, 6.6, 9.3, 11.9, 14.6, 17.2, 19.9]      # whole reps every 5.3 s
+    assert _feed("burpee", reps, period=5.3) == 3
