@@ -108,7 +108,7 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=math.inf,
-                        jump_g=1.6, max_shake=LANDING_SHAKE, max_bounce=0.9,
+                        jump_g=1.6, max_shake=LANDING_SHAKE, max_bounce=0.95,
                         short_sets=False),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
                         jump_g=1.2, multi_phase=True),
