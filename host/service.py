@@ -196,9 +196,16 @@ class WorkoutHost:
             await self._finish(self.active.cancel(self.clock()))
 
     async def _finish(self, result: wire.Result) -> None:
-        # Stored before it is announced: a crash after this point loses nothing.
-        await asyncio.to_thread(self.store.add_result, self.user, result)
-        self.active = None
+        # Settled from here on: a sample batch, a deadline tick or a cancel that comes while
+        # the result is being written must not settle the same assignment a second time.
+        session, self.active = self.active, None
+        try:
+            # Stored before it is announced: a crash after this point loses nothing.
+            await asyncio.to_thread(self.store.add_result, self.user, result)
+        except BaseException:
+            if self.active is None:
+                self.active = session        # not stored: the assignment stays open
+            raise
         self.results.append(result)
         self.bus.publish(result)
         if self.observer:
