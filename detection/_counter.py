@@ -14,8 +14,9 @@ Pipeline (all state carried between batches, all of it bounded):
    running amplitude: an extreme is confirmed as soon as the signal has come back from it
    by the threshold, and can never change after that;
 6. measure the context of each turning point: the rep period (autocorrelation,
-   `_rhythm.py`), walking-step and shaking content of |a|, and the recent peak of |a|
-   (landings);
+   `_rhythm.py`, computed only when a decision reads it), the walking-step content of |a|,
+   the shaking content of the three axes, the recent peak of |a| (landings) and, for
+   jumping jacks, how far the movement rises and falls with |a| (bounce);
 7. turn turning points into reps (`_reps.py`): a set starts with three reps in rhythm,
    later reps are emitted as the signal comes back; every candidate gets a plausibility
    verdict and is accepted or refused with a reason.
@@ -145,15 +146,15 @@ class RepCounter:
         # Decaying peak of |a| (landings of jumps), as it was at the last block end.
         self._peak = 0.0
         # The motion context of the last chunk, read only where an extreme is confirmed
-        # (`_context`): its block rows, where its first sample sits in them, the rep period
+        # (`_context`): its block rows, where its first sample sits in them, the rhythm mark
         # and the decayed peak of |a| in force in each block, and the smoothed step, shake
-        # and movement powers per sample.
+        # and movement powers per sample (and the bounce product and |a| power, if used).
         self._ctx_rows = np.zeros((4, 1))
         self._ctx_r = 0
         self._ctx_n = 1
         self._ctx_per: list[int | None] = [None]
         self._ctx_peak = [0.0]
-        self._pw = np.zeros((3, 1))
+        self._pw = np.zeros((5 if self._bounce else 3, 1))
         self._prev_val: float | None = None
         self._prev_t = 0.0
         self._last_s = 0.0
@@ -270,7 +271,8 @@ class RepCounter:
             self._zi = steady_state(self._sos, y[:, 0])
             self._zi_feat = steady_state(self._sos_feat, mag[:1])
             self._zi_hf = steady_state(self._sos_hf, y[:, 0])
-            self._zi_mag = steady_state(self._sos, mag[:1])
+            if self._bounce:
+                self._zi_mag = steady_state(self._sos, mag[:1])
             self._zi_pow = np.zeros((pw.shape[0], 1, 2))
         if self._bounce:
             pw[4] = mag

@@ -21,7 +21,9 @@ or the second bump of a multi-phase rep:
 - **Verdicts**: a candidate is refused when its swing is below the exercise's physical
   minimum or below ``REL_AMPLITUDE`` of the set's typical swing, when it comes sooner than
   the exercise allows or than ``REFRACTORY`` of the set's period, when |a| around it
-  varies like walking steps or shaking, or (jumping exercises) when no landing was seen.
+  varies like walking steps, when the axes move above step rates like shaking, when the
+  movement rises and falls with |a| (jumping jacks: a bounce, not an arm swing), or
+  (jumping exercises) when no landing was seen.
 - **A set ends** after ``SET_TIMEOUT_PERIODS`` of its periods (at most ``max_period_s``)
   without a rep.
 """
@@ -33,6 +35,7 @@ import statistics
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from ._events import Rejection, RepEvent
 from ._profiles import ExerciseProfile
@@ -42,7 +45,8 @@ __all__ = ["Extreme", "SetTracker"]
 REL_AMPLITUDE = 0.4
 """A rep swings at least this fraction of the set's typical rep (sloppy reps included)."""
 PAIR_RATIO = 2.0
-"""Two reps that start a set differ in amplitude by at most this factor."""
+"""A candidate smaller than the chain's largest by more than this factor joins it only on
+the beat (a sloppy rep keeps the pace, a wobble does not)."""
 FIDGET_RATIO = 3.0
 """Candidates before a set are dropped as fidgeting when one this many times larger follows.
 Larger than `PAIR_RATIO`: the first rep after rest is measured on a movement axis still
@@ -54,8 +58,8 @@ REFRACTORY = 0.6
 SET_START_REPS = 3
 """Reps in rhythm (similar amplitude, plausible cadence) before a set counts as started; a
 pair that is never followed by a third still counts when the stream ends or the rhythm
-stops if the autocorrelation confirms its period, unless much larger reps follow it (then
-it was fidgeting before the set)."""
+stops if the autocorrelation confirms its period (except for profiles without
+``short_sets``), unless much larger reps follow it (then it was fidgeting before the set)."""
 START_TOLERANCE = 0.6
 """The reps that start a set are spaced within this ratio of the movement's period (or of
 each other): people start a set at a steady pace, while fidgeting moves at random moments."""
@@ -66,6 +70,10 @@ refused rep leaves two periods and a little hesitation, and the set goes on."""
 
 def _no_period(mark: int) -> float | None:
     return None
+
+
+def _pinned(value: float | None, mark: int) -> float | None:
+    return value
 
 
 @dataclass(frozen=True)
@@ -131,12 +139,10 @@ class SetTracker:
     def pin_rhythm(self) -> None:
         """The rhythm source is about to expire: keep its value if a stream end could
         still read it (a pair waiting for a third rep)."""
-        if not self.set_pol and any(len(c) == SET_START_REPS - 1
-                                    for c in self.chains.values()):
-            period_at, mark = self.rhythm_source
-            if mark is not None:
-                value = period_at(mark)
-                self.rhythm_source = (lambda _: value, mark)
+        period_at, mark = self.rhythm_source
+        if mark is not None and not isinstance(period_at, partial) and any(
+                self._short_set(c) for c in self.chains.values()):
+            self.rhythm_source = (partial(_pinned, period_at(mark)), mark)
 
     @property
     def period(self) -> float | None:
@@ -305,11 +311,13 @@ class SetTracker:
             return not self.p.multi_phase and max(gaps) * START_TOLERANCE <= min(gaps)
         return all(START_TOLERANCE * per <= g <= per / START_TOLERANCE for g in gaps)
 
+    def _short_set(self, chain: list[_Open]) -> bool:
+        """Outside a set, a pair waiting for a third rep that may count as a set of two."""
+        return self.p.short_sets and not self.set_pol and len(chain) == SET_START_REPS - 1
+
     def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:
         """A chain that stopped: two reps in rhythm still make a (short) set."""
-        if self.p.short_sets and len(chain) == SET_START_REPS - 1 and not self.set_pol \
-                and self.rhythm is not None \
-                and self._rhythmic(chain):
+        if self._short_set(chain) and self.rhythm is not None and self._rhythmic(chain):
             self.last_rep_t = None
             for c in chain:
                 self._accept(c.e, c.amp, events)
@@ -318,7 +326,7 @@ class SetTracker:
     def close(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
         """Stream ended or broke: a pair in rhythm is a short set; drop the rest."""
         for pol in (+1, -1):
-            if len(self.chains[pol]) == SET_START_REPS - 1 and not self.set_pol:
+            if self._short_set(self.chains[pol]):
                 self._end_chain(self.chains[pol], events)
                 break
         if self.pending is not None:

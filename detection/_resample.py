@@ -141,10 +141,16 @@ class Resampler:
                 self.anchor = float(tx[0, lo])
                 self.next_k = 0
                 self.started = True
-            m = math.floor((float(tx[0, hi - 1]) - self.anchor) * self.fs_hz + 1e-9) + 1 \
-                - self.next_k
+            last = float(tx[0, hi - 1])
+            m = math.floor((last - self.anchor) * self.fs_hz + 1e-9) + 1 - self.next_k
             if m > 0:
                 g = np.arange(self.next_k, self.next_k + m) / self.fs_hz + self.anchor
+                if g[-1] > last:
+                    # Rounding let in a point just after the batch's last sample: it is
+                    # interpolated with the next batch instead, so splits cannot change it.
+                    g = g[:-1]
+                    m -= 1
+            if m > 0:
                 runs.append((self.k_base + self.next_k, g,
                              _interp(tx[:, lo:hi], d[:, lo:hi - 1], g), new_run))
                 self.next_k += m
