@@ -60,9 +60,13 @@ SET_START_REPS = 3
 pair that is never followed by a third still counts when the stream ends or the rhythm
 stops if the autocorrelation confirms its period (except for profiles without
 ``short_sets``), unless much larger reps follow it (then it was fidgeting before the set)."""
-START_TOLERANCE = 0.6
+START_TOLERANCE = 0.75
 """The reps that start a set are spaced within this ratio of the movement's period (or of
-each other): people start a set at a steady pace, while fidgeting moves at random moments."""
+each other): people start a set at a steady pace, while fidgeting moves at random moments
+(at 0.6, simulated desk fidgeting started sets more often: see docs/detection.md)."""
+MULTI_PHASE_TOLERANCE = 0.6
+"""The same for multi-phase reps against the autocorrelation's period: a burpee's length
+varies more from rep to rep (how deep, how high the jump, a pause at the top)."""
 SET_TIMEOUT_PERIODS = 2.6
 """A set ends after this many of its periods without a rep (or max_period_s): one missed or
 refused rep leaves two periods and a little hesitation, and the set goes on."""
@@ -309,7 +313,8 @@ class SetTracker:
             # (multi-phase reps wait for it: their bumps agree with each other at half
             # the rep's pace)
             return not self.p.multi_phase and max(gaps) * START_TOLERANCE <= min(gaps)
-        return all(START_TOLERANCE * per <= g <= per / START_TOLERANCE for g in gaps)
+        tol = MULTI_PHASE_TOLERANCE if self.p.multi_phase else START_TOLERANCE
+        return all(tol * per <= g <= per / tol for g in gaps)
 
     def _short_set(self, chain: list[_Open]) -> bool:
         """Outside a set, a pair waiting for a third rep that may count as a set of two."""

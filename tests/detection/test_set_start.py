@@ -35,3 +35,18 @@ def test_a_multi_phase_exercise_waits_for_the_autocorrelation() -> None:
     assert _feed("burpee", BUMPS, period=5.3) == 0
     reps = [4.0, 6.6, 9.3, 11.9, 14.6, 17.2, 19.9]      # whole reps every 5.3 s
     assert _feed("burpee", reps, period=5.3) == 3
+
+
+def test_the_reps_that_start_a_set_keep_a_steady_pace() -> None:
+    # Turning points 2.0 s then 2.9-3.0 s apart: the shorter gap is under 0.75 of the
+    # longer, as when fidgeting moves at random moments; 2.4 s then 2.6 s is a steady start.
+    assert _feed("squat", [4.0, 5.0, 6.0, 7.0, 8.9, 10.0, 11.0]) == 0
+    assert _feed("squat", [4.0, 5.2, 6.4, 7.7, 9.0, 10.2, 11.4]) == 3
+
+
+def test_burpees_may_vary_more_around_the_autocorrelation_period() -> None:
+    # Whole reps 3.3 s then 5.0 s apart against a 5.0 s period: 0.66 of it is within the
+    # burpee's 0.6 but outside the 0.75 every other profile keeps.
+    times = [2.3, 4.0, 5.6, 7.3, 8.9, 12.3, 13.9, 15.5]
+    assert _feed("burpee", times, period=5.0) == 3
+    assert _feed("squat", times, period=5.0) == 0
