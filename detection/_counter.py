@@ -139,8 +139,8 @@ class RepCounter:
         self._lam_env_blk = self._lam_env ** AXIS_BLOCK
         self._h_floor = 0.5 * p.min_swing_g
         self._reset_trigger()
-        self._reps = SetTracker(p)
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
+        self._reps = SetTracker(p, self._rhythm.period_at)
         self._blocks = 0
         self._period_mark: int | None = None    # the rhythm re-estimate in force
         # Decaying peak of |a| (landings of jumps), as it was at the last block end.
@@ -297,9 +297,7 @@ class RepCounter:
             self._trace.append((g.copy(), s.copy()))
         self._trigger(k0, g, s.tolist(), h, events, rejected)
         keep = self._ctx_per[-1]                 # only the last block's can be asked again
-        mark = self._reps.rhythm_source[1]
-        if mark is not None and keep is not None and mark < keep:
-            self._reps.pin_rhythm()
+        self._reps.pin_rhythm(keep)
         self._rhythm.settle(keep)
         self._last_s = float(s[-1])
         self._last_h = h[-1]
@@ -478,8 +476,7 @@ class RepCounter:
         swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
         width = 2.0 * (te - self._prev_t) if self._prev_val is not None else 0.0
         self._prev_val, self._prev_t = val, te
-        mark, step, shake, jump, bounce = self._context(at)
-        self._reps.rhythm_source = (self._rhythm.period_at, mark)
+        self._reps.rhythm_mark, step, shake, jump, bounce = self._context(at)
         self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width, step=step,
                                       shake=shake, jump=jump, bounce=bounce), events, rejected)
 

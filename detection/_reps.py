@@ -35,7 +35,6 @@ import statistics
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 from ._events import Rejection, RepEvent
 from ._profiles import ExerciseProfile
@@ -76,10 +75,6 @@ def _no_period(mark: int) -> float | None:
     return None
 
 
-def _pinned(value: float | None, mark: int) -> float | None:
-    return value
-
-
 @dataclass(frozen=True)
 class Extreme:
     """A confirmed turning point of the movement signal."""
@@ -107,7 +102,10 @@ class _Open:
 class SetTracker:
     """Turns extremes into accepted reps and refusals for one exercise profile."""
 
-    def __init__(self, profile: ExerciseProfile) -> None:
+    def __init__(self, profile: ExerciseProfile,
+                 period_at: Callable[[int], float | None] = _no_period) -> None:
+        """``period_at(mark)``: the rep period from the autocorrelation at a rhythm mark
+        (`RhythmTracker.period_at`), computed only when a decision reads `rhythm`."""
         self.p = profile
         self.count = 0
         self.set_pol = 0
@@ -120,10 +118,9 @@ class SetTracker:
         self.chains: dict[int, list[_Open]] = {+1: [], -1: []}
         self.prev: Extreme | None = None
         self.prev_known = False
-        # Where the rep period at the current extreme comes from: (period_at, mark); the
-        # autocorrelation behind it is computed only when a decision reads `rhythm`.
-        self.rhythm_source: tuple[Callable[[int], float | None], int | None] = (
-            _no_period, None)
+        self._period_at = period_at
+        self.rhythm_mark: int | None = None   # the owner's rhythm mark at the current extreme
+        self._pinned: tuple[int, float | None] | None = None   # (mark, period) kept
 
     # ---- set statistics ---------------------------------------------------------------
 
@@ -137,16 +134,23 @@ class SetTracker:
 
         Read it while handling that extreme: the counter releases the window behind it at
         the end of the chunk unless `pin_rhythm` kept the value (reading it later raises)."""
-        period_at, mark = self.rhythm_source
-        return None if mark is None else period_at(mark)
+        mark = self.rhythm_mark
+        if mark is None:
+            return None
+        if self._pinned is not None and self._pinned[0] == mark:
+            return self._pinned[1]
+        return self._period_at(mark)
 
-    def pin_rhythm(self) -> None:
-        """The rhythm source is about to expire: keep its value if a stream end could
-        still read it (a pair waiting for a third rep)."""
-        period_at, mark = self.rhythm_source
-        if mark is not None and not isinstance(period_at, partial) and any(
-                self._short_set(c) for c in self.chains.values()):
-            self.rhythm_source = (partial(_pinned, period_at(mark)), mark)
+    def pin_rhythm(self, keep: int | None) -> None:
+        """The owner releases rhythm marks before ``keep``: if the current extreme's mark
+        is one of them and a stream end could still read it (a pair waiting for a third
+        rep), keep its period."""
+        mark = self.rhythm_mark
+        if mark is None or keep is None or mark >= keep or (
+                self._pinned is not None and self._pinned[0] == mark):
+            return
+        if any(self._short_set(c) for c in self.chains.values()):
+            self._pinned = (mark, self._period_at(mark))
 
     @property
     def period(self) -> float | None:

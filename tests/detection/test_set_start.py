@@ -10,8 +10,8 @@ def _feed(profile: str, times: list[float], swing: float = 1.0,
           period: float | None = None) -> int:
     """Alternating minima (the candidates) and maxima at ``times``; the autocorrelation
     period seen at each turning point is ``period`` (None: not known yet)."""
-    tracker = SetTracker(PROFILES[profile])
-    tracker.rhythm_source = ((lambda mark: period), 0)
+    tracker = SetTracker(PROFILES[profile], lambda mark: period)
+    tracker.rhythm_mark = 0
     events, rejected = [], []
     for i, t in enumerate(times):
         pol = -1 if i % 2 == 0 else +1
