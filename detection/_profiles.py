@@ -19,7 +19,8 @@ __all__ = ["EXERCISES", "HOLD_EXERCISES", "PROFILES", "ExerciseProfile", "profil
 SMOOTH_STEP = 0.45
 """Step-rate limit of the smooth, slow exercises (see ``max_step``)."""
 RHYTHMIC_STEP = 0.9
-"""Step-rate limit of ``generic``: reps as fast as 0.7 s have their fundamental there."""
+"""Step-rate limit of ``generic`` (reps as fast as 0.7 s have their fundamental there) and
+of jumping jacks (landings twice per rep)."""
 SMOOTH_SHAKE = 1.6
 """Shake limit of exercises that do not land on the feet (see ``max_shake``)."""
 LANDING_SHAKE = 2.5
@@ -57,8 +58,9 @@ class ExerciseProfile:
         bounce there; push-ups, squats and sit-ups are slow, smooth whole-body movements
         whose own harmonics leave little there (a third of the movement or less). Faster
         exercises (``generic`` allows 0.7 s reps, whose fundamental is in that band) need
-        more room; exercises that land on the feet (jumping jacks: two hops per rep) have
-        no limit.
+        more room, and so do jumping jacks: their landings add to |a| there, but the arm
+        swing they are counted from still dominates (walking or climbing with the sensor
+        on a leg does not). Burpees, with no dominant swing, have no limit.
     max_shake : float
         Largest acceleration above walking step rates (3 Hz and up, all three axes),
         relative to the movement, that a rep may carry. Shaking a device by hand (3-8 Hz)
@@ -107,7 +109,7 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("pushup", 0.8, 10.0, 1.5, 0.08, 6.0),
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
-        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=math.inf,
+        ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=RHYTHMIC_STEP,
                         jump_g=1.6, max_shake=LANDING_SHAKE, max_bounce=0.95,
                         short_sets=False),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
