@@ -27,7 +27,7 @@ from _report import machine, write_section
 
 from repfit.detection import EXERCISES, RepCounter
 from repfit.detection.reference import reference_count
-from repfit.detection.simulate import POSITIONS, simulate_set
+from repfit.detection.simulate import POSITIONS, Recording, simulate_set
 from repfit.host.recordings import count_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ CADENCE = {"pushup": 2.0, "squat": 2.5, "situp": 3.0, "jumping_jack": 1.0, "burp
 """Seconds per rep of the simulated sets: a moderate pace for each exercise."""
 
 
-def _count_sim(exercise: str, rec) -> int:
+def _count_sim(exercise: str, rec: Recording) -> int:
     c = RepCounter(exercise)
     step = int(rec.fs_hz)
     for lo in range(0, rec.t.size, step):
