@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from ._events import Rejection, RepEvent
 from ._profiles import ExerciseProfile
+from ._rhythm import NO_RHYTHM
 
 __all__ = ["Extreme", "SetTracker"]
 
@@ -130,7 +131,8 @@ class SetTracker:
 
     @property
     def rhythm(self) -> float | None:
-        """Rep period from the autocorrelation (s) at the current extreme, or None.
+        """Rep period from the autocorrelation (s) at the current extreme, None while the
+        window is too short to tell, `NO_RHYTHM` (falsy) when nothing in it repeats.
 
         Read it while handling that extreme: the counter releases the window behind it at
         the end of the chunk unless `pin_rhythm` kept the value (reading it later raises)."""
@@ -313,6 +315,8 @@ class SetTracker:
         just at any plausible spacing: fidgeting wanders, exercise repeats."""
         gaps = [b.e.t - a.e.t for a, b in itertools.pairwise(chain)]
         per = self.rhythm
+        if per == NO_RHYTHM:  # the window is long enough and nothing in it repeats
+            return False
         if per is None:       # too early for the autocorrelation: the gaps must agree
             # (multi-phase reps wait for it: their bumps agree with each other at half
             # the rep's pace)

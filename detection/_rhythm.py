@@ -23,8 +23,12 @@ WINDOW_S = 16.0
 """Seconds of movement kept (room for two periods of the slowest common rep, ~8 s)."""
 MIN_STRENGTH = 0.3
 """Autocorrelation height below which the motion has no usable rhythm."""
-HARMONIC = 0.6
+HARMONIC = 0.75
 """A shorter period wins when its peak reaches this fraction of the highest one."""
+NO_RHYTHM = 0.0
+"""The period when the full lag range holds no peak of ``MIN_STRENGTH``: the movement does
+not repeat at any pace the exercise allows. Falsy like None, which means instead that
+the window is still too short to tell."""
 
 
 class RhythmTracker:
@@ -139,15 +143,22 @@ class RhythmTracker:
             return
         # Biased estimate scaled back by the overlap, so long lags are not penalised twice.
         seg = ac[self.lag_lo:hi + 1] / ac[0]
-        top = int(seg.argmax())
+        # Only a local maximum is a period: at the range's edges the curve may still be
+        # falling from lag 0 (one slow movement, then rest) or rising to a longer lag.
+        peaks = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:])) + 1
+        # No usable peak is "no rhythm" only once every plausible period was searched;
+        # a shorter window may yet show one.
+        aperiodic = NO_RHYTHM if hi == self.lag_hi else None
+        if peaks.size == 0:
+            self.period_s, self.strength = aperiodic, 0.0
+            return
+        heights = seg[peaks]
         # The fundamental: the shortest lag whose peak is nearly as high as the best one
-        # (a sloppy rep makes two periods correlate a little better than one): the first
-        # local maximum that reaches HARMONIC times the best.
-        inner = seg[1:-1] >= np.maximum(np.maximum(seg[:-2], seg[2:]), HARMONIC * seg[top])
-        first = int(inner.argmax()) if inner.size else 0
-        best = first + 1 if inner.size and inner[first] else top
+        # (a sloppy rep makes two periods correlate a little better than one).
+        best = int(peaks[int(np.argmax(heights >= HARMONIC * heights.max()))])
         self.strength = float(seg[best])
-        self.period_s = (self.lag_lo + best) / self.fs if self.strength >= MIN_STRENGTH else None
+        self.period_s = ((self.lag_lo + best) / self.fs if self.strength >= MIN_STRENGTH
+                         else aperiodic)
 
     def _autocorr(self, x: np.ndarray) -> np.ndarray:
         """Circular autocorrelation of ``x`` zero-padded to ``nfft`` (linear up to lag

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repfit.detection._rhythm import RhythmTracker
+from repfit.detection._rhythm import NO_RHYTHM, RhythmTracker
 
 FS = 25.0
 
@@ -26,6 +26,16 @@ def test_sloppy_alternate_reps_keep_the_rep_period() -> None:
     assert _period(x) == pytest.approx(1.5, abs=0.08)
 
 
-def test_noise_has_no_period() -> None:
+def test_noise_has_no_rhythm_once_every_period_was_searched() -> None:
     x = np.random.default_rng(3).normal(size=int(16 * FS))
-    assert _period(x) is None
+    assert _period(x) == NO_RHYTHM
+    assert _period(x[:int(6 * FS)]) is None      # lags up to 3 s only: too early to tell
+
+
+def test_two_slow_reps_then_rest_have_their_period_not_the_range_edge() -> None:
+    # Right after lag 0 the autocorrelation of a slow movement is still falling, and at the
+    # shortest allowed lag it can stand higher than the true period's peak (two reps only,
+    # then rest): that edge is not a period.
+    t = np.arange(0, 16, 1 / FS)
+    x = np.where(t < 8, 1 - np.cos(2 * np.pi * t / 4.0), 0.0)
+    assert _period(x) == pytest.approx(4.0, abs=0.1)
