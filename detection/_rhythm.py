@@ -23,8 +23,10 @@ WINDOW_S = 16.0
 """Seconds of movement kept (room for two periods of the slowest common rep, ~8 s)."""
 MIN_STRENGTH = 0.3
 """Autocorrelation height below which the motion has no usable rhythm."""
-HARMONIC = 0.75
-"""A shorter period wins when its peak reaches this fraction of the highest one."""
+HARMONIC = 0.9
+"""A shorter period wins when its peak reaches this fraction of the highest one..."""
+HARMONIC_FEW_PERIODS = 0.6
+"""... or this fraction, when the window holds fewer than three of the highest one's."""
 NO_RHYTHM = 0.0
 """The period when the full lag range holds no peak of ``MIN_STRENGTH``: the movement does
 not repeat at any pace the exercise allows. Falsy like None, which means instead that
@@ -141,7 +143,8 @@ class RhythmTracker:
         hi = min(self.lag_hi, m // 2)
         if hi <= self.lag_lo:
             return
-        # Biased estimate scaled back by the overlap, so long lags are not penalised twice.
+        # Biased estimate (each lag divided by the whole window, not by its overlap): the
+        # long lags, which rest on fewer samples, count a little less.
         seg = ac[self.lag_lo:hi + 1] / ac[0]
         # Only a local maximum is a period: at the range's edges the curve may still be
         # falling from lag 0 (one slow movement, then rest) or rising to a longer lag.
@@ -154,8 +157,13 @@ class RhythmTracker:
             return
         heights = seg[peaks]
         # The fundamental: the shortest lag whose peak is nearly as high as the best one
-        # (a sloppy rep makes two periods correlate a little better than one).
-        best = int(peaks[int(np.argmax(heights >= HARMONIC * heights.max()))])
+        # (a sloppy rep makes two periods correlate a little better than one). How near
+        # depends on the evidence for the best: only a window holding three of its periods
+        # compares each rep with the next twice; in a shorter one (a set's first seconds)
+        # a rep or two of uneven depth can lift a multiple of the period above it.
+        top = self.lag_lo + int(peaks[int(heights.argmax())])
+        frac = HARMONIC if 3 * top <= m else HARMONIC_FEW_PERIODS
+        best = int(peaks[int(np.argmax(heights >= frac * heights.max()))])
         self.strength = float(seg[best])
         self.period_s = ((self.lag_lo + best) / self.fs if self.strength >= MIN_STRENGTH
                          else aperiodic)

@@ -39,3 +39,25 @@ def test_two_slow_reps_then_rest_have_their_period_not_the_range_edge() -> None:
     t = np.arange(0, 16, 1 / FS)
     x = np.where(t < 8, 1 - np.cos(2 * np.pi * t / 4.0), 0.0)
     assert _period(x) == pytest.approx(4.0, abs=0.1)
+
+
+def _bumps(t: np.ndarray, gap_s: float, heights: tuple[float, ...], width_s: float) -> np.ndarray:
+    """A bump every ``gap_s`` seconds, their heights cycling through ``heights``."""
+    centres = np.arange(gap_s / 2, t[-1] + gap_s, gap_s)
+    h = np.resize(np.asarray(heights), centres.size)
+    return (h[:, None] * np.exp(-0.5 * ((t[None, :] - centres[:, None]) / width_s) ** 2)).sum(0)
+
+
+def test_a_wobble_back_inside_each_rep_is_not_a_rep() -> None:
+    # A band row: a pull every 4 s and a smaller wobble as the band returns. The wobble's
+    # peak (2 s) reaches three quarters of the rep's; over a full window the rep wins.
+    t = np.arange(0, 16, 1 / FS)
+    assert _period(_bumps(t, 2.0, (1.0, 0.6), 0.4)) == pytest.approx(4.0, abs=0.1)
+
+
+def test_uneven_depth_in_a_sets_first_seconds_keeps_the_rep_period() -> None:
+    # A set's first 12 s, reps every 2.8 s, every other one half as deep: two reps
+    # correlate better than one, but the window holds fewer than three pairs, too little
+    # evidence to merge reps two by two.
+    t = np.arange(0, 12, 1 / FS)
+    assert _period(_bumps(t, 2.8, (1.0, 0.5), 0.5)) == pytest.approx(2.8, abs=0.1)
