@@ -306,9 +306,11 @@ class SetTracker:
 
     def _on_beat(self, chain: list[_Open], gap: float) -> bool:
         """A shallow candidate still counts when it comes on the chain's beat (a sloppy
-        rep keeps the pace; a wobble does not)."""
+        rep keeps the pace; a wobble does not), within the tolerance `_rhythmic` will
+        hold the chain to: a wobble let in nearer would only break the chain it joined."""
         per = self.rhythm or (chain[-1].e.t - chain[-2].e.t if len(chain) > 1 else None)
-        return per is not None and REFRACTORY * per <= gap <= per / REFRACTORY
+        tol = MULTI_PHASE_TOLERANCE if self.p.multi_phase else START_TOLERANCE
+        return per is not None and tol * per <= gap <= per / tol
 
     def _rhythmic(self, chain: list[_Open]) -> bool:
         """Reps in a chain repeat at the movement's own period (autocorrelation), not

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import pytest
+
 from repfit.detection._profiles import PROFILES
 from repfit.detection._reps import Extreme, SetTracker
 
 
-def _feed(profile: str, times: list[float], swing: float = 1.0,
-          period: float | None = None) -> int:
-    """Alternating minima (the candidates) and maxima at ``times``; the autocorrelation
-    period seen at each turning point is ``period`` (None: not known yet)."""
+def _feed_points(profile: str, points: list[tuple[float, int, float]],
+                 period: float | None = None) -> list[float]:
+    """Turning points (time, polarity, swing into it); the autocorrelation period seen at
+    each is ``period`` (None: not known yet). Returns the times of the reps emitted."""
     tracker = SetTracker(PROFILES[profile], lambda mark: period)
     tracker.rhythm_mark = 0
     events, rejected = [], []
-    for i, t in enumerate(times):
-        pol = -1 if i % 2 == 0 else +1
-        tracker.on_extreme(Extreme(pol, -pol * swing / 2, t, i, swing if i else 0.0,
-                                   jump=2.0), events, rejected)
-    return len(events)
+    for i, (t, pol, swing) in enumerate(points):
+        tracker.on_extreme(Extreme(pol, pol * swing / 2, t, i, swing, jump=2.0), events,
+                           rejected)
+    return [e.t for e in events]
+
+
+def _feed(profile: str, times: list[float], swing: float = 1.0,
+          period: float | None = None) -> int:
+    """Alternating minima (the candidates) and maxima at ``times``, all of one swing."""
+    points = [(t, -1 if i % 2 == 0 else +1, swing if i else 0.0) for i, t in enumerate(times)]
+    return len(_feed_points(profile, points, period))
 
 
 # Minima 2.3 s then 3.0 s apart: the two bumps of one burpee and the first of the next.
@@ -50,3 +58,18 @@ def test_burpees_may_vary_more_around_the_autocorrelation_period() -> None:
     times = [2.3, 4.0, 5.6, 7.3, 8.9, 12.3, 13.9, 15.5]
     assert _feed("burpee", times, period=5.0) == 3
     assert _feed("squat", times, period=5.0) == 0
+
+
+def test_a_wobble_near_the_beat_does_not_join_the_reps_that_start_a_set() -> None:
+    # Shoulder abduction seen from the wrist (as in SPAR): each 1.9 s rep lifts (maximum),
+    # lowers (minimum), wobbles up a little at 0.65 of the period and settles. The
+    # wobble's maximum is less than half a rep's swing and is off the set's pace (0.65 of
+    # the period, the start rule keeps 0.75-1.33): it must not take a place in the chain,
+    # or the first reps are counted late or lost.
+    p = 1.9
+    points = []
+    for k in range(6):
+        t0 = 1.0 + k * p
+        points += [(t0, +1, 3.3), (t0 + 0.35 * p, -1, 3.3), (t0 + 0.65 * p, +1, 1.4),
+                   (t0 + 0.8 * p, -1, 1.6)]
+    assert _feed_points("generic", points, period=p)[:3] == pytest.approx([1.0, 2.9, 4.8])
