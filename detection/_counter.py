@@ -5,8 +5,9 @@ Pipeline (all state carried between batches, all of it bounded):
 1. clean: drop NaN/inf rows and timestamps that are not later than every earlier one;
 2. resample onto a uniform 25 Hz grid (linear, never across a gap longer than ``gap_s``);
 3. band-pass the three axes (2nd-order Butterworth low-pass, 1st-order high-pass;
-   `sosfilt` with carried ``zi``, started at the first sample's level so gravity does not
-   ring up as a fake first rep);
+   `sosfilt` with carried ``zi``, started at steady state so gravity does not ring up as
+   a fake first rep, at a typical level of the run's first second, held back for that:
+   see `_start_level`);
 4. project onto the movement axis: the principal axis of an exponentially weighted
    covariance of the band-passed signal (time constant ~4 s), tracked by power iteration at
    fixed grid blocks, so any sensor orientation works and the sign of the axis never flips;
@@ -74,6 +75,22 @@ RHYTHM_EVERY = 2
 """Axis blocks between re-estimates of the rep period (~1 s)."""
 HOLD_BLOCK = 12
 """Grid samples per hold-posture decision (~0.5 s)."""
+WARMUP = 25
+"""Grid samples (1 s) of a run held back before filtering starts: the filters start from
+their median level, not from the first sample alone. A glitch or a mid-movement first
+sample would otherwise ring through the high-pass for seconds as one huge swing, and the
+trigger, scaled to it, would miss the first reps. Nothing is emitted that early anyway
+(a set starts on its third rep)."""
+
+
+def _start_level(x: np.ndarray) -> np.ndarray:
+    """The first sample of ``x`` (3, n) that lies as near the median as most do (within
+    twice their median distance): a glitch, or a first sample caught mid-movement, is
+    skipped, yet the level is one the signal really took. (Starting from the median
+    itself, a level a moving signal may never take, put a false swing at the first
+    sample of a real set.)"""
+    d = np.sqrt(((x - np.median(x, axis=1)[:, None]) ** 2).sum(axis=0))
+    return x[:, int(np.argmax(d <= 2.0 * np.median(d)))].copy()
 
 
 class RepCounter:
@@ -126,6 +143,9 @@ class RepCounter:
         self._zi_feat = self._zi_hf = self._zi_pow = self._zi_mag = np.zeros(0)
         self._bounce = self.profile.max_bounce < 1.0
         self._zi: np.ndarray | None = None
+        self._warm: list[tuple[int, np.ndarray, np.ndarray]] = []  # held start of a run
+        self._warm_n = 0
+        self._level = np.zeros(3)                # the run's start level, for `_process`
         self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
         self._cov = [1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9]  # row-major 3 x 3
         self._axis = (1.0 / math.sqrt(3.0),) * 3
@@ -199,18 +219,43 @@ class RepCounter:
         events: list[RepEvent] = []
         rejected: list[Rejection] = []
         for k0, g, x, new_run in self._res.push(tt, aa):
-            if new_run and self._zi is not None:
-                self.stats.gaps += 1
-                self._close_run(events, rejected)
-            for lo in range(0, g.size, CHUNK):
-                self._process(k0 + lo, g[lo:lo + CHUNK], x[:, lo:lo + CHUNK],
-                              new_run and lo == 0, events, rejected)
+            if new_run:
+                self._end_warmup(events, rejected)      # a run shorter than the warm-up
+                if self._zi is not None:
+                    self.stats.gaps += 1
+                    self._close_run(events, rejected)
+            if new_run or self._warm:
+                self._warm.append((k0, g, x))
+                self._warm_n += g.size
+                if self._warm_n >= WARMUP:
+                    self._end_warmup(events, rejected)
+                continue
+            self._run_chunks(k0, g, x, False, events, rejected)
         return self._update(events, rejected)
+
+    def _end_warmup(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
+        """Start the held run: filters from the median level of its first samples."""
+        if not self._warm:
+            return
+        k0 = self._warm[0][0]
+        g = np.concatenate([w[1] for w in self._warm])
+        x = np.ascontiguousarray(np.concatenate([w[2] for w in self._warm], axis=1))
+        self._warm, self._warm_n = [], 0
+        self._level = _start_level(x[:, :WARMUP])
+        self._run_chunks(k0, g, x, True, events, rejected)
+
+    def _run_chunks(self, k0: int, g: np.ndarray, x: np.ndarray, new_run: bool,
+                    events: list[RepEvent], rejected: list[Rejection]) -> None:
+        for lo in range(0, g.size, CHUNK):
+            self._process(k0 + lo, g[lo:lo + CHUNK], x[:, lo:lo + CHUNK],
+                          new_run and lo == 0, events, rejected)
 
     def finish(self) -> CounterUpdate:
         """End of stream: confirm a pending extreme that the signal had already left."""
         events: list[RepEvent] = []
         rejected: list[Rejection] = []
+        if not self._finished:
+            self._end_warmup(events, rejected)
         if not self._finished and self._zi is not None:
             self._close_run(events, rejected)
         self._finished = True
@@ -268,11 +313,13 @@ class RepCounter:
         pw = np.empty((5 if self._bounce else 3, g.size))
         pw[0] = mag
         if new_run or self._zi is None:
-            self._zi = steady_state(self._sos, y[:, 0])
-            self._zi_feat = steady_state(self._sos_feat, mag[:1])
-            self._zi_hf = steady_state(self._sos_hf, y[:, 0])
+            level = self._level
+            level_mag = np.array([math.sqrt(float(level @ level))])
+            self._zi = steady_state(self._sos, level)
+            self._zi_feat = steady_state(self._sos_feat, level_mag)
+            self._zi_hf = steady_state(self._sos_hf, level)
             if self._bounce:
-                self._zi_mag = steady_state(self._sos, mag[:1])
+                self._zi_mag = steady_state(self._sos, level_mag)
             self._zi_pow = np.zeros((pw.shape[0], 1, 2))
         if self._bounce:
             pw[4] = mag

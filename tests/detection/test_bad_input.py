@@ -118,3 +118,20 @@ def test_irregular_timestamps_are_resampled() -> None:
     order = np.argsort(t[keep])
     c = _count("squat", t[keep][order], rec.acc[keep][order])
     assert abs(c.count - 10) <= 1
+
+
+@pytest.mark.parametrize(("exercise", "position", "seed"), [
+    ("situp", "wrist", 3), ("squat", "chest", 3), ("squat", "upper_arm", 5)])
+def test_a_glitch_in_the_first_sample_costs_no_reps(exercise: str, position: str,
+                                                     seed: int) -> None:
+    # A recording that starts on a 3 g glitch (as some real ones do). Had the filters
+    # started from that sample, they would ring for seconds as one huge swing, and the
+    # trigger, scaled to it, would miss the first reps.
+    rec = simulate_set(exercise, reps=10, seed=seed, position=position, rest_before_s=0.3,
+                       cadence_s=2.5)
+    acc = rec.acc.copy()
+    acc[0] = (3.0, 0.0, 0.0)
+    clean = _count(exercise, rec.t, rec.acc).count
+    assert clean == 10
+    for batch in (1, 7, 100, rec.t.size):
+        assert _count(exercise, rec.t, acc, batch).count == clean
