@@ -76,11 +76,11 @@ RHYTHM_EVERY = 2
 HOLD_BLOCK = 12
 """Grid samples per hold-posture decision (~0.5 s)."""
 WARMUP = 25
-"""Grid samples (1 s) of a run held back before filtering starts: the filters start from
-their median level, not from the first sample alone. A glitch or a mid-movement first
-sample would otherwise ring through the high-pass for seconds as one huge swing, and the
-trigger, scaled to it, would miss the first reps. Nothing is emitted that early anyway
-(a set starts on its third rep)."""
+"""Grid samples (1 s) of a run held back before filtering starts, so that the filters
+start from a typical level of them (`_start_level`), not from the first sample alone. A
+glitch or a mid-movement first sample would otherwise ring through the high-pass for
+seconds as one huge swing, and the trigger, scaled to it, would miss the first reps.
+Nothing is emitted that early anyway (a set starts on its third rep)."""
 
 
 def _start_level(x: np.ndarray) -> np.ndarray:
@@ -234,7 +234,7 @@ class RepCounter:
         return self._update(events, rejected)
 
     def _end_warmup(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
-        """Start the held run: filters from the median level of its first samples."""
+        """Start the held run, its filters at a typical level of its first samples."""
         if not self._warm:
             return
         k0 = self._warm[0][0]
