@@ -136,25 +136,42 @@ class RhythmTracker:
             return
         x = (np.concatenate((self.buf[self.pos:], self.buf[:self.pos]))
              if m == self.n else self.buf[:m])
-        ac = self._autocorr(x - x.sum() / m)  # x.sum() / m is x.mean(), a third cheaper
-        if ac[0] <= 1e-12:
-            self.period_s, self.strength = None, 0.0
-            return
         hi = min(self.lag_hi, m // 2)
         if hi <= self.lag_lo:
             return
+        lag, strength = self._fundamental(x, hi)
+        full = hi == self.lag_hi        # every plausible period was searched
+        if full and strength < MIN_STRENGTH:
+            # No clear period in the whole window. A set that began after other motion
+            # (typing, walking) may already repeat in the window's recent half, where the
+            # older motion does not dilute it: look there before saying there is none.
+            recent = x[m - m // 2:]
+            lag_r, strength_r = self._fundamental(recent, min(self.lag_hi, recent.size // 2))
+            if strength_r >= MIN_STRENGTH:
+                lag, strength = lag_r, strength_r
+        self.strength = strength
+        if strength >= MIN_STRENGTH:
+            self.period_s = lag / self.fs
+        else:
+            # "No rhythm" only once every plausible period was searched; a shorter window
+            # may yet show one.
+            self.period_s = NO_RHYTHM if full else None
+
+    def _fundamental(self, x: np.ndarray, hi: int) -> tuple[int, float]:
+        """Lag (samples, ``lag_lo``..``hi``) of the rep period's peak in the autocorrelation
+        of ``x``, and its height (1 = perfectly repeating); (0, 0.0) when there is none."""
+        m = x.size
+        ac = self._autocorr(x - x.sum() / m)  # x.sum() / m is x.mean(), a third cheaper
+        if ac[0] <= 1e-12:
+            return 0, 0.0
         # Biased estimate (each lag divided by the whole window, not by its overlap): the
         # long lags, which rest on fewer samples, count a little less.
         seg = ac[self.lag_lo:hi + 1] / ac[0]
         # Only a local maximum is a period: at the range's edges the curve may still be
         # falling from lag 0 (one slow movement, then rest) or rising to a longer lag.
         peaks = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:])) + 1
-        # No usable peak is "no rhythm" only once every plausible period was searched;
-        # a shorter window may yet show one.
-        aperiodic = NO_RHYTHM if hi == self.lag_hi else None
         if peaks.size == 0:
-            self.period_s, self.strength = aperiodic, 0.0
-            return
+            return 0, 0.0
         heights = seg[peaks]
         # The fundamental: the shortest lag whose peak is nearly as high as the best one
         # (a sloppy rep makes two periods correlate a little better than one). How near
@@ -164,9 +181,7 @@ class RhythmTracker:
         top = self.lag_lo + int(peaks[int(heights.argmax())])
         frac = HARMONIC if 3 * top <= m else HARMONIC_FEW_PERIODS
         best = int(peaks[int(np.argmax(heights >= frac * heights.max()))])
-        self.strength = float(seg[best])
-        self.period_s = ((self.lag_lo + best) / self.fs if self.strength >= MIN_STRENGTH
-                         else aperiodic)
+        return self.lag_lo + best, float(seg[best])
 
     def _autocorr(self, x: np.ndarray) -> np.ndarray:
         """Circular autocorrelation of ``x`` zero-padded to ``nfft`` (linear up to lag

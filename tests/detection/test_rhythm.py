@@ -61,3 +61,15 @@ def test_uneven_depth_in_a_sets_first_seconds_keeps_the_rep_period() -> None:
     # evidence to merge reps two by two.
     t = np.arange(0, 12, 1 / FS)
     assert _period(_bumps(t, 2.8, (1.0, 0.5), 0.5)) == pytest.approx(2.8, abs=0.1)
+
+
+@pytest.mark.parametrize("seed", [0, 4, 7])
+def test_a_young_set_after_other_motion_has_its_period(seed: int) -> None:
+    # 8.5 s of irregular motion, then three reps every 2.5 s: in the whole 16 s window
+    # the older motion dilutes the reps below a clear peak, in its recent half it does not.
+    t = np.arange(0, 16, 1 / FS)
+    rng = np.random.default_rng(seed)
+    before = np.convolve(rng.normal(size=t.size), np.ones(12) / 12, mode="same")
+    before *= 0.8 / before.std()
+    x = np.where(t < 8.5, before, 0.5 * (1 - np.cos(2 * np.pi * (t - 8.5) / 2.5)))
+    assert _period(x) == pytest.approx(2.5, abs=0.15)

@@ -1,11 +1,15 @@
-"""SetTracker: how the reps that start a set are chosen (the pure core, fed turning points)."""
+"""How the reps that start a set are chosen: the pure core fed turning points, and whole
+streams where the start is hard."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from repfit.detection import RepCounter
 from repfit.detection._profiles import PROFILES
 from repfit.detection._reps import Extreme, SetTracker
+from repfit.detection.simulate import simulate_activity, simulate_set
 
 
 def _feed_points(profile: str, points: list[tuple[float, int, float]],
@@ -73,3 +77,18 @@ def test_a_wobble_near_the_beat_does_not_join_the_reps_that_start_a_set() -> Non
         points += [(t0, +1, 3.3), (t0 + 0.35 * p, -1, 3.3), (t0 + 0.65 * p, +1, 1.4),
                    (t0 + 0.8 * p, -1, 1.6)]
     assert _feed_points("generic", points, period=p)[:3] == pytest.approx([1.0, 2.9, 4.8])
+
+
+@pytest.mark.parametrize("position", ["wrist", "upper_arm", "chest"])
+def test_a_set_after_half_a_minute_of_typing_keeps_its_first_rep(position: str) -> None:
+    # The counter ran while the user typed; the set's first reps are then a small part of
+    # the rhythm window, but they still start the set.
+    before = simulate_activity("typing", duration_s=30.0, position=position, seed=700)
+    rec = simulate_set("situp", reps=10, position=position, seed=700, cadence_s=3.0,
+                       rest_before_s=2.0)
+    t = np.concatenate([before.t, rec.t + before.t[-1] + 0.02])
+    acc = np.concatenate([before.acc, rec.acc])
+    c = RepCounter("situp")
+    for lo in range(0, t.size, 50):
+        c.feed(t[lo:lo + 50], acc[lo:lo + 50])
+    assert c.finish().count == 10
