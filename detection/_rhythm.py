@@ -4,7 +4,11 @@ A rep is one period of the movement, however many bumps it has inside (a burpee 
 back, in, up and jumps; a band row pulls and releases with a wobble). The autocorrelation
 of the movement signal over the last ``WINDOW_S`` seconds peaks at the rep period,
 and its height says how rhythmic the motion is (1 = perfectly repeating). The set tracker
-uses the period to treat bumps closer than a fraction of it as parts of one rep.
+uses the period to treat bumps closer than a fraction of it as parts of one rep, and to
+start a set only on reps that keep it. Three answers: a period; None while the window is
+too short to hold every plausible period; `NO_RHYTHM` once it holds them all and neither
+it nor its recent half (where a set that just began is not diluted by older motion)
+repeats clearly.
 """
 
 from __future__ import annotations
