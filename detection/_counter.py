@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 
 import numpy as np
 from scipy.signal import butter
@@ -73,6 +74,9 @@ AXIS_POWER = 4
 """Power-iteration steps per block: the axis settles within a rep of the stream start."""
 RHYTHM_EVERY = 2
 """Axis blocks between re-estimates of the rep period (~1 s)."""
+FLIGHT_BLOCKS = 17
+"""Axis blocks (~8 s) over which the lowest |a| is kept: a jump's flight within the last
+rep or so (`ExerciseProfile.flight_g`)."""
 HOLD_BLOCK = 12
 """Grid samples per hold-posture decision (~0.5 s)."""
 WARMUP = 25
@@ -165,6 +169,8 @@ class RepCounter:
         self._period_mark: int | None = None    # the rhythm re-estimate in force
         # Decaying peak of |a| (landings of jumps), as it was at the last block end.
         self._peak = 0.0
+        # Lowest |a| of each of the last blocks (flight of jumps), oldest first.
+        self._lows: deque[float] = deque(maxlen=FLIGHT_BLOCKS)
         # The motion context of the last chunk, read only where an extreme is confirmed
         # (`_context`): its block rows, where its first sample sits in them, the rhythm mark
         # and the decayed peak of |a| in force in each block, and the smoothed step, shake
@@ -174,6 +180,7 @@ class RepCounter:
         self._ctx_n = 1
         self._ctx_per: list[int | None] = [None]
         self._ctx_peak = [0.0]
+        self._ctx_low = [1.0]
         self._pw = np.zeros((5 if self._bounce else 3, 1))
         self._prev_val: float | None = None
         self._prev_t = 0.0
@@ -386,18 +393,22 @@ class RepCounter:
         weights = np.array([(*a, 0.0) for a in axes] + [(0.0, 0.0, 0.0, 1.0)])
         q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
         tops = np.abs(q).max(axis=2).tolist()
+        lows = q[-1, :nb].min(axis=1).tolist()   # whole blocks only (the rest is padding)
         h: list[float] = []
         per: list[int | None] = []
         peak: list[float] = []
-        self._ctx_per, self._ctx_peak = per, peak
+        low: list[float] = []
+        self._ctx_per, self._ctx_peak, self._ctx_low = per, peak, low
         for b in range(nblk):
             h += [max(self._h_floor, HYSTERESIS * self._env)] * AXIS_BLOCK
             per.append(self._period_mark)
             peak.append(self._peak)
+            low.append(min(self._lows, default=1.0))
             if b == nb:
                 break
             self._env = max(self._env * self._lam_env_blk, tops[b + 1][b])
             self._peak = max(self._peak * self._lam_env_blk, tops[-1][b])
+            self._lows.append(lows[b])
             self._rhythm.push(q[b + 1, b])
             self._blocks += 1
             if self._blocks % RHYTHM_EVERY == 0:
@@ -427,7 +438,7 @@ class RepCounter:
             self._axis = (a0, a1, a2)
         return self._axis
 
-    def _context(self, at: int) -> tuple[int | None, float, float, float, float]:
+    def _context(self, at: int) -> tuple[int | None, float, float, float, float, float]:
         """Rhythm mark, step and shake ratios, decayed peak of |a| and bounce at sample ``at`` of
         the last chunk (-1: its last sample). Computed only where an extreme is confirmed,
         with the same arithmetic as for every sample; the period at the mark is computed
@@ -438,11 +449,12 @@ class RepCounter:
         floor = 1e-6 + float(pw[2, at])
         j = self._ctx_r + at                   # position in the chunk's block rows
         b = j // AXIS_BLOCK
-        run = max(self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist())   # <= 12 floats
+        mags = self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist()   # <= 12 floats
         bounce = (abs(float(pw[3, at])) / math.sqrt(floor * (1e-6 + float(pw[4, at])))
                   if self._bounce else 0.0)
         return (self._ctx_per[b], math.sqrt(float(pw[0, at]) / floor),
-                math.sqrt(float(pw[1, at]) / floor), max(run, self._ctx_peak[b]), bounce)
+                math.sqrt(float(pw[1, at]) / floor), max(max(mags), self._ctx_peak[b]), bounce,
+                min(min(mags), self._ctx_low[b]))
 
     def _trigger(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
                  events: list[RepEvent], rejected: list[Rejection]) -> None:
@@ -523,9 +535,10 @@ class RepCounter:
         swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
         width = 2.0 * (te - self._prev_t) if self._prev_val is not None else 0.0
         self._prev_val, self._prev_t = val, te
-        self._reps.rhythm_mark, step, shake, jump, bounce = self._context(at)
+        self._reps.rhythm_mark, step, shake, jump, bounce, low = self._context(at)
         self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width, step=step,
-                                      shake=shake, jump=jump, bounce=bounce), events, rejected)
+                                      shake=shake, jump=jump, bounce=bounce, low=low),
+                              events, rejected)
 
     # ---- holds ------------------------------------------------------------------------
 

@@ -86,6 +86,12 @@ class ExerciseProfile:
         The exercise includes a jump: the magnitude |a| must have peaked at least this high
         (g) around each rep (a landing decelerates the body at well over 1 g on top of
         gravity); 0 disables the check.
+    flight_g : float
+        The jump leaves the ground: in flight the sensor falls freely and |a| drops towards
+        0 g, which no squat or sit-up does (real ones keep 0.4 g or more; real burpees
+        dip to 0.24 g or less, sampled at 10 Hz). |a| must have dipped to this (g) within
+        the last ~8 s: at each rep inside a set, and at the end of the reps that start
+        one (the first rep's jump may come after its counted turn). 0 disables the check.
     """
 
     name: str
@@ -99,6 +105,7 @@ class ExerciseProfile:
     jump_g: float = 0.0
     max_shake: float = SMOOTH_SHAKE
     max_bounce: float = 1.0
+    flight_g: float = 0.0
     multi_phase: bool = False
     short_sets: bool = True
 
@@ -113,7 +120,7 @@ PROFILES: dict[str, ExerciseProfile] = {
                         jump_g=1.6, max_shake=LANDING_SHAKE, max_bounce=0.95,
                         short_sets=False),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
-                        jump_g=1.2, multi_phase=True),
+                        jump_g=1.2, flight_g=0.5, multi_phase=True),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
         ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0, max_step=RHYTHMIC_STEP,
                         max_shake=LANDING_SHAKE),

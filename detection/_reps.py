@@ -90,6 +90,7 @@ class Extreme:
     shake: float = 0.0  # acceleration above step rates (shaking), relative to the movement
     jump: float = 0.0   # peak |a| over the last few seconds (g): landings
     bounce: float = 0.0  # |correlation| of the movement with |a| (1: a rise and fall)
+    low: float = 1.0    # lowest |a| over the last few seconds (g): flight
 
 
 @dataclass
@@ -222,7 +223,7 @@ class SetTracker:
 
     def _in_set(self, e: Extreme, rejected: list[Rejection]) -> None:
         p = self.p
-        reason = self._verdict(e, e.swing_in)
+        reason = self._verdict(e, e.swing_in) or self._no_flight(e.low)
         if reason is None and e.swing_in < REL_AMPLITUDE * self.typical_amp:
             reason = (f"amplitude too small for this set: {e.swing_in:.2f} g swing, reps so "
                       f"far {self.typical_amp:.2f} g")
@@ -263,6 +264,15 @@ class SetTracker:
                     f"(a {p.name} takes at least {p.min_period_s:.1f} s)")
         return None
 
+    def _no_flight(self, low: float) -> str | None:
+        """Jumping exercises: the reason to refuse when |a| showed no flight (free fall)
+        over the last few seconds, which hold a rep or two of the set."""
+        p = self.p
+        if p.flight_g and low > p.flight_g:
+            return (f"no jump: |a| stayed above {low:.2f} g, a {p.name} leaves the ground "
+                    f"(|a| under {p.flight_g:.1f} g in flight)")
+        return None
+
     def _close_open(self, nxt: Extreme, events: list[RepEvent],
                     rejected: list[Rejection]) -> None:
         """Outside a set: the open candidate's swing out is known; grow its rhythm chain."""
@@ -297,6 +307,11 @@ class SetTracker:
         if len(chain) >= SET_START_REPS and not self._rhythmic(chain):
             del chain[0]
         if len(chain) >= SET_START_REPS:
+            reason = self._no_flight(nxt.low)     # the window now spans the chain's end
+            if reason is not None:
+                rejected.append(Rejection(cand.e.t, reason, cand.amp))
+                del chain[0]
+                return
             # Reps in rhythm: a set starts with this polarity.
             self.set_pol = cand.e.pol
             self.last_rep_t = None
@@ -332,7 +347,9 @@ class SetTracker:
 
     def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:
         """A chain that stopped: two reps in rhythm still make a (short) set."""
-        if self._short_set(chain) and self.rhythm is not None and self._rhythmic(chain):
+        low = (self.prev or chain[-1].e).low
+        if (self._short_set(chain) and self.rhythm is not None and self._rhythmic(chain)
+                and self._no_flight(low) is None):
             self.last_rep_t = None
             for c in chain:
                 self._accept(c.e, c.amp, events)

@@ -109,3 +109,19 @@ def test_squats_are_not_jumping_jacks() -> None:
     rec = simulate_set("squat", reps=10, position="chest", seed=1, cadence_s=2.5)
     assert abs(_run("squat", rec.t, rec.acc)[0] - 10) <= 1
     assert _run("jumping_jack", rec.t, rec.acc)[0] <= 10
+
+
+@pytest.mark.parametrize("position", ["upper_arm", "wrist", "chest", "thigh"])
+def test_squats_that_stomp_are_not_burpees(position: str) -> None:
+    # Squats whose every rep ends on a stomp (|a| at 1.7 g, like a landing) but never
+    # leave the ground: |a| never drops towards free fall, so they are no burpees.
+    rec = simulate_set("squat", reps=10, position=position, seed=9, cadence_s=3.0)
+    acc = rec.acc.copy()
+    down = acc / np.linalg.norm(acc, axis=1, keepdims=True)
+    for r in rec.rep_times:
+        near = np.abs(rec.t - r) < 0.03
+        acc[near] += 0.7 * down[near]
+    count, reasons = _run("burpee", rec.t, acc)
+    assert count == 0
+    assert any(r.startswith("no jump: |a| stayed above") for r in reasons)
+    assert _run("squat", rec.t, acc)[0] >= 9      # the squats themselves still count

@@ -14,14 +14,15 @@ from repfit.detection.simulate import simulate_activity, simulate_set
 
 def _feed_points(profile: str, points: list[tuple[float, int, float]],
                  period: float | None = None) -> list[float]:
-    """Turning points (time, polarity, swing into it); the autocorrelation period seen at
-    each is ``period`` (None: not known yet). Returns the times of the reps emitted."""
+    """Turning points (time, polarity, swing into it), each seen with a landing and a
+    flight nearby (for the jumping profiles); the autocorrelation period seen at each is
+    ``period`` (None: not known yet). Returns the times of the reps emitted."""
     tracker = SetTracker(PROFILES[profile], lambda mark: period)
     tracker.rhythm_mark = 0
     events, rejected = [], []
     for i, (t, pol, swing) in enumerate(points):
-        tracker.on_extreme(Extreme(pol, pol * swing / 2, t, i, swing, jump=2.0), events,
-                           rejected)
+        e = Extreme(pol, pol * swing / 2, t, i, swing, jump=2.0, low=0.2)
+        tracker.on_extreme(e, events, rejected)
     return [e.t for e in events]
 
 
