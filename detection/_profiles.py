@@ -91,7 +91,8 @@ class ExerciseProfile:
         0 g, which no squat or sit-up does (real ones keep 0.4 g or more; real burpees
         dip to 0.24 g or less, sampled at 10 Hz). |a| must have dipped to this (g) within
         the last ~8 s: at each rep inside a set, and at the end of the reps that start
-        one (the first rep's jump may come after its counted turn). 0 disables the check.
+        one (the first rep's jump may come after its counted turn), unless a landing of
+        2 g or more (`_reps.HARD_LANDING_G`) proves the jump. 0 disables the check.
     """
 
     name: str

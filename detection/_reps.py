@@ -72,6 +72,12 @@ SET_TIMEOUT_PERIODS = 2.6
 refused rep leaves two periods and a little hesitation, and the set goes on."""
 
 
+HARD_LANDING_G = 2.0
+"""A landing this hard proves a jump as well as a flight does: squats and sit-ups seldom
+land that hard (real ones peak at 1.5 g and 2.3 g, 95th percentiles), while at the wrist
+the arm's swing in flight may hide the free fall."""
+
+
 def _no_period(mark: int) -> float | None:
     return None
 
@@ -223,7 +229,7 @@ class SetTracker:
 
     def _in_set(self, e: Extreme, rejected: list[Rejection]) -> None:
         p = self.p
-        reason = self._verdict(e, e.swing_in) or self._no_flight(e.low)
+        reason = self._verdict(e, e.swing_in) or self._no_flight(e.low, e.jump)
         if reason is None and e.swing_in < REL_AMPLITUDE * self.typical_amp:
             reason = (f"amplitude too small for this set: {e.swing_in:.2f} g swing, reps so "
                       f"far {self.typical_amp:.2f} g")
@@ -264,11 +270,11 @@ class SetTracker:
                     f"(a {p.name} takes at least {p.min_period_s:.1f} s)")
         return None
 
-    def _no_flight(self, low: float) -> str | None:
-        """Jumping exercises: the reason to refuse when |a| showed no flight (free fall)
-        over the last few seconds, which hold a rep or two of the set."""
+    def _no_flight(self, low: float, jump: float) -> str | None:
+        """Jumping exercises: the reason to refuse when |a| showed neither a flight (free
+        fall) nor a hard landing over the last few seconds, which hold a rep or two."""
         p = self.p
-        if p.flight_g and low > p.flight_g:
+        if p.flight_g and low > p.flight_g and jump < HARD_LANDING_G:
             return (f"no jump: |a| stayed above {low:.2f} g, a {p.name} leaves the ground "
                     f"(|a| under {p.flight_g:.1f} g in flight)")
         return None
@@ -307,7 +313,7 @@ class SetTracker:
         if len(chain) >= SET_START_REPS and not self._rhythmic(chain):
             del chain[0]
         if len(chain) >= SET_START_REPS:
-            reason = self._no_flight(nxt.low)     # the window now spans the chain's end
+            reason = self._no_flight(nxt.low, nxt.jump)   # the window spans the chain's end
             if reason is not None:
                 rejected.append(Rejection(cand.e.t, reason, cand.amp))
                 del chain[0]
@@ -347,9 +353,9 @@ class SetTracker:
 
     def _end_chain(self, chain: list[_Open], events: list[RepEvent]) -> None:
         """A chain that stopped: two reps in rhythm still make a (short) set."""
-        low = (self.prev or chain[-1].e).low
+        last = self.prev or chain[-1].e
         if (self._short_set(chain) and self.rhythm is not None and self._rhythmic(chain)
-                and self._no_flight(low) is None):
+                and self._no_flight(last.low, last.jump) is None):
             self.last_rep_t = None
             for c in chain:
                 self._accept(c.e, c.amp, events)

@@ -13,24 +13,26 @@ from repfit.detection.simulate import simulate_activity, simulate_set
 
 
 def _feed_points(profile: str, points: list[tuple[float, int, float]],
-                 period: float | None = None) -> list[float]:
-    """Turning points (time, polarity, swing into it), each seen with a landing and a
-    flight nearby (for the jumping profiles); the autocorrelation period seen at each is
-    ``period`` (None: not known yet). Returns the times of the reps emitted."""
+                 period: float | None = None, jump: float = 2.0,
+                 low: float = 0.2) -> list[float]:
+    """Turning points (time, polarity, swing into it), each seen with a landing (peak |a|
+    ``jump``) and a flight (lowest |a| ``low``) nearby, as the jumping profiles ask; the
+    autocorrelation period seen at each is ``period`` (None: not known yet). Returns the
+    times of the reps emitted."""
     tracker = SetTracker(PROFILES[profile], lambda mark: period)
     tracker.rhythm_mark = 0
     events, rejected = [], []
     for i, (t, pol, swing) in enumerate(points):
-        e = Extreme(pol, pol * swing / 2, t, i, swing, jump=2.0, low=0.2)
+        e = Extreme(pol, pol * swing / 2, t, i, swing, jump=jump, low=low)
         tracker.on_extreme(e, events, rejected)
     return [e.t for e in events]
 
 
 def _feed(profile: str, times: list[float], swing: float = 1.0,
-          period: float | None = None) -> int:
+          period: float | None = None, **context: float) -> int:
     """Alternating minima (the candidates) and maxima at ``times``, all of one swing."""
     points = [(t, -1 if i % 2 == 0 else +1, swing if i else 0.0) for i, t in enumerate(times)]
-    return len(_feed_points(profile, points, period))
+    return len(_feed_points(profile, points, period, **context))
 
 
 # Minima 2.3 s then 3.0 s apart: the two bumps of one burpee and the first of the next.
@@ -93,3 +95,15 @@ def test_a_set_after_half_a_minute_of_typing_keeps_its_first_rep(position: str) 
     for lo in range(0, t.size, 50):
         c.feed(t[lo:lo + 50], acc[lo:lo + 50])
     assert c.finish().count == 10
+
+
+@pytest.mark.parametrize(("jump", "low", "counted"), [
+    (1.5, 0.2, True),     # a flight (free fall) proves the jump
+    (2.5, 0.9, True),     # so does a hard landing (the arm's swing may hide the flight)
+    (1.5, 0.9, False),    # a stomp without a flight is no jump: squats are no burpees
+])
+def test_a_burpee_set_needs_a_flight_or_a_hard_landing(jump: float, low: float,
+                                                       counted: bool) -> None:
+    reps = [4.0, 6.6, 9.3, 11.9, 14.6, 17.2, 19.9]      # whole reps every 5.3 s
+    got = _feed("burpee", reps, period=5.3, jump=jump, low=low)
+    assert (got == 3) is counted
