@@ -146,9 +146,9 @@ class RepCounter:
         self._sos_pow = ew_sos(math.exp(-1.0 / (FS_HZ * FEATURE_TAU_S)))
         self._zi_feat = self._zi_hf = self._zi_pow = self._zi_mag = np.zeros(0)
         self._bounce = self.profile.max_bounce < 1.0
+        self._flight = self.profile.flight_g > 0.0
         self._zi: np.ndarray | None = None
         self._warm: list[tuple[int, np.ndarray, np.ndarray]] = []  # held start of a run
-        self._warm_n = 0
         self._level = np.zeros(3)                # the run's start level, for `_process`
         self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
         self._cov = [1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9]  # row-major 3 x 3
@@ -233,8 +233,7 @@ class RepCounter:
                     self._close_run(events, rejected)
             if new_run or self._warm:
                 self._warm.append((k0, g, x))
-                self._warm_n += g.size
-                if self._warm_n >= WARMUP:
+                if sum(w[1].size for w in self._warm) >= WARMUP:
                     self._end_warmup(events, rejected)
                 continue
             self._run_chunks(k0, g, x, False, events, rejected)
@@ -247,7 +246,7 @@ class RepCounter:
         k0 = self._warm[0][0]
         g = np.concatenate([w[1] for w in self._warm])
         x = np.ascontiguousarray(np.concatenate([w[2] for w in self._warm], axis=1))
-        self._warm, self._warm_n = [], 0
+        self._warm = []
         self._level = _start_level(x[:, :WARMUP])
         self._run_chunks(k0, g, x, True, events, rejected)
 
@@ -393,7 +392,8 @@ class RepCounter:
         weights = np.array([(*a, 0.0) for a in axes] + [(0.0, 0.0, 0.0, 1.0)])
         q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
         tops = np.abs(q).max(axis=2).tolist()
-        lows = q[-1, :nb].min(axis=1).tolist()   # whole blocks only (the rest is padding)
+        # Lowest |a| of each whole block (the rest is padding), for profiles with a flight.
+        lows = q[-1, :nb].min(axis=1).tolist() if self._flight else []
         h: list[float] = []
         per: list[int | None] = []
         peak: list[float] = []
@@ -403,12 +403,14 @@ class RepCounter:
             h += [max(self._h_floor, HYSTERESIS * self._env)] * AXIS_BLOCK
             per.append(self._period_mark)
             peak.append(self._peak)
-            low.append(min(self._lows, default=1.0))
+            if self._flight:
+                low.append(min(self._lows, default=1.0))
             if b == nb:
                 break
             self._env = max(self._env * self._lam_env_blk, tops[b + 1][b])
             self._peak = max(self._peak * self._lam_env_blk, tops[-1][b])
-            self._lows.append(lows[b])
+            if self._flight:
+                self._lows.append(lows[b])
             self._rhythm.push(q[b + 1, b])
             self._blocks += 1
             if self._blocks % RHYTHM_EVERY == 0:
@@ -439,8 +441,9 @@ class RepCounter:
         return self._axis
 
     def _context(self, at: int) -> tuple[int | None, float, float, float, float, float]:
-        """Rhythm mark, step and shake ratios, decayed peak of |a| and bounce at sample ``at`` of
-        the last chunk (-1: its last sample). Computed only where an extreme is confirmed,
+        """Rhythm mark, step and shake ratios, decayed peak of |a|, bounce and lowest recent
+        |a| (flight profiles; 1 otherwise) at sample ``at`` of the last chunk (-1: its last
+        sample). Computed only where an extreme is confirmed,
         with the same arithmetic as for every sample; the period at the mark is computed
         only if the set tracker asks for it (most extremes never need it)."""
         pw = self._pw
@@ -452,9 +455,10 @@ class RepCounter:
         mags = self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist()   # <= 12 floats
         bounce = (abs(float(pw[3, at])) / math.sqrt(floor * (1e-6 + float(pw[4, at])))
                   if self._bounce else 0.0)
+        low = min(min(mags), self._ctx_low[b]) if self._flight else 1.0
         return (self._ctx_per[b], math.sqrt(float(pw[0, at]) / floor),
                 math.sqrt(float(pw[1, at]) / floor), max(max(mags), self._ctx_peak[b]), bounce,
-                min(min(mags), self._ctx_low[b]))
+                low)
 
     def _trigger(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
                  events: list[RepEvent], rejected: list[Rejection]) -> None:

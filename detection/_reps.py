@@ -325,12 +325,17 @@ class SetTracker:
                 self._accept(c.e, c.amp, events)
             self._forget()
 
+    @property
+    def _start_tolerance(self) -> float:
+        """How far the reps that start a set may stray from the period (as a ratio)."""
+        return MULTI_PHASE_TOLERANCE if self.p.multi_phase else START_TOLERANCE
+
     def _on_beat(self, chain: list[_Open], gap: float) -> bool:
         """A shallow candidate still counts when it comes on the chain's beat (a sloppy
         rep keeps the pace; a wobble does not), within the tolerance `_rhythmic` will
         hold the chain to: a wobble let in nearer would only break the chain it joined."""
         per = self.rhythm or (chain[-1].e.t - chain[-2].e.t if len(chain) > 1 else None)
-        tol = MULTI_PHASE_TOLERANCE if self.p.multi_phase else START_TOLERANCE
+        tol = self._start_tolerance
         return per is not None and tol * per <= gap <= per / tol
 
     def _rhythmic(self, chain: list[_Open]) -> bool:
@@ -344,7 +349,7 @@ class SetTracker:
             # (multi-phase reps wait for it: their bumps agree with each other at half
             # the rep's pace)
             return not self.p.multi_phase and max(gaps) * START_TOLERANCE <= min(gaps)
-        tol = MULTI_PHASE_TOLERANCE if self.p.multi_phase else START_TOLERANCE
+        tol = self._start_tolerance
         return all(tol * per <= g <= per / tol for g in gaps)
 
     def _short_set(self, chain: list[_Open]) -> bool:

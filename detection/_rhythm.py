@@ -32,9 +32,9 @@ HARMONIC = 0.9
 HARMONIC_FEW_PERIODS = 0.6
 """... or this fraction, when the window holds fewer than three of the highest one's."""
 NO_RHYTHM = 0.0
-"""The period when the full lag range holds no peak of ``MIN_STRENGTH``: the movement does
-not repeat at any pace the exercise allows. Falsy like None, which means instead that
-the window is still too short to tell."""
+"""The period when the full lag range holds no peak of ``MIN_STRENGTH``, in the window nor
+in its recent half: the movement does not repeat at any pace the exercise allows. Falsy
+like None, which means instead that the window is still too short to tell."""
 
 
 class RhythmTracker:
