@@ -14,6 +14,9 @@ or the second bump of a multi-phase rep:
   fidgeting); one under half of it joins only on the beat.
 - **Inside a set, reps are emitted early**: as soon as the signal has come back from the
   extreme by ``RETREAT`` of the set's typical swing, without waiting for the next extreme.
+  A return that stalls short of that (a wobble or a sag at the turn) leaves the rep
+  pending; the next turn of the same polarity completes it, measured from where the rep
+  began, and only if that turn is refused too is the rep refused as incomplete.
 - **Rhythm**: chain members must repeat at the movement's period (autocorrelation, or the
   chain's own gaps before that is known); a shallow candidate joins only on the beat (a
   sloppy rep keeps the pace, a wobble does not); bumps closer than ``REFRACTORY`` of the
@@ -34,7 +37,7 @@ import itertools
 import statistics
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._events import Rejection, RepEvent
 from ._profiles import ExerciseProfile
@@ -121,6 +124,9 @@ class SetTracker:
         self.amps: deque[float] = deque(maxlen=5)
         self.periods: deque[float] = deque(maxlen=4)
         self.pending: Extreme | None = None
+        # A pending rep whose return stalled after a small dip, and the refusal it gets
+        # unless the next turn completes it (`_resume`).
+        self.stalled: tuple[Extreme, Rejection] | None = None
         self.open: _Open | None = None                       # latest extreme outside a set
         # Candidates in rhythm per polarity, outside a set (at most SET_START_REPS long).
         self.chains: dict[int, list[_Open]] = {+1: [], -1: []}
@@ -206,9 +212,9 @@ class SetTracker:
         p = self.p
         # The previous extreme now has its swing out (= this extreme's swing in).
         if self.pending is not None and self.pending.pol != e.pol:
-            rejected.append(Rejection(self.pending.t, (
+            self.stalled = self.pending, Rejection(self.pending.t, (
                 f"incomplete rep: came back {e.swing_in:.2f} g of a {self.typical_amp:.2f} g "
-                "swing"), self.pending.swing_in))
+                "swing"), self.pending.swing_in)
             self.pending = None
         if self.open is not None and self.open.e.pol != e.pol:
             self._close_open(e, events, rejected)
@@ -220,6 +226,7 @@ class SetTracker:
             self.set_pol = 0                                  # the set is over
             self.amps.clear()
             self.periods.clear()
+            self._drop_stalled(rejected)
         if self.set_pol:
             if e.pol == self.set_pol:
                 self._in_set(e, rejected)
@@ -227,8 +234,28 @@ class SetTracker:
         if e.swing_in >= p.min_swing_g:
             self.open = _Open(e)
 
+    def _drop_stalled(self, rejected: list[Rejection]) -> None:
+        """The stalled rep was not completed: refuse it as incomplete."""
+        if self.stalled is not None:
+            rejected.append(self.stalled[1])
+            self.stalled = None
+
+    def _resume(self, e: Extreme) -> Extreme:
+        """A rep whose return stalled after a small dip (a wobble or pause at the turn) goes
+        on at ``e``, the next turn of its polarity: ``e`` then swings from where the stalled
+        rep started. (Judged on its own, ``e`` swings only the dip and the stalled rep only
+        its return, so the whole rep was refused twice.)"""
+        b = self.stalled
+        if b is None:
+            return e
+        self.stalled = None
+        base = b[0].val - b[0].pol * b[0].swing_in
+        return replace(e, swing_in=max(e.swing_in, abs(e.val - base)))
+
     def _in_set(self, e: Extreme, rejected: list[Rejection]) -> None:
         p = self.p
+        stalled = self.stalled
+        e = self._resume(e)
         reason = self._verdict(e, e.swing_in) or self._no_flight(e.low, e.jump)
         if reason is None and e.swing_in < REL_AMPLITUDE * self.typical_amp:
             reason = (f"amplitude too small for this set: {e.swing_in:.2f} g swing, reps so "
@@ -240,6 +267,8 @@ class SetTracker:
                 reason = (f"cadence out of range: {gap:.2f} s after the previous rep, the set's "
                           f"pace is {per:.2f} s per rep")
         if reason is not None:
+            if stalled is not None:
+                rejected.append(stalled[1])
             if e.swing_in >= p.min_swing_g and self.prev_known:
                 rejected.append(Rejection(e.t, reason, e.swing_in))
             return
@@ -372,6 +401,7 @@ class SetTracker:
             if self._short_set(self.chains[pol]):
                 self._end_chain(self.chains[pol], events)
                 break
+        self._drop_stalled(rejected)
         if self.pending is not None:
             rejected.append(Rejection(self.pending.t, "incomplete rep: the stream ended",
                                       self.pending.swing_in))

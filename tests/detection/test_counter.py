@@ -115,6 +115,30 @@ def test_one_missed_rep_does_not_end_the_set() -> None:
     assert max(delays[3:]) < 1.0      # after the first three, no rep waits a second
 
 
+def test_a_rep_that_wobbles_at_its_turn_is_counted_once() -> None:
+    # Squats every 2.5 s; at the bottom of the 6th the body sags back up part of the way
+    # and goes down again before standing up. The sag does not come back far enough to
+    # count, and the second dip alone swings too little: judged apart, both halves were
+    # refused and the rep was lost. Judged as one rep, it counts once.
+    fs, period = 50, 2.5
+    t = np.arange(0, 36, 1 / fs)
+    phase = (t - 3) / period
+    bump = (1 - np.cos(2 * np.pi * phase)) / 2
+    sag = 0.8 * np.exp(-((phase % 1 - 0.5) / 0.15) ** 2) * ((phase > 5) & (phase < 6))
+    tilt = 0.6 * (bump - sag) * ((t > 3) & (phase < 12))
+    acc = np.stack([np.sin(tilt), 0 * t, np.cos(tilt)], axis=1)
+    c = RepCounter("squat")
+    events, rejected = [], []
+    for lo in range(0, t.size, 5):                      # 100 ms batches
+        u = c.feed(t[lo:lo + 5], acc[lo:lo + 5])
+        events += u.events
+        rejected += u.rejected
+    assert c.finish().count == 12
+    assert not rejected
+    gaps = np.diff([e.t for e in events])
+    assert gaps.max() < 1.5 * period                  # no rep skipped at the sag
+
+
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "situp", "burpee"])
 def test_counts_simulated_wrist_sets(exercise: str) -> None:
     cadence = 3.5 if exercise == "burpee" else 2.0
