@@ -88,12 +88,14 @@ Nothing is emitted that early anyway (a set starts on its third rep)."""
 
 
 def _start_level(x: np.ndarray) -> np.ndarray:
-    """The first sample of ``x`` (3, n) that lies as near the median as most do (within
-    twice their median distance): a glitch, or a first sample caught mid-movement, is
-    skipped, yet the level is one the signal really took. (Starting from the median
-    itself, a level a moving signal may never take, put a false swing at the first
-    sample of a real set.)"""
-    d = np.sqrt(((x - np.median(x, axis=1)[:, None]) ** 2).sum(axis=0))
+    """The first sample of ``x`` (3, n) that lies as near the middle of them as most do
+    (within twice their median distance from their medoid, the sample nearest to all the
+    others): a glitch, or a first sample caught mid-movement, is skipped, yet the level is
+    one the signal really took. (Starting from the median itself, a level a moving signal
+    may never take, put a false swing at the first sample of a real set.) Distances and
+    the medoid do not depend on the sensor's axes, so neither does the level's choice."""
+    dist = np.sqrt(((x[:, :, None] - x[:, None, :]) ** 2).sum(axis=0))
+    d = dist[int(np.argmin(dist.sum(axis=1)))]
     return x[:, int(np.argmax(d <= 2.0 * np.median(d)))].copy()
 
 
@@ -248,6 +250,13 @@ class RepCounter:
         x = np.ascontiguousarray(np.concatenate([w[2] for w in self._warm], axis=1))
         self._warm = []
         self._level = _start_level(x[:, :WARMUP])
+        norm = math.sqrt(float(self._level @ self._level))
+        if self._blocks == 0 and norm > 0.1:
+            # The stream's first run: the movement-axis search starts from gravity's
+            # direction, not from the device's axes, so that a sensor worn or mounted any
+            # other way round gives the same movement signal, the same reps.
+            a0, a1, a2 = (self._level / norm).tolist()
+            self._axis = (a0, a1, a2)
         self._run_chunks(k0, g, x, True, events, rejected)
 
     def _run_chunks(self, k0: int, g: np.ndarray, x: np.ndarray, new_run: bool,

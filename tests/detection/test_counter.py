@@ -244,3 +244,25 @@ def test_counts_simulated_sets_at_other_positions(exercise: str, position: str,
             c.feed(rec.t[lo:lo + step], rec.acc[lo:lo + step])
         hits += abs(c.finish().count - 10) <= 1
     assert hits >= 3
+
+
+@pytest.mark.parametrize(("exercise", "position"), [("squat", "thigh"), ("situp", "chest"),
+                                                    ("burpee", "chest")])
+def test_the_sensor_axes_do_not_matter(exercise: str, position: str) -> None:
+    # The same movement seen by a sensor mounted another way round: the movement signal,
+    # hence every rep and refusal, is the same (up to rounding). The axis search starts
+    # from gravity's direction and the filters from a sample chosen by distances alone,
+    # never from the device's own axes.
+    rec = simulate_set(exercise, reps=8, position=position, fs_hz=50, seed=5, cadence_s=4.0)
+    rng = np.random.default_rng(7)
+    runs = []
+    for k in range(3):
+        rot = np.linalg.qr(rng.normal(size=(3, 3)))[0] if k else np.eye(3)
+        c = RepCounter(exercise, keep_trace=True)
+        events, rejected, last = _run(c, rec.t, rec.acc @ rot.T, np.arange(50, rec.t.size, 50))
+        runs.append((c.trace[1], [e.t for e in events], [r.t for r in rejected], last.count))
+    trace, times, refused, count = runs[0]
+    assert count >= 6
+    for other in runs[1:]:
+        np.testing.assert_allclose(other[0], trace, atol=1e-9)
+        assert other[1:] == (times, refused, count)
