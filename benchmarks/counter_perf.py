@@ -132,9 +132,11 @@ def main(argv: list[str] | None = None) -> int:
            f"{ours_all.min():,.0f} | {ours / ref:.2f}x |",
            f"| reference (offline, whole recording at once) | {ref:,.0f} | "
            f"{np.median(ref_all):,.0f} | {ref_all.min():,.0f} | 1.00x |", "",
-           f"Target >= 1,000,000 samples/s (best run): "
-           f"{'met' if ours >= 1e6 else '**not met**'}"
-           f"{'' if ours_all.min() >= 1e6 or ours < 1e6 else ' (not in every run)'}.", "",
+           "Target >= 1,000,000 samples/s, judged on the median run (the best one only "
+           "shows what the machine gives when nothing else runs on it): "
+           f"{'met' if np.median(ours_all) >= 1e6 else '**not met**'}"
+           f"{' (the best run reaches it)' if ours >= 1e6 > np.median(ours_all) else ''}.",
+           "",
            "### Latency (50 Hz, 100 ms batches; rep turning point -> event)", "",
            "| exercise | reps 4+ of a set | p50 s | p95 s | after the counted extreme: p50 s "
            "| p95 s | first 3 reps | p50 s | p95 s |",
