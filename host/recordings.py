@@ -1,8 +1,11 @@
 """Recorded accelerometer files: reading the data-folder CSV format, and ``repfit count``.
 
 The CSV format is a header ``t,ax,ay,az`` (more columns are ignored, column order is free)
-with ``t`` in seconds and accelerations in g. ``--units ms2`` converts m/s^2; data that is
-plainly m/s^2 (|a| near 9.8 at rest) read as g gets a hint instead of a nonsense count.
+with ``t`` in seconds and accelerations in g. ``--units ms2`` converts m/s^2 and ``--units
+mg`` milli-g; data that is plainly m/s^2 or milli-g (|a| near 9.8 or 1000 at rest) read as
+g gets a hint instead of a nonsense count, and data with gravity removed (|a| near 0 at
+rest: "linear" or "user" acceleration) a warning, since the counter measures tilt against
+gravity, free fall and landings.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ log = logging.getLogger(__name__)
 
 G_MS2 = 9.80665
 REQUIRED = ("t", "ax", "ay", "az")
+UNITS = {"g": 1.0, "ms2": G_MS2, "mg": 1000.0}
+"""Accepted ``--units`` and how many of each make one g."""
+NO_GRAVITY_G = 0.5
+"""A median |a| below this (g) means gravity was removed from the recording."""
 
 
 class RecordingError(ValueError):
@@ -39,8 +46,9 @@ def read_csv(path: Path, units: str = "g") -> tuple[np.ndarray, np.ndarray]:
     Raises `RecordingError` for a missing file, missing columns, non-numeric cells or no
     rows, and when data read as g is plainly m/s^2.
     """
-    if units not in ("g", "ms2"):
-        raise RecordingError(f"{path}: --units must be 'g' or 'ms2', got {units!r}")
+    if units not in UNITS:
+        raise RecordingError(f"{path}: --units must be one of {', '.join(UNITS)}, got "
+                             f"{units!r}")
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
@@ -77,14 +85,22 @@ def read_csv(path: Path, units: str = "g") -> tuple[np.ndarray, np.ndarray]:
         raise RecordingError(
             f"{path}: samples are {float(np.median(steps)):g} time units apart; t must be in "
             "seconds (milliseconds? divide t by 1000)")
-    if units == "ms2":
-        acc = acc / G_MS2
-    else:
-        mag = np.linalg.norm(acc[np.isfinite(acc).all(axis=1)], axis=1)
-        if mag.size and 6.0 <= float(np.median(mag)) <= 14.0:
-            raise RecordingError(
-                f"{path}: the acceleration magnitude is about {float(np.median(mag)):.1f} at "
-                "rest, which is m/s^2, not g; pass --units ms2")
+    acc = acc / UNITS[units]
+    mag = np.linalg.norm(acc[np.isfinite(acc).all(axis=1)], axis=1)
+    typical = float(np.median(mag)) if mag.size else 1.0
+    if units == "g" and 6.0 <= typical <= 14.0:
+        raise RecordingError(
+            f"{path}: the acceleration magnitude is about {typical:.1f} at rest, which is "
+            "m/s^2, not g; pass --units ms2")
+    if units == "g" and 600.0 <= typical <= 1500.0:
+        raise RecordingError(
+            f"{path}: the acceleration magnitude is about {typical:.0f} at rest, which is "
+            "milli-g, not g; pass --units mg")
+    if typical < NO_GRAVITY_G:
+        log.warning("%s: the acceleration magnitude is about %.2f g most of the time, not "
+                    "1 g: gravity seems to have been removed (linear or user "
+                    "acceleration); the counter needs total acceleration, so counts may "
+                    "be low", path, typical)
     return t, acc
 
 
@@ -185,8 +201,8 @@ def add_count_parser(subparsers: Any) -> None:
     p.add_argument("--plot", type=Path, metavar="OUT.png",
                    help="draw signal, movement trace and counted reps (needs repfit[plot]); "
                         "with several files, one image per file named OUT-<n>.png")
-    p.add_argument("--units", choices=("g", "ms2"), default="g",
-                   help="unit of ax,ay,az (default g)")
+    p.add_argument("--units", choices=tuple(UNITS), default="g",
+                   help="unit of ax,ay,az: g (default), ms2 (m/s^2) or mg (milli-g)")
 
 
 def _plot_path(base: Path, i: int, n: int) -> Path:

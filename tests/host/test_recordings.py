@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def test_reads_extra_columns_in_any_order(tmp_path: Path) -> None:
     ("t,ax,ay,az\n0,0,0,1\n0.02,0,zero,1\n", r"x.csv:3: expected 4 numbers"),
     ("t,ax,ay,az\n", "no samples"),
     ("t,ax,ay,az\n0,0,0,9.81\n0.02,0,0.1,9.8\n", "m/s\\^2, not g; pass --units ms2"),
+    ("t,ax,ay,az\n0,0,0,1002\n0.02,0,30,998\n", "milli-g, not g; pass --units mg"),
     ("t,ax,ay,az\n" + "".join(f"{20 * i},0,0,1\n" for i in range(20)), "milliseconds"),
 ])
 def test_corrupt_files_name_the_problem(tmp_path: Path, text: str, match: str) -> None:
@@ -91,6 +93,31 @@ def test_units_ms2_converts_and_plank_reports_seconds(tmp_path: Path,
     assert run_count(_parse(str(p), "--exercise", "plank", "--units", "ms2", "--json")) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["reps"] == 0 and line["hold_seconds"] > 10.0
+
+
+def test_units_mg_converts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rec = simulate_set("squat", reps=8, position="thigh", seed=4)
+    in_g = _write(tmp_path / "g.csv", rec.t, rec.acc)
+    in_mg = _write(tmp_path / "mg.csv", rec.t, rec.acc * 1000.0)
+    assert run_count(_parse(str(in_g), "--exercise", "squat", "--json")) == 0
+    assert run_count(_parse(str(in_mg), "--exercise", "squat", "--units", "mg", "--json")) == 0
+    g, mg = (json.loads(ln) for ln in capsys.readouterr().out.splitlines())
+    assert g["reps"] == mg["reps"] >= 7
+    assert g["rep_times"] == mg["rep_times"]
+
+
+def test_gravity_removed_is_counted_with_a_warning(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    rec = simulate_set("squat", reps=8, position="thigh", seed=4)
+    p = _write(tmp_path / "linear.csv", rec.t, rec.acc - rec.acc.mean(axis=0))
+    with caplog.at_level(logging.WARNING):
+        t, _ = read_csv(p)
+    assert t.size == rec.t.size
+    assert "gravity seems to have been removed" in caplog.text and "linear.csv" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        read_csv(_write(tmp_path / "total.csv", rec.t, rec.acc))
+    assert "gravity" not in caplog.text
 
 
 def test_text_output_spellings_and_exercises_without_a_profile(
