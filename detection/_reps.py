@@ -291,13 +291,22 @@ class SetTracker:
             return (f"bounce, not a {p.name}: the movement rises and falls with |a| "
                     f"(correlation {e.bounce:.2f}), as in steps or hops, not a swing of "
                     "the limbs")
-        if e.step > p.max_step:
+        if e.step > p.max_step and self._walking_pace(e):
             return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
                     "movement")
         if self.last_rep_t is not None and e.t - self.last_rep_t < p.min_period_s:
             return (f"cadence out of range: {e.t - self.last_rep_t:.2f} s after the previous rep "
                     f"(a {p.name} takes at least {p.min_period_s:.1f} s)")
         return None
+
+    def _walking_pace(self, e: Extreme) -> bool:
+        """Whether the movement at ``e`` repeats as fast as a walking stride (profile's
+        ``step_pace_s``): its last half cycle, or the autocorrelation's period."""
+        pace = self.p.step_pace_s
+        if e.width_s < pace:
+            return True
+        per = self.rhythm
+        return per is not None and per < pace
 
     def _no_flight(self, low: float, jump: float) -> str | None:
         """Jumping exercises: the reason to refuse when |a| showed neither a flight (free

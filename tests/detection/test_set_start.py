@@ -107,3 +107,25 @@ def test_a_burpee_set_needs_a_flight_or_a_hard_landing(jump: float, low: float,
     reps = [4.0, 6.6, 9.3, 11.9, 14.6, 17.2, 19.9]      # whole reps every 5.3 s
     got = _feed("burpee", reps, period=5.3, jump=jump, low=low)
     assert (got == 3) is counted
+
+
+@pytest.mark.parametrize(("half_cycle", "period", "counted"), [
+    (2.0, 4.0, 3),     # slow reps with jumps in them: not walking (a set starts)
+    (0.5, 1.0, 0),     # steps at a walking pace are refused
+    (2.0, 1.0, 0),     # a slow swing while the movement repeats at a stride's pace
+])
+def test_generic_refuses_steps_only_at_a_walking_pace(half_cycle: float, period: float | None,
+                                                      counted: int) -> None:
+    # |a| varies at step rates far more than generic allows (a landing in every rep, or
+    # walking). A stride takes under 2 s: movement slower than that on both counts (its
+    # half cycle and its autocorrelation period) is not being walked.
+    tracker = SetTracker(PROFILES["generic"], lambda mark: period)
+    tracker.rhythm_mark = 0
+    events, rejected = [], []
+    for i in range(9):
+        pol = -1 if i % 2 == 0 else +1
+        e = Extreme(pol, 0.5 * pol, 2.0 + i * half_cycle, i, 1.0 if i else 0.0,
+                    width_s=2.0 * half_cycle, step=3.0)
+        tracker.on_extreme(e, events, rejected)
+    assert len(events) == counted
+    assert counted or any(r.reason.startswith("steps, not a generic") for r in rejected)
