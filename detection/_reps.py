@@ -301,7 +301,7 @@ class SetTracker:
 
     def _walking_pace(self, e: Extreme) -> bool:
         """Whether the movement at ``e`` repeats as fast as a walking stride (profile's
-        ``step_pace_s``): its last half cycle, or the autocorrelation's period."""
+        ``step_pace_s``): its last half cycle doubled, or the autocorrelation's period."""
         pace = self.p.step_pace_s
         if e.width_s < pace:
             return True
