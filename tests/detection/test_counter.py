@@ -127,16 +127,14 @@ def test_a_rep_that_wobbles_at_its_turn_is_counted_once() -> None:
     sag = 0.8 * np.exp(-((phase % 1 - 0.5) / 0.15) ** 2) * ((phase > 5) & (phase < 6))
     tilt = 0.6 * (bump - sag) * ((t > 3) & (phase < 12))
     acc = np.stack([np.sin(tilt), 0 * t, np.cos(tilt)], axis=1)
-    c = RepCounter("squat")
-    events, rejected = [], []
-    for lo in range(0, t.size, 5):                      # 100 ms batches
-        u = c.feed(t[lo:lo + 5], acc[lo:lo + 5])
-        events += u.events
-        rejected += u.rejected
-    assert c.finish().count == 12
+    events, rejected, last = _run(RepCounter("squat"), t, acc, np.arange(5, t.size, 5))
+    assert last.count == 12
     assert not rejected
     gaps = np.diff([e.t for e in events])
     assert gaps.max() < 1.5 * period                  # no rep skipped at the sag
+    # The same reps however the stream is cut (one sample at a time, one piece).
+    for splits in (np.arange(1, t.size), np.array([], dtype=int)):
+        assert _run(RepCounter("squat"), t, acc, splits)[0] == events
 
 
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "situp", "burpee"])
