@@ -152,6 +152,7 @@ class RepCounter:
         self._zi: np.ndarray | None = None
         self._warm: list[tuple[int, np.ndarray, np.ndarray]] = []  # held start of a run
         self._level = np.zeros(3)                # the run's start level, for `_process`
+        self._level_mag = 0.0                    # and its magnitude
         self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
         self._cov = [1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9]  # row-major 3 x 3
         self._axis = (1.0 / math.sqrt(3.0),) * 3
@@ -250,7 +251,7 @@ class RepCounter:
         x = np.ascontiguousarray(np.concatenate([w[2] for w in self._warm], axis=1))
         self._warm = []
         self._level = _start_level(x[:, :WARMUP])
-        norm = math.sqrt(float(self._level @ self._level))
+        self._level_mag = norm = math.sqrt(float(self._level @ self._level))
         if self._blocks == 0 and norm > 0.1:
             # The stream's first run: the movement-axis search starts from gravity's
             # direction, not from the device's axes, so that a sensor worn or mounted any
@@ -327,9 +328,9 @@ class RepCounter:
         # rise and fall along gravity rather than a turn of the limb.
         pw = np.empty((5 if self._bounce else 3, g.size))
         pw[0] = mag
-        if new_run or self._zi is None:
+        if new_run:                              # (every run starts at `_end_warmup`)
             level = self._level
-            level_mag = np.array([math.sqrt(float(level @ level))])
+            level_mag = np.array([self._level_mag])
             self._zi = steady_state(self._sos, level)
             self._zi_feat = steady_state(self._sos_feat, level_mag)
             self._zi_hf = steady_state(self._sos_hf, level)
@@ -452,9 +453,9 @@ class RepCounter:
     def _context(self, at: int) -> tuple[int | None, float, float, float, float, float]:
         """Rhythm mark, step and shake ratios, decayed peak of |a|, bounce and lowest recent
         |a| (flight profiles; 1 otherwise) at sample ``at`` of the last chunk (-1: its last
-        sample). Computed only where an extreme is confirmed,
-        with the same arithmetic as for every sample; the period at the mark is computed
-        only if the set tracker asks for it (most extremes never need it)."""
+        sample). Computed only where an extreme is confirmed, with the same arithmetic as for
+        every sample; the period at the mark is computed only if the set tracker asks for it
+        (most extremes never need it)."""
         pw = self._pw
         if at < 0:
             at += pw.shape[1]
