@@ -436,12 +436,13 @@ class RepCounter:
         than the arithmetic."""
         lam = self._lam_axis_blk
         c = self._cov = [ci * lam + di for ci, di in zip(self._cov, inc, strict=True)]
+        c0, c1, c2, c3, c4, c5, c6, c7, c8 = c
         a0, a1, a2 = self._axis
         norm = 0.0
         for _ in range(AXIS_POWER):
-            a0, a1, a2 = (c[0] * a0 + c[1] * a1 + c[2] * a2,
-                          c[3] * a0 + c[4] * a1 + c[5] * a2,
-                          c[6] * a0 + c[7] * a1 + c[8] * a2)
+            a0, a1, a2 = (c0 * a0 + c1 * a1 + c2 * a2,
+                          c3 * a0 + c4 * a1 + c5 * a2,
+                          c6 * a0 + c7 * a1 + c8 * a2)
             norm = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
             if not norm > 1e-12:
                 break

@@ -123,6 +123,9 @@ class SetTracker:
         self.last_rep_t: float | None = None
         self.amps: deque[float] = deque(maxlen=5)
         self.periods: deque[float] = deque(maxlen=4)
+        # Their medians, kept up to date (read at every turning point inside a set).
+        self.typical_amp = 0.0
+        self.period: float | None = None
         self.pending: Extreme | None = None
         # A pending rep whose return stalled after a small dip, and the refusal it gets
         # unless the next turn completes it (`_resume`).
@@ -137,10 +140,6 @@ class SetTracker:
         self._pinned: tuple[int, float | None] | None = None   # (mark, period) kept
 
     # ---- set statistics ---------------------------------------------------------------
-
-    @property
-    def typical_amp(self) -> float:
-        return statistics.median(self.amps) if self.amps else 0.0
 
     @property
     def rhythm(self) -> float | None:
@@ -167,10 +166,6 @@ class SetTracker:
         if any(self._short_set(c) for c in self.chains.values()):
             self._pinned = (mark, self._period_at(mark))
 
-    @property
-    def period(self) -> float | None:
-        return statistics.median(self.periods) if self.periods else None
-
     def retreat_level(self) -> tuple[int, float] | None:
         """(polarity, signal level) the pending rep waits for the signal to pass."""
         if self.pending is None:
@@ -189,8 +184,10 @@ class SetTracker:
         if self.last_rep_t is not None and e.t - self.last_rep_t <= self.p.max_period_s:
             period = e.t - self.last_rep_t
             self.periods.append(period)
+            self.period = statistics.median(self.periods)
         self.last_rep_t = e.t
         self.amps.append(amp)
+        self.typical_amp = statistics.median(self.amps)
         self.count += 1
         typical = self.typical_amp or amp
         regular = 1.0
@@ -226,6 +223,7 @@ class SetTracker:
             self.set_pol = 0                                  # the set is over
             self.amps.clear()
             self.periods.clear()
+            self.typical_amp, self.period = 0.0, None
             self._drop_stalled(rejected)
         if self.set_pol:
             if e.pol == self.set_pol:

@@ -62,8 +62,12 @@ class RhythmTracker:
         # zero); an even 5-smooth length is a third cheaper than the next power of two.
         self.nfft = 2 * next_fast_len(-(-(self.n + self.lag_hi) // 2), real=True)
         self._spec = np.empty(self.nfft // 2 + 1, dtype=complex)
+        self._sq = np.empty((self.nfft // 2 + 1, 2))
         self._power = np.empty(self.nfft // 2 + 1)
         self._ac = np.empty(self.nfft)
+        n_inner = max(0, self.lag_hi - self.lag_lo - 1)   # lags with two neighbours
+        self._ge = np.empty(n_inner, dtype=bool)            # peak tests, reused
+        self._gt = np.empty(n_inner, dtype=bool)
         self.period_s: float | None = None
         self.strength = 0.0
         self._held: int | None = None        # unanswered mark the buffer stands at
@@ -169,23 +173,31 @@ class RhythmTracker:
         if ac[0] <= 1e-12:
             return 0, 0.0
         # Biased estimate (each lag divided by the whole window, not by its overlap): the
-        # long lags, which rest on fewer samples, count a little less.
-        seg = ac[self.lag_lo:hi + 1] / ac[0]
+        # long lags, which rest on fewer samples, count a little less. Peaks are compared
+        # unscaled; only the chosen one is divided by lag 0.
+        seg = ac[self.lag_lo:hi + 1]
         # Only a local maximum is a period: at the range's edges the curve may still be
         # falling from lag 0 (one slow movement, then rest) or rising to a longer lag.
-        peaks = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:])) + 1
+        inner = seg[1:-1]
+        ge, gt = self._ge[:inner.size], self._gt[:inner.size]
+        np.greater_equal(inner, seg[:-2], out=ge)
+        np.greater(inner, seg[2:], out=gt)
+        np.logical_and(ge, gt, out=ge)
+        peaks = ge.nonzero()[0]            # the method skips np.flatnonzero's wrappers
         if peaks.size == 0:
             return 0, 0.0
-        heights = seg[peaks]
+        heights = inner.take(peaks)
         # The fundamental: the shortest lag whose peak is nearly as high as the best one
         # (a sloppy rep makes two periods correlate a little better than one). How near
         # depends on the evidence for the best: only a window holding three of its periods
         # compares each rep with the next twice; in a shorter one (a set's first seconds)
         # a rep or two of uneven depth can lift a multiple of the period above it.
-        top = self.lag_lo + int(peaks[int(heights.argmax())])
+        i_top = int(heights.argmax())
+        top = self.lag_lo + 1 + int(peaks[i_top])
         frac = HARMONIC if 3 * top <= m else HARMONIC_FEW_PERIODS
-        best = int(peaks[int(np.argmax(heights >= frac * heights.max()))])
-        return self.lag_lo + best, float(seg[best])
+        near = np.greater_equal(heights, frac * float(heights[i_top]), out=gt[:heights.size])
+        best = 1 + int(peaks[int(near.argmax())])
+        return self.lag_lo + best, float(seg[best]) / float(ac[0])
 
     def _autocorr(self, x: np.ndarray) -> np.ndarray:
         """Circular autocorrelation of ``x`` zero-padded to ``nfft`` (linear up to lag
@@ -196,7 +208,8 @@ class RhythmTracker:
             spec = np.fft.rfft(x, n)
             return np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, n)
         _pfu.rfft_n_even(x, 1, out=self._spec)     # the output length sets the padding
-        v = self._spec.view(np.float64).reshape(-1, 2)
-        np.einsum("ij,ij->i", v, v, out=self._power)
+        sq = self._sq                                # |spectrum|^2 = re^2 + im^2
+        np.square(self._spec.view(np.float64).reshape(-1, 2), out=sq)
+        np.add(sq[:, 0], sq[:, 1], out=self._power)
         _pfu.irfft(self._power, 1.0 / n, out=self._ac)
         return self._ac
