@@ -73,3 +73,39 @@ def test_a_young_set_after_other_motion_has_its_period(seed: int) -> None:
     before *= 0.8 / before.std()
     x = np.where(t < 8.5, before, 0.5 * (1 - np.cos(2 * np.pi * (t - 8.5) / 2.5)))
     assert _period(x) == pytest.approx(2.5, abs=0.15)
+
+
+def _fundamental_by_definition(x: np.ndarray, lo: int, hi: int) -> tuple[int, float]:
+    """The documented rule, written plainly: the biased autocorrelation of the centred
+    window, its local maxima over lags lo..hi, and the shortest whose height reaches 0.9
+    of the highest (0.6 while the window holds fewer than three of the highest's lags)."""
+    c = x - x.mean()
+    ac = np.correlate(c, c, "full")[c.size - 1:]
+    seg = ac[lo:hi + 1] / ac[0]
+    peaks = [i for i in range(1, seg.size - 1) if seg[i - 1] <= seg[i] > seg[i + 1]]
+    if not peaks:
+        return 0, 0.0
+    top = max(peaks, key=lambda i: seg[i])
+    frac = 0.9 if 3 * (lo + top) <= x.size else 0.6
+    # (when every peak is negative none reaches the bar: the first is taken, too low to
+    # be a rhythm either way)
+    best = next((i for i in peaks if seg[i] >= frac * seg[top]), peaks[0])
+    return lo + best, float(seg[best])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_fast_period_search_follows_its_definition(seed: int) -> None:
+    # The tracker's FFT and in-place peak search are written for speed; on random
+    # rhythmic, half-rhythmic and noisy windows of any fill they must pick the lag, and
+    # give the height, that the plain definition gives.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(60, int(16 * FS) + 1))
+    t = np.arange(n) / FS
+    x = (rng.uniform(0, 2) * np.cos(2 * np.pi * t / rng.uniform(0.8, 9.0))
+         + rng.uniform(0, 1) * np.cos(4 * np.pi * t / rng.uniform(0.8, 9.0))
+         + rng.uniform(0.05, 2.0) * rng.normal(size=n))
+    r = RhythmTracker(FS, 0.7, 12.0)
+    r.push(x)
+    hi = min(r.lag_hi, n // 2)
+    assert r._fundamental(x, hi) == pytest.approx(
+        _fundamental_by_definition(x, r.lag_lo, hi), rel=1e-9, abs=1e-12)
