@@ -140,7 +140,7 @@ class RepCounter:
             # First-order high-pass: its step response decays without overshoot, so the
             # change of mean tilt when a set starts or ends never makes an extra extreme.
             self._sos = np.vstack([
-                butter(2, p.lowpass_hz, btype="lowpass", fs=FS_HZ, output="sos"),
+                butter(p.lowpass_order, p.lowpass_hz, btype="lowpass", fs=FS_HZ, output="sos"),
                 butter(1, HIGHPASS_HZ, btype="highpass", fs=FS_HZ, output="sos")])
             self._sos_feat = butter(2, [STEP_BAND_HZ[0], STEP_BAND_HZ[1]], btype="bandpass",
                                     fs=FS_HZ, output="sos")

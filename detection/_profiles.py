@@ -24,8 +24,15 @@ of jumping jacks (landings twice per rep)."""
 SMOOTH_SHAKE = 1.6
 """Shake limit of exercises that do not land on the feet (see ``max_shake``)."""
 LANDING_SHAKE = 2.5
-"""Shake limit of exercises that may land on the feet, twice a second for jumping jacks:
-each landing is a broadband impact (``generic`` may be any rhythmic exercise, jumps too)."""
+"""Shake limit of exercises that may land on the feet: each landing is a broadband impact
+(``generic`` may be any rhythmic exercise, jumps too)."""
+JUMPING_JACK_SHAKE = 3.5
+"""Shake limit of jumping jacks. A fast one (0.6-0.8 s per rep) lands every 0.3-0.4 s, and
+its arms sweep 160 degrees, whose gravity projection and centripetal pull have harmonics
+above 3 Hz too: simulated wrist reps at 0.6-0.8 s show a median of 2.3-3.1 times the
+movement there. Their third-order band edge (``lowpass_order``) keeps hand shaking, at
+3 Hz and up, out of the movement signal, so shaking shows 3 times the movement or more
+(median 6.8; simulated, 80 seeds) and is still refused."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,10 @@ class ExerciseProfile:
         Upper edge of the movement band. About 1.5x the fastest cadence: it keeps the
         fundamental of every plausible rep and drops the harmonics that make one rep look
         like two (burpees are multi-phase, so theirs is lower).
+    lowpass_order : int
+        Butterworth order of that edge. 2 keeps the delay short; jumping jacks, whose band
+        reaches 2 Hz, take 3 so that hand shaking just above it (3-4 Hz) does not pass as
+        an arm-sized swing (simulated: 87 false reps in 80 min of shaking -> 0).
     min_swing_g : float
         Smallest peak-to-peak swing of a real rep on the movement axis. Tilting a segment by
         ~10 degrees already changes the gravity component by ~0.17 g, so the minimums sit
@@ -119,6 +130,7 @@ class ExerciseProfile:
     flight_g: float = 0.0
     multi_phase: bool = False
     short_sets: bool = True
+    lowpass_order: int = 2
 
 
 PROFILES: dict[str, ExerciseProfile] = {
@@ -128,8 +140,8 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=RHYTHMIC_STEP,
-                        jump_g=1.6, max_shake=LANDING_SHAKE, max_bounce=0.95,
-                        short_sets=False),
+                        jump_g=1.6, max_shake=JUMPING_JACK_SHAKE, max_bounce=0.95,
+                        short_sets=False, lowpass_order=3),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
                         jump_g=1.2, flight_g=0.5, multi_phase=True),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),

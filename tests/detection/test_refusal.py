@@ -81,6 +81,30 @@ def test_hand_shaking_never_counts_as_a_jumping_exercise(exercise: str) -> None:
         assert _run(exercise, rec.t, rec.acc)[0] == 0, f"seed {seed}"
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_slow_hand_shaking_is_not_a_jumping_jack(seed: int) -> None:
+    # These two shake at 3.2 Hz, just above the jumping-jack band (2 Hz): through a
+    # second-order edge a third of the shake passed as an arm-sized swing, and every
+    # other shake cycle counted (30 jumping jacks a minute each). The third-order edge
+    # of the jumping-jack profile keeps it out.
+    rec = simulate_activity("hand_shake", duration_s=60, position="wrist", seed=seed)
+    count, reasons = _run("jumping_jack", rec.t, rec.acc)
+    assert count == 0
+    assert any(r.startswith("shaking") for r in reasons)
+
+
+@pytest.mark.parametrize(("position", "pace"), [("wrist", 0.7), ("upper_arm", 0.6)])
+def test_fast_jumping_jacks_are_not_refused_as_shaking(position: str, pace: float) -> None:
+    # At 0.6-0.7 s per rep the landings (every 0.3 s) and the harmonics of a 160 degree
+    # arm sweep lie above 3 Hz, where the shake measure looks: these sets used to lose
+    # most of their reps as "shaking" (wrist 0.7 s: 25 of 72 counted over six sets).
+    for seed in range(3):
+        rec = simulate_set("jumping_jack", reps=12, fs_hz=50.0, position=position, seed=seed,
+                           cadence_s=pace)
+        count, reasons = _run("jumping_jack", rec.t, rec.acc)
+        assert abs(count - 12) <= 2, f"seed {seed}: {count} of 12, refused: {reasons[:3]}"
+
+
 @pytest.mark.parametrize("kind", ["typing", "rest", "lying"])
 @pytest.mark.parametrize("exercise", ["squat", "jumping_jack", "burpee", "generic"])
 def test_quiet_activities_give_nothing(kind: str, exercise: str) -> None:
