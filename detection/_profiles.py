@@ -71,7 +71,10 @@ class ExerciseProfile:
         exercises (``generic`` allows 0.7 s reps, whose fundamental is in that band) need
         more room, and so do jumping jacks: their landings add to |a| there, but the arm
         swing they are counted from still dominates (walking or climbing with the sensor
-        on a leg does not). Burpees, with no dominant swing, have no limit.
+        on a leg does not). Burpees, with no dominant swing, have no limit. A rep with no
+        impact around it (little above 3 Hz, |a| under 1.6 g: `_reps.IMPACT_FREE_SHAKE`)
+        is exempt: steps always land, while a fast push-up or squat (1.2-1.5 s per rep)
+        puts its own second harmonic in the step band.
     step_pace_s : float
         The step limit applies only while the movement repeats at least this fast (s per
         cycle: its last half cycle doubled, or the autocorrelation's period). A walking or

@@ -24,7 +24,8 @@ or the second bump of a multi-phase rep:
 - **Verdicts**: a candidate is refused when its swing is below the exercise's physical
   minimum or below ``REL_AMPLITUDE`` of the set's typical swing, when it comes sooner than
   the exercise allows or than ``REFRACTORY`` of the set's period, when |a| around it
-  varies like walking steps, when the axes move above step rates like shaking, when the
+  varies like walking steps (unless nothing landed: a fast smooth rep has its own
+  harmonic at step rates), when the axes move above step rates like shaking, when the
   movement rises and falls with |a| (jumping jacks: a bounce, not an arm swing), or
   (jumping exercises) when no landing was seen.
 - **A set ends** after ``SET_TIMEOUT_PERIODS`` of its periods (at most ``max_period_s``)
@@ -75,6 +76,13 @@ SET_TIMEOUT_PERIODS = 2.6
 refused rep leaves two periods and a little hesitation, and the set goes on."""
 
 
+IMPACT_FREE_SHAKE = 0.5
+"""Acceleration above 3 Hz, relative to the movement, under which a motion has no impacts:
+walking puts 1.4x or more there (each heel strike is broadband; real walking recordings,
+5th percentiles), real burpees 0.46-1.49x (p5-p95), a smooth exercise its own upper
+harmonics only (fast simulated push-ups at the chest and thigh: 0.27-0.41x)."""
+IMPACT_FREE_G = 1.6
+"""Peak |a| (g) under which nothing landed: the landing limit of jumping jacks."""
 HARD_LANDING_G = 2.0
 """A landing this hard proves a jump as well as a flight does: squats and sit-ups seldom
 land that hard (real ones peak at 1.5 g and 2.3 g, 95th percentiles), while at the wrist
@@ -100,6 +108,13 @@ class Extreme:
     jump: float = 0.0   # peak |a| over the last few seconds (g): landings
     bounce: float = 0.0  # |correlation| of the movement with |a| (1: a rise and fall)
     low: float = 1.0    # lowest |a| over the last few seconds (g): flight
+
+
+def _impact_free(e: Extreme) -> bool:
+    """Nothing around ``e`` landed or struck: little above 3 Hz and |a| never high. A fast
+    smooth rep (a push-up in 1.2 s) has its own second harmonic in the step band, which
+    the step limit would take for walking; steps always land."""
+    return e.shake < IMPACT_FREE_SHAKE and e.jump < IMPACT_FREE_G
 
 
 @dataclass
@@ -289,7 +304,7 @@ class SetTracker:
             return (f"bounce, not a {p.name}: the movement rises and falls with |a| "
                     f"(correlation {e.bounce:.2f}), as in steps or hops, not a swing of "
                     "the limbs")
-        if e.step > p.max_step and self._walking_pace(e):
+        if e.step > p.max_step and self._walking_pace(e) and not _impact_free(e):
             return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
                     "movement")
         if self.last_rep_t is not None and e.t - self.last_rep_t < p.min_period_s:

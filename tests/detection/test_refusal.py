@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from repfit.detection import RepCounter
 from repfit.detection.simulate import simulate_activity, simulate_set
+from repfit.host.recordings import read_csv
+
+# The development recordings (../shared/data/reps); CI points at them with REPFIT_REPS_DATA.
+DATA = Path(os.environ.get("REPFIT_REPS_DATA",
+                           Path(__file__).resolve().parents[3] / "shared" / "data" / "reps"))
 
 
 def _run(exercise: str, t: np.ndarray, acc: np.ndarray) -> tuple[int, list[str]]:
@@ -103,6 +112,36 @@ def test_fast_jumping_jacks_are_not_refused_as_shaking(position: str, pace: floa
                            cadence_s=pace)
         count, reasons = _run("jumping_jack", rec.t, rec.acc)
         assert abs(count - 12) <= 2, f"seed {seed}: {count} of 12, refused: {reasons[:3]}"
+
+
+@pytest.mark.parametrize(("exercise", "position"),
+                         [("pushup", "chest"), ("pushup", "thigh"), ("squat", "chest")])
+def test_fast_smooth_reps_are_not_taken_for_steps(exercise: str, position: str) -> None:
+    # At 1.2 s per rep the movement's own second harmonic lies in the step band, so the
+    # step limit refused these as walking (0-10 of 10 counted, 3.5 on average). Nothing
+    # lands in a push-up or squat, and steps always do: impact-free reps pass.
+    for seed in range(3):
+        rec = simulate_set(exercise, reps=10, fs_hz=50.0, position=position, seed=seed,
+                           cadence_s=1.2)
+        count, reasons = _run(exercise, rec.t, rec.acc)
+        assert abs(count - 10) <= 1, f"seed {seed}: {count} of 10, refused: {reasons[:3]}"
+
+
+def test_real_burpees_are_not_smooth_exercises() -> None:
+    # Burpees vary |a| at step rates too, but they land: the impact-free exception for
+    # fast smooth reps must not let them pass as push-ups, squats or sit-ups.
+    if not (DATA / "labels.csv").is_file():
+        pytest.skip(f"development data not present at {DATA}")
+    with open(DATA / "labels.csv", newline="") as f:
+        burpees = [row for row in csv.DictReader(f) if row["exercise"] == "burpee"]
+    assert burpees
+    truth = sum(int(row["true_reps"]) for row in burpees)
+    for exercise in ("pushup", "squat", "situp"):
+        counted = 0
+        for row in burpees:
+            t, acc = read_csv(DATA / "data" / row["file"])
+            counted += _run(exercise, t, acc)[0]
+        assert counted <= 0.03 * truth, f"{exercise}: {counted} of {truth} burpee reps"
 
 
 @pytest.mark.parametrize("kind", ["typing", "rest", "lying"])

@@ -118,14 +118,15 @@ def test_generic_refuses_steps_only_at_a_walking_pace(half_cycle: float, period:
                                                       counted: int) -> None:
     # |a| varies at step rates far more than generic allows (a landing in every rep, or
     # walking). A stride takes under 2 s: movement slower than that on both counts (its
-    # half cycle and its autocorrelation period) is not being walked.
+    # half cycle and its autocorrelation period) is not being walked. Steps land (|a| up
+    # to 1.8 g, broadband above 3 Hz), so the impact-free exemption does not apply.
     tracker = SetTracker(PROFILES["generic"], lambda mark: period)
     tracker.rhythm_mark = 0
     events, rejected = [], []
     for i in range(9):
         pol = -1 if i % 2 == 0 else +1
         e = Extreme(pol, 0.5 * pol, 2.0 + i * half_cycle, i, 1.0 if i else 0.0,
-                    width_s=2.0 * half_cycle, step=3.0)
+                    width_s=2.0 * half_cycle, step=3.0, shake=1.5, jump=1.8)
         tracker.on_extreme(e, events, rejected)
     assert len(events) == counted
     assert counted or any(r.reason.startswith("steps, not a generic") for r in rejected)
