@@ -12,8 +12,8 @@ Pipeline (all state carried between batches, all of it bounded):
    covariance of the band-passed signal (time constant ~4 s), tracked by power iteration at
    fixed grid blocks, so any sensor orientation works and the sign of the axis never flips;
 5. find turning points with a hysteresis (Schmitt) trigger whose threshold follows the
-   running amplitude: an extreme is confirmed as soon as the signal has come back from it
-   by the threshold, and can never change after that;
+   running amplitude (`_turns.py`): an extreme is confirmed as soon as the signal has come
+   back from it by the threshold, and can never change after that;
 6. measure the context of each turning point: the rep period (autocorrelation,
    `_rhythm.py`, computed only when a decision reads it), the walking-step content of |a|,
    the shaking content of the three axes, the recent peak of |a| (landings) and, for
@@ -42,6 +42,7 @@ from ._profiles import ExerciseProfile, profile_for
 from ._reps import Extreme, SetTracker
 from ._resample import CleanStats, Resampler, clean_batch
 from ._rhythm import RhythmTracker
+from ._turns import TurningPoints
 
 __all__ = ["RepCounter"]
 
@@ -149,7 +150,8 @@ class RepCounter:
         self._zi_feat = self._zi_hf = self._zi_pow = self._zi_mag = np.zeros(0)
         self._bounce = self.profile.max_bounce < 1.0
         self._flight = self.profile.flight_g > 0.0
-        self._zi: np.ndarray | None = None
+        self._zi = np.zeros(0)                   # movement filter state (set per run)
+        self._run_open = False
         self._warm: list[tuple[int, np.ndarray, np.ndarray]] = []  # held start of a run
         self._level = np.zeros(3)                # the run's start level, for `_process`
         self._level_mag = 0.0                    # and its magnitude
@@ -165,9 +167,9 @@ class RepCounter:
         self._lam_axis_blk = self._lam_axis ** AXIS_BLOCK
         self._lam_env_blk = self._lam_env ** AXIS_BLOCK
         self._h_floor = 0.5 * p.min_swing_g
-        self._reset_trigger()
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
         self._reps = SetTracker(p, self._rhythm.period_at)
+        self._turns = TurningPoints(self._reps, self._confirm)
         self._blocks = 0
         self._period_mark: int | None = None    # the rhythm re-estimate in force
         # Decaying peak of |a| (landings of jumps), as it was at the last block end.
@@ -185,10 +187,6 @@ class RepCounter:
         self._ctx_peak = [0.0]
         self._ctx_low = [1.0]
         self._pw = np.zeros((5 if self._bounce else 3, 1))
-        self._prev_val: float | None = None
-        self._prev_t = 0.0
-        self._last_s = 0.0
-        self._last_h = self._h_floor
         # Hold state.
         self._hold = HoldTracker(HOLD_BLOCK / FS_HZ, self.profile.name)
         self._hold_buf: list[np.ndarray] = []
@@ -231,7 +229,7 @@ class RepCounter:
         for k0, g, x, new_run in self._res.push(tt, aa):
             if new_run:
                 self._end_warmup(events, rejected)      # a run shorter than the warm-up
-                if self._zi is not None:
+                if self._run_open:
                     self.stats.gaps += 1
                     self._close_run(events, rejected)
             if new_run or self._warm:
@@ -272,7 +270,7 @@ class RepCounter:
         rejected: list[Rejection] = []
         if not self._finished:
             self._end_warmup(events, rejected)
-        if not self._finished and self._zi is not None:
+        if not self._finished and self._run_open:
             self._close_run(events, rejected)
         self._finished = True
         return self._update(events, rejected)
@@ -282,35 +280,24 @@ class RepCounter:
     def _update(self, events: list[RepEvent], rejected: list[Rejection]) -> CounterUpdate:
         return CounterUpdate(tuple(events), tuple(rejected), self.count, self.hold_seconds)
 
-    def _reset_trigger(self) -> None:
-        self._mode = 0          # 0: no extreme yet, +1: seeking a maximum, -1: a minimum
-        self._ext_val = 0.0     # the extreme being sought so far (mode +-1)
-        self._ext_k = -1
-        self._ext_t = 0.0
-        self._run_max = (-math.inf, -1, 0.0)  # mode 0: running max and min (value, k, t)
-        self._run_min = (math.inf, -1, 0.0)
-        self._prev_val = None
-
     def _close_run(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
         """The stream ended or broke: keep a pending extreme only if the signal had
         already retreated from it by half the hysteresis; then forget the run."""
+        self._run_open = False
         if self.profile.hold:
             self._hold_buf, self._hold_buf_n = [], 0
             self._hold.reset_run()
             return
-        if self._mode != 0 and abs(self._last_s - self._ext_val) >= 0.5 * self._last_h:
-            self._confirm(self._mode, self._ext_val, self._ext_k, self._ext_t, events, rejected)
+        self._turns.close(events, rejected)
         self._reps.close(events, rejected)
-        self._reset_trigger()
-        self._zi = None
 
     def _process(self, k0: int, g: np.ndarray, x: np.ndarray, new_run: bool,
                  events: list[RepEvent], rejected: list[Rejection]) -> None:
         """One chunk of a run (grid times ``g``, rows ``x`` (3, n)) through steps 3-7."""
         if g.size == 0:
             return
+        self._run_open = True
         if self.profile.hold:
-            self._zi = np.zeros(1)  # marks "a run is open"
             self._hold_feed(g, x.T, rejected)
             return
         y = np.ascontiguousarray(x)               # rows: one per axis, filtered in place
@@ -358,12 +345,10 @@ class RepCounter:
         self._pw = pw
         if self._trace is not None:
             self._trace.append((g.copy(), s.copy()))
-        self._trigger(k0, g, s.tolist(), h, events, rejected)
+        self._turns.scan(k0, g, s.tolist(), h, events, rejected)
         keep = self._ctx_per[-1]                 # only the last block's can be asked again
         self._reps.pin_rhythm(keep)
         self._rhythm.settle(keep)
-        self._last_s = float(s[-1])
-        self._last_h = h[-1]
 
     def _block_rows(self, k0: int, n: int) -> tuple[np.ndarray, slice]:
         """Rows (y0, y1, y2, |a|) from the start of the unfinished axis block to the end of
@@ -471,87 +456,13 @@ class RepCounter:
                 math.sqrt(float(pw[1, at]) / floor), max(max(mags), self._ctx_peak[b]), bounce,
                 low)
 
-    def _trigger(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
-                 events: list[RepEvent], rejected: list[Rejection]) -> None:
-        """Hysteresis, one pass over the chunk's samples as floats (a chunk holds ~25 of
-        them, where array calls cost more than the loop)."""
-        i = 0
-        n = len(s)
-        while i < n:
-            if self._mode == 0:
-                found = self._seek_first(k0, g, s, h, i)
-                if found is None:
-                    return
-                j, down = found
-                if down:   # came down from a maximum: that was the first extreme
-                    self._prev_val, self._prev_t = self._run_min[0], self._run_min[2]
-                    v, k, te = self._run_max
-                    self._confirm(+1, v, k, te, events, rejected, j)
-                    self._mode = -1
-                else:
-                    self._prev_val, self._prev_t = self._run_max[0], self._run_max[2]
-                    v, k, te = self._run_min
-                    self._confirm(-1, v, k, te, events, rejected, j)
-                    self._mode = +1
-            else:
-                sign = self._mode
-                level = self._reps.retreat_level()
-                bar = sign * level[1] if level is not None and level[0] == -sign else math.inf
-                # Seek a maximum of sign * s: the first sample that retreats from the running
-                # best by the hysteresis confirms the best.
-                best = self._ext_val * sign
-                arg = j = -1
-                for jj in range(i, n):
-                    v = s[jj] * sign
-                    if v > best:
-                        best, arg = v, jj
-                    elif v < best - h[jj]:
-                        j = jj
-                        break
-                if best >= bar:
-                    # Retreating from a pending rep: emit it once the signal passes the level.
-                    self._reps.on_retreat(events)
-                    continue
-                if arg >= 0:
-                    self._ext_val, self._ext_k, self._ext_t = s[arg], k0 + arg, float(g[arg])
-                if j < 0:
-                    return
-                self._confirm(sign, self._ext_val, self._ext_k, self._ext_t, events, rejected,
-                              j)
-                self._mode = -sign
-            self._ext_val, self._ext_k, self._ext_t = s[j], k0 + j, float(g[j])
-            i = j + 1
-
-    def _seek_first(self, k0: int, g: np.ndarray, s: list[float], h: list[float],
-                    i: int) -> tuple[int, bool] | None:
-        """No extreme yet: track the running max and min from sample ``i`` on. Returns the
-        first sample that retreats from either by the hysteresis, and whether it came down
-        from the max (None: no sample did)."""
-        vmax, kmax, tmax = self._run_max
-        vmin, kmin, tmin = self._run_min
-        found = None
-        for j in range(i, len(s)):
-            v = s[j]
-            if v > vmax:
-                vmax, kmax, tmax = v, k0 + j, float(g[j])
-            if v < vmin:
-                vmin, kmin, tmin = v, k0 + j, float(g[j])
-            down = v < vmax - h[j]
-            if down or v > vmin + h[j]:
-                found = j, down
-                break
-        self._run_max, self._run_min = (vmax, kmax, tmax), (vmin, kmin, tmin)
-        return found
-
-    def _confirm(self, pol: int, val: float, k: int, te: float,
-                 events: list[RepEvent], rejected: list[Rejection], at: int = -1) -> None:
+    def _confirm(self, pol: int, val: float, k: int, te: float, swing: float, width: float,
+                 events: list[RepEvent], rejected: list[Rejection], at: int) -> None:
         """An extreme is final (``at``: index in the current chunk where that became
-        certain): hand it to the set tracker with the motion context there."""
-        swing = abs(val - self._prev_val) if self._prev_val is not None else 0.0
-        width = 2.0 * (te - self._prev_t) if self._prev_val is not None else 0.0
-        self._prev_val, self._prev_t = val, te
+        certain, -1 at a run's end): hand it to the set tracker with the motion context
+        there."""
         self._reps.rhythm_mark, step, shake, jump, bounce, low = self._context(at)
-        self._reps.on_extreme(Extreme(pol, val, te, int(k), swing, width_s=width, step=step,
+        self._reps.on_extreme(Extreme(pol, val, te, k, swing, width_s=width, step=step,
                                       shake=shake, jump=jump, bounce=bounce, low=low),
                               events, rejected)
 

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.fft import next_fast_len
 
 try:  # numpy >= 2: the ufuncs behind np.fft, without its per-call Python layer
-    from numpy.fft import _pocketfft_umath as _pfu
+    from numpy.fft import _pocketfft_umath as _pfu  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on the numpy version
     _pfu = None
 

@@ -340,7 +340,8 @@ def simulate_set(exercise: str, reps: int = 10, fs_hz: float = 50.0, position: s
     durations = cadence_s * np.exp(rng.normal(0.0, 0.08, reps)) * (
         1.0 + drift * np.linspace(-1.0, 1.0, reps) if reps > 1 else np.ones(reps))
     scale = rng.uniform(0.9, 1.1, reps)
-    sloppy_idx = rng.choice(reps, size=min(sloppy, reps), replace=False) if reps else []
+    sloppy_idx: np.ndarray = (rng.choice(reps, size=min(sloppy, reps), replace=False)
+                              if reps else np.zeros(0, dtype=int))
     scale[sloppy_idx] = rng.uniform(0.55, 0.75, len(sloppy_idx))
     durations[sloppy_idx] *= rng.uniform(0.8, 1.3, len(sloppy_idx))
     # A short pause at the start pose between some reps.
