@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 
@@ -115,7 +115,7 @@ class Bus:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue(self._queue_size)
         self._connected = asyncio.Event()
-        transport = "websockets" if self.settings.websocket else "tcp"
+        transport: Literal["websockets", "tcp"] = "websockets" if self.settings.websocket else "tcp"
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              transport=transport)
         if self.settings.username is not None:

@@ -89,6 +89,7 @@ class Session:
         """Live state. Holds report their target in seconds: that is what the host verifies,
         even when the trainer set it in iterations."""
         a = self.assignment
+        unit: wire.Unit
         target, unit = (self.hold_target_s, "seconds") if self.is_hold else (a.target, a.unit)
         return wire.Progress(
             assignment_id=a.id, exercise=a.exercise, reps=self.reps, target=target, unit=unit,

@@ -324,6 +324,7 @@ class Coach:
         if final is None:
             return out
         at = self._now()
+        reason: Literal["penalty", "reward"]
         if final.worse:
             out.append(wire.Cue("worse", self.assignment_id, None, self._compare_text(final), at))
             rule, reason = self.settings.penalty, "penalty"
@@ -448,7 +449,7 @@ class Coach:
             if done >= ex.target:
                 self._finish_workout(out)
             elif done % s.tick_every == 0:
-                kind = "tick_major" if done % s.major_every == 0 else "tick"
+                kind: wire.CueKind = "tick_major" if done % s.major_every == 0 else "tick"
                 out.append(wire.Cue(kind, self.assignment_id, done // s.tick_every, None,
                                     self._now()))
         elif ex.unit == "reps":
@@ -463,8 +464,9 @@ class Coach:
                 if self._ticks >= ex.target:
                     self._finish_workout(out)
                 else:
-                    kind = "tick_major" if self._ticks % s.major_rep_every == 0 else "tick"
-                    out.append(wire.Cue(kind, self.assignment_id, self._ticks, None,
+                    tick: wire.CueKind = ("tick_major" if self._ticks % s.major_rep_every == 0
+                                          else "tick")
+                    out.append(wire.Cue(tick, self.assignment_id, self._ticks, None,
                                         self._now()))
         else:  # a hold in seconds, on the training process's clock
             held = event.elapsed_s - self._last_tick_elapsed
@@ -568,8 +570,8 @@ class Coach:
             if cmp is not None:
                 self.comparisons.append(cmp)
                 if cmp.better or cmp.worse:
-                    kind = "better" if cmp.better else "worse"
-                    out.append(wire.Cue(kind, self.assignment_id, n, self._compare_text(cmp),
+                    verdict: wire.CueKind = "better" if cmp.better else "worse"
+                    out.append(wire.Cue(verdict, self.assignment_id, n, self._compare_text(cmp),
                                         self._now()))
 
     def check_metric_seen(self) -> None:

@@ -65,10 +65,9 @@ class interrupt_penalty(contextlib.ContextDecorator):
     def __enter__(self) -> interrupt_penalty:
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is KeyboardInterrupt:
-            self.penalize()
-        return False
+            self.penalize()     # and Ctrl+C goes on to stop the script
 
     def penalize(self) -> None:
         """Store and publish the penalty now (what happens on Ctrl+C)."""

@@ -83,6 +83,14 @@ class _WorkoutCallback(CoreContext):
     """The callable LightGBM invokes after every iteration."""
 
     before_iteration = False
+    # The hot path's cached view of the coach (`_hot_off` until a session is up): the next
+    # iteration it may record, the first it may not, the coach's wake-up time, its score
+    # dict (None: no session) and the index of the compared metric.
+    _next: int
+    _limit: int
+    _wake_t: float
+    _scores: dict[int, float] | None
+    _hot_index: int
 
     def __init__(self, options: WorkoutOptions, order: int) -> None:
         self.order = order
@@ -110,7 +118,7 @@ class _WorkoutCallback(CoreContext):
             except (IndexError, TypeError):
                 value = math.nan
             if isfinite(value):  # not `value - value == 0`: numpy scalar math is slow here
-                self._scores[it + 1] = value
+                self._scores[it + 1] = value  # type: ignore[index]  # set while it < _limit
                 if time.perf_counter() < self._wake_t:
                     return
         self._full(env)
@@ -157,7 +165,7 @@ class _WorkoutCallback(CoreContext):
     def _hot_off(self) -> None:
         self._next = self._limit = -1
         self._wake_t = 0.0
-        self._scores: dict[int, float] | None = None
+        self._scores = None
         self._hot_index = 0
 
 

@@ -27,7 +27,9 @@ try:
     from lightning.pytorch.callbacks import Callback as _Callback
 except ImportError:
     try:
-        from pytorch_lightning.callbacks import Callback as _Callback  # type: ignore[no-redef]
+        from pytorch_lightning.callbacks import (  # type: ignore[assignment,no-redef]
+            Callback as _Callback,
+        )
     except ImportError as exc:  # the adapter is optional; workout() explains what to install
         _IMPORT_ERROR: ImportError | None = exc
         _Callback = object  # type: ignore[misc,assignment]

@@ -321,7 +321,7 @@ class TrainingSession:
         # Every assignment (the run's own hold if it was decided only now, the penalty) is
         # on disk before any wait for the broker begins.
         assignments = [m for m in messages if isinstance(m, wire.Assignment)]
-        penalties = [m.text for m in assignments if m.reason == "penalty"]
+        penalties = [m.text or m.exercise for m in assignments if m.reason == "penalty"]
         wait = self.options.interrupt_wait_s
         if assignments:
             acked = self.publisher.deliver(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
@@ -25,11 +25,15 @@ from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_str
 
+if TYPE_CHECKING:  # a name for type checkers (recent bleak); not needed at runtime
+    from bleak.backends.characteristic import CharacteristicPropertyName
+
 __all__ = ["BumbleClientBackend", "BumbleScannerBackend", "backend_for", "scanner_backend_for"]
 
-_PROPERTY_NAMES = {0x01: "broadcast", 0x02: "read", 0x04: "write-without-response",
-                   0x08: "write", 0x10: "notify", 0x20: "indicate",
-                   0x40: "authenticated-signed-writes", 0x80: "extended-properties"}
+_PROPERTY_NAMES: dict[int, CharacteristicPropertyName] = {
+    0x01: "broadcast", 0x02: "read", 0x04: "write-without-response", 0x08: "write",
+    0x10: "notify", 0x20: "indicate", 0x40: "authenticated-signed-writes",
+    0x80: "extended-properties"}
 
 
 def _uuid(u: Any) -> str:

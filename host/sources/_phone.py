@@ -30,7 +30,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -201,7 +201,7 @@ class PhoneAssembler:
         return [batch]
 
 
-def _broker_address(url: str) -> tuple[str, int, str]:
+def _broker_address(url: str) -> tuple[str, int, Literal["websockets", "tcp"]]:
     """(host, port, paho transport) from a broker URL, validated by `parse_broker_url`."""
     settings = parse_broker_url(url, key="--phone")
     return settings.host, settings.port, "websockets" if settings.websocket else "tcp"

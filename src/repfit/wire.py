@@ -17,6 +17,7 @@ Topic grammar (``<user>`` and ``<device>`` match ``[A-Za-z0-9_-]{1,64}``)::
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import re
@@ -361,7 +362,7 @@ class _Fields:
             raise self.fail(name, f"{v!r} is not one of {', '.join(choices)}")
         return v
 
-    def num(self, name: str, *, default: Any = ..., integer: bool = False,
+    def num(self, name: builtins.str, *, default: Any = ..., integer: bool = False,
             minimum: float | None = None) -> Any:
         if name not in self.obj:
             if default is ...:
@@ -380,7 +381,7 @@ class _Fields:
             raise self.fail(name, f"{v!r} is below the minimum {minimum}")
         return int(v) if integer else float(v)
 
-    def bool(self, name: str) -> bool:
+    def bool(self, name: builtins.str) -> builtins.bool:
         if name not in self.obj:
             raise self.fail(name, "missing")
         v = self.obj[name]
