@@ -31,8 +31,8 @@ JUMPING_JACK_SHAKE = 3.5
 its arms sweep 160 degrees, whose gravity projection and centripetal pull have harmonics
 above 3 Hz too: simulated wrist reps at 0.6-0.8 s show a median of 2.3-3.1 times the
 movement there. Their third-order band edge (``lowpass_order``) keeps hand shaking, at
-3 Hz and up, out of the movement signal, so shaking shows 3 times the movement or more
-(median 6.8; simulated, 80 seeds) and is still refused."""
+3 Hz and up, out of the movement signal, so shaking shows about 3 times the movement or
+more (1st percentile 3.0, median 6.8; simulated, 80 seeds) and is still refused."""
 
 
 @dataclass(frozen=True)
