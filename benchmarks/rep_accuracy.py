@@ -117,6 +117,31 @@ def cadence_rows(seeds: int = 3, paces: tuple[float, ...] = (0.6, 1.0, 1.5)) -> 
     return lines
 
 
+def pace_change_rows(seeds: int = 2, factor: float = 2.0) -> list[str]:
+    """Simulated sets whose pace changes halfway: 6 reps at one pace, then 6 at ``factor``
+    times faster (or slower), in one stream. MAE of ours / the reference per exercise, four
+    positions x ``seeds`` sets of 12 reps."""
+    lines = ["| pace | " + " | ".join(CADENCE) + " |", "|---|" + "---|" * len(CADENCE)]
+    for label, first, second in (("speeds up", factor, 1.0), ("slows down", 1.0, factor)):
+        cells = []
+        for ex, cad in CADENCE.items():
+            ours, ref = [], []
+            for pos in POSITIONS:
+                for seed in range(seeds):
+                    # Same seed, same mount: the second half continues the first.
+                    a = simulate_set(ex, reps=6, position=pos, seed=800 + seed,
+                                     cadence_s=cad * first, rest_after_s=0.0)
+                    b = simulate_set(ex, reps=6, position=pos, seed=800 + seed,
+                                     cadence_s=cad * second, rest_before_s=0.0)
+                    t = np.concatenate([a.t, b.t + a.t[-1] + 1.0 / a.fs_hz])
+                    acc = np.concatenate([a.acc, b.acc])
+                    ours.append(abs(_count(ex, t, acc) - 12))
+                    ref.append(abs(reference_count(t, acc).size - 12))
+            cells.append(f"{np.mean(ours):.1f} / {np.mean(ref):.1f}")
+        lines.append(f"| {label} ({factor:g}x) | " + " | ".join(cells) + " |")
+    return lines
+
+
 def after_rows(seeds: int = 2, before_s: float = 30.0) -> list[str]:
     """Simulated sets that follow everyday motion in the same stream (a counter started
     while the user walked, typed or fidgeted): MAE of ours / the reference per exercise,
@@ -317,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
                 "all four positions", "", *cross_rows(), "",
                 "### Simulated pace (NOT real data): MAE ours / reference, 3 sets of 10 reps "
                 "per cell, 50 Hz", "", *cadence_rows(), "",
+                "### Simulated pace change within a set (NOT real data): MAE ours / "
+                "reference, 6 reps at one pace then 6 at twice or half of it, 4 positions x "
+                "2 sets", "", *pace_change_rows(), "",
                 "### Simulated sets after everyday motion (NOT real data): MAE ours / "
                 "reference, and exact counts, 4 positions x 2 sets of 10 reps", "",
                 *after_rows(), "",
