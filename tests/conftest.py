@@ -18,7 +18,17 @@ from repfit.config import MqttSettings
 from repfit.host.broker import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data" / "reps"
+REPS_DATA = Path(os.environ.get("REPFIT_REPS_DATA", REPO.parent / "shared" / "data" / "reps"))
+"""The development recordings (``../shared/data/reps``); CI points at them with
+REPFIT_REPS_DATA. Never copied into the repository."""
+
+
+@pytest.fixture
+def reps_data() -> Path:
+    """The development recordings' folder (labels.csv, data/); skips the test without it."""
+    if not (REPS_DATA / "labels.csv").is_file():
+        pytest.skip(f"development data not present at {REPS_DATA}")
+    return REPS_DATA
 
 
 def run_mosquitto(tmp: Path, port: int, *lines: str) -> subprocess.Popen[bytes]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +11,6 @@ import pytest
 from repfit.detection import RepCounter
 from repfit.detection.simulate import simulate_activity, simulate_set
 from repfit.host.recordings import read_csv
-
-# The development recordings (../shared/data/reps); CI points at them with REPFIT_REPS_DATA.
-DATA = Path(os.environ.get("REPFIT_REPS_DATA",
-                           Path(__file__).resolve().parents[3] / "shared" / "data" / "reps"))
 
 
 def _run(exercise: str, t: np.ndarray, acc: np.ndarray) -> tuple[int, list[str]]:
@@ -127,19 +122,17 @@ def test_fast_smooth_reps_are_not_taken_for_steps(exercise: str, position: str) 
         assert abs(count - 10) <= 1, f"seed {seed}: {count} of 10, refused: {reasons[:3]}"
 
 
-def test_real_burpees_are_not_smooth_exercises() -> None:
+def test_real_burpees_are_not_smooth_exercises(reps_data: Path) -> None:
     # Burpees vary |a| at step rates too, but they land: the impact-free exception for
     # fast smooth reps must not let them pass as push-ups, squats or sit-ups.
-    if not (DATA / "labels.csv").is_file():
-        pytest.skip(f"development data not present at {DATA}")
-    with open(DATA / "labels.csv", newline="") as f:
+    with open(reps_data / "labels.csv", newline="") as f:
         burpees = [row for row in csv.DictReader(f) if row["exercise"] == "burpee"]
     assert burpees
     truth = sum(int(row["true_reps"]) for row in burpees)
     for exercise in ("pushup", "squat", "situp"):
         counted = 0
         for row in burpees:
-            t, acc = read_csv(DATA / "data" / row["file"])
+            t, acc = read_csv(reps_data / "data" / row["file"])
             counted += _run(exercise, t, acc)[0]
         assert counted <= 0.03 * truth, f"{exercise}: {counted} of {truth} burpee reps"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,6 @@ import pytest
 
 from repfit.detection.simulate import simulate_set
 from repfit.host.recordings import RecordingError, add_count_parser, read_csv, run_count
-
-REPO = Path(__file__).resolve().parents[2]
-# The development recordings sit beside the repository (never inside it); a clone elsewhere
-# points at them with REPFIT_REPS_DATA.
-DATA = Path(os.environ.get("REPFIT_REPS_DATA", REPO.parent / "shared" / "data" / "reps"))
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -150,13 +144,11 @@ def test_plot_writes_an_image_per_file(tmp_path: Path) -> None:
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_counts_real_recordings(capsys: pytest.CaptureFixture[str]) -> None:
-    if not (DATA / "labels.csv").exists():
-        pytest.skip(f"development data not present at {DATA}")
-    files = sorted((DATA / "data").glob("exermote__P1__squat__*.csv"))[:5]
+def test_counts_real_recordings(capsys: pytest.CaptureFixture[str], reps_data: Path) -> None:
+    files = sorted((reps_data / "data").glob("exermote__P1__squat__*.csv"))[:5]
     assert run_count(_parse(*map(str, files), "--exercise", "squat", "--json")) == 0
     labels = {ln.split(",")[0]: int(ln.split(",")[5])
-              for ln in (DATA / "labels.csv").read_text().splitlines()[1:]}
+              for ln in (reps_data / "labels.csv").read_text().splitlines()[1:]}
     for ln in capsys.readouterr().out.splitlines():
         got = json.loads(ln)
         assert abs(got["reps"] - labels[Path(got["file"]).name]) <= 1
