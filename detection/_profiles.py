@@ -26,6 +26,10 @@ SMOOTH_SHAKE = 1.6
 LANDING_SHAKE = 2.5
 """Shake limit of exercises that may land on the feet: each landing is a broadband impact
 (``generic`` may be any rhythmic exercise, jumps too)."""
+LANDING_G = 1.6
+"""Peak |a| (g) a jump's landing reaches at least: it decelerates the body well beyond
+gravity. The landing check of jumping jacks (``jump_g``), and the mark of a rep that
+landed for the step limit's impact-free exemption (`_reps._impact_free`)."""
 JUMPING_JACK_SHAKE = 3.5
 """Shake limit of jumping jacks. A fast one (0.6-0.8 s per rep) lands every 0.3-0.4 s, and
 its arms sweep 160 degrees, whose gravity projection and centripetal pull have harmonics
@@ -143,7 +147,7 @@ PROFILES: dict[str, ExerciseProfile] = {
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=RHYTHMIC_STEP,
-                        jump_g=1.6, max_shake=JUMPING_JACK_SHAKE, max_bounce=0.95,
+                        jump_g=LANDING_G, max_shake=JUMPING_JACK_SHAKE, max_bounce=0.95,
                         short_sets=False, lowpass_order=3),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
                         jump_g=1.2, flight_g=0.5, multi_phase=True),

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ._events import Rejection, RepEvent
-from ._profiles import ExerciseProfile
+from ._profiles import LANDING_G, ExerciseProfile
 from ._rhythm import NO_RHYTHM
 
 __all__ = ["Extreme", "SetTracker"]
@@ -81,8 +81,6 @@ IMPACT_FREE_SHAKE = 0.5
 walking puts 1.4x or more there (each heel strike is broadband; real walking recordings,
 5th percentiles), real burpees 0.46-1.49x (p5-p95), a smooth exercise its own upper
 harmonics only (fast simulated push-ups at the chest and thigh: 0.27-0.41x)."""
-IMPACT_FREE_G = 1.6
-"""Peak |a| (g) under which nothing landed: the landing limit of jumping jacks."""
 HARD_LANDING_G = 2.0
 """A landing this hard proves a jump as well as a flight does: squats and sit-ups seldom
 land that hard (real ones peak at 1.5 g and 2.3 g, 95th percentiles), while at the wrist
@@ -114,7 +112,7 @@ def _impact_free(e: Extreme) -> bool:
     """Nothing around ``e`` landed or struck: little above 3 Hz and |a| never high. A fast
     smooth rep (a push-up in 1.2 s) has its own second harmonic in the step band, which
     the step limit would take for walking; steps always land."""
-    return e.shake < IMPACT_FREE_SHAKE and e.jump < IMPACT_FREE_G
+    return e.shake < IMPACT_FREE_SHAKE and e.jump < LANDING_G
 
 
 @dataclass
