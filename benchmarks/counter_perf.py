@@ -33,7 +33,13 @@ from _report import machine, write_section
 
 from repfit.detection import EXERCISES, HOLD_EXERCISES, RepCounter
 from repfit.detection.reference import reference_count
-from repfit.detection.simulate import POSITIONS, SIM_ACTIVITIES, simulate_activity, simulate_set
+from repfit.detection.simulate import (
+    POSITIONS,
+    SIM_ACTIVITIES,
+    Recording,
+    simulate_activity,
+    simulate_set,
+)
 
 
 def throughput(seconds: float = 1800.0, repeats: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -91,20 +97,27 @@ def latency(seeds: int = 6) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
     return out
 
 
+PROFILES = [e for e in EXERCISES if e not in HOLD_EXERCISES]
+"""The profiles that count reps."""
+
+
+def _count(exercise: str, rec: Recording) -> int:
+    """Reps counted on ``rec`` fed in 50-sample batches (1 s at the simulator's 50 Hz)."""
+    c = RepCounter(exercise)
+    for lo in range(0, rec.t.size, 50):
+        c.feed(rec.t[lo:lo + 50], rec.acc[lo:lo + 50])
+    return c.finish().count
+
+
 def false_reps(duration_s: float = 120.0) -> dict[str, dict[str, float]]:
     """Reps per minute counted on everyday motion, per activity and exercise profile."""
-    profiles = [e for e in EXERCISES if e not in HOLD_EXERCISES]
     table: dict[str, dict[str, float]] = {}
     for kind in SIM_ACTIVITIES:
+        recs = [simulate_activity(kind, duration_s=duration_s, position=pos, seed=300 + i)
+                for i, pos in enumerate(POSITIONS)]
         row = {}
-        for ex in profiles:
-            n = 0
-            for i, pos in enumerate(POSITIONS):
-                rec = simulate_activity(kind, duration_s=duration_s, position=pos, seed=300 + i)
-                c = RepCounter(ex)
-                for lo in range(0, rec.t.size, 50):
-                    c.feed(rec.t[lo:lo + 50], rec.acc[lo:lo + 50])
-                n += c.finish().count
+        for ex in PROFILES:
+            n = sum(_count(ex, rec) for rec in recs)
             row[ex] = n / (len(POSITIONS) * duration_s / 60.0)
         table[kind] = row
     return table
@@ -114,16 +127,10 @@ def shake_sweep(seeds: int = 80, duration_s: float = 60.0) -> dict[str, tuple[fl
     """Hand shaking over many random shakes (3-7 Hz, each seed draws its own frequency,
     direction and strength; the simulated shake does not depend on the body position):
     per profile, reps per minute and how many recordings gave any rep."""
-    profiles = [e for e in EXERCISES if e not in HOLD_EXERCISES]
     recs = [simulate_activity("hand_shake", duration_s=duration_s, seed=s) for s in range(seeds)]
     out = {}
-    for ex in profiles:
-        counts = []
-        for rec in recs:
-            c = RepCounter(ex)
-            for lo in range(0, rec.t.size, 50):
-                c.feed(rec.t[lo:lo + 50], rec.acc[lo:lo + 50])
-            counts.append(c.finish().count)
+    for ex in PROFILES:
+        counts = [_count(ex, rec) for rec in recs]
         out[ex] = (sum(counts) / (seeds * duration_s / 60.0), sum(n > 0 for n in counts))
     return out
 

@@ -117,6 +117,12 @@ def cadence_rows(seeds: int = 3, paces: tuple[float, ...] = (0.6, 1.0, 1.5)) -> 
     return lines
 
 
+def _joined(a: Recording, b: Recording) -> tuple[np.ndarray, np.ndarray]:
+    """``b`` right after ``a`` in one stream (one sample period between them)."""
+    return (np.concatenate([a.t, b.t + a.t[-1] + 1.0 / a.fs_hz]),
+            np.concatenate([a.acc, b.acc]))
+
+
 def pace_change_rows(seeds: int = 2, factor: float = 2.0) -> list[str]:
     """Simulated sets whose pace changes halfway: 6 reps at one pace, then 6 at ``factor``
     times faster (or slower), in one stream. MAE of ours / the reference per exercise, four
@@ -133,8 +139,7 @@ def pace_change_rows(seeds: int = 2, factor: float = 2.0) -> list[str]:
                                      cadence_s=cad * first, rest_after_s=0.0)
                     b = simulate_set(ex, reps=6, position=pos, seed=800 + seed,
                                      cadence_s=cad * second, rest_before_s=0.0)
-                    t = np.concatenate([a.t, b.t + a.t[-1] + 1.0 / a.fs_hz])
-                    acc = np.concatenate([a.acc, b.acc])
+                    t, acc = _joined(a, b)
                     ours.append(abs(_count(ex, t, acc) - 12))
                     ref.append(abs(reference_count(t, acc).size - 12))
             cells.append(f"{np.mean(ours):.1f} / {np.mean(ref):.1f}")
@@ -158,8 +163,7 @@ def after_rows(seeds: int = 2, before_s: float = 30.0) -> list[str]:
                                           seed=700 + seed)
                     rec = simulate_set(ex, reps=10, position=pos, seed=700 + seed,
                                        cadence_s=cad, rest_before_s=2.0)
-                    t = np.concatenate([a.t, rec.t + a.t[-1] + 1.0 / a.fs_hz])
-                    acc = np.concatenate([a.acc, rec.acc])
+                    t, acc = _joined(a, rec)
                     ours.append(abs(_count(ex, t, acc) - rec.reps))
                     ref.append(abs(reference_count(t, acc).size - rec.reps))
             cells.append(f"{np.mean(ours):.1f} / {np.mean(ref):.1f}, "
