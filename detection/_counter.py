@@ -296,7 +296,8 @@ class RepCounter:
         """One chunk of a run (grid times ``g``, rows ``x`` (3, n)) through steps 3-7."""
         if g.size == 0:
             return
-        self._run_open = True
+        if new_run:
+            self._run_open = True
         if self.profile.hold:
             self._hold_feed(g, x.T, rejected)
             return

@@ -44,7 +44,7 @@ def read_csv(path: Path, units: str = "g") -> tuple[np.ndarray, np.ndarray]:
     """Read ``t`` (n,) and ``acc`` (n, 3) in g from a CSV file.
 
     Raises `RecordingError` for a missing file, missing columns, non-numeric cells or no
-    rows, and when data read as g is plainly m/s^2.
+    rows, and when data read as g is plainly m/s^2 or milli-g.
     """
     if units not in UNITS:
         raise RecordingError(f"{path}: --units must be one of {', '.join(UNITS)}, got "
