@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from _report import machine, write_section
+from rep_accuracy import CADENCE
 from scipy.signal import sosfreqz
 
 from repfit.detection import EXERCISES, HOLD_EXERCISES, RepCounter
@@ -69,17 +70,12 @@ SET_START = 3
 """The first reps of a set are emitted together once three are in rhythm."""
 
 
-LATENCY_CADENCE = {"pushup": 2.0, "squat": 2.5, "situp": 3.0, "jumping_jack": 1.0,
-                   "burpee": 4.0}
-"""Seconds per rep of the simulated sets the latency is measured on."""
-
-
 def latency(seeds: int = 6) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per exercise: latencies (s) of in-set reps and of set-starting reps, from the true
     turning point; and, for in-set reps, the delay from the extreme the event reports
     (``RepEvent.t``) to the event, which leaves out which turning point is counted."""
     out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for ex, cad in LATENCY_CADENCE.items():
+    for ex, cad in CADENCE.items():
         steady: list[float] = []
         start: list[float] = []
         confirm: list[float] = []
@@ -194,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     for ex, (steady, start, confirm) in latency().items():
         steady_all.append(steady)
         confirm_all.append(confirm)
-        per = LATENCY_CADENCE[ex]
+        per = CADENCE[ex]
         floors[ex] = latency_floor(ex, per, 0.1)
         out.append(f"| {ex} | {per:.1f} | {steady.size} | {_q(steady, 50)} | "
                    f"{_q(steady, 95)} | {_q(confirm, 50)} | {_q(confirm, 95)} | {start.size} "
