@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from repfit.detection import EXERCISES, RepCounter, RepEvent
+from repfit.detection import EXERCISES, Rejection, RepCounter, RepEvent
 from repfit.host.session import counter_exercise
 
 __all__ = ["RecordingError", "add_count_parser", "count_file", "read_csv", "run_count"]
@@ -128,7 +128,7 @@ def count_file(path: Path, exercise: str, units: str = "g",
     t, acc = read_csv(path, units)
     counter = RepCounter(exercise)
     events: list[RepEvent] = []
-    rejected = []
+    rejected: list[Rejection] = []
     if t.size:
         edges = np.searchsorted(t, np.arange(t[0], t[-1] + batch_s, batch_s), side="left")
         bounds = [*np.unique(edges[1:]).tolist(), t.size]
