@@ -28,10 +28,12 @@ from types import TracebackType
 from typing import Any
 
 from repfit.host.log_limit import RateLimitedLog
+from repfit.host.sources import SourceError
 from repfit.wire import SampleBatch
 
-from ._devices import BATTERY_LEVEL_UUID, PROFILES, DeviceProfile, profile_for
-from ._errors import ConnectionLost, DeviceNotFound, PacketError, TransportError
+from ._devices import BATTERY_LEVEL_UUID, PROFILES, DeviceProfile, Link, profile_for
+from ._errors import ConnectionLost, DeviceNotFound, NoAdapter, PacketError, TransportError
+from ._packets import Frame
 from ._stream import StreamAssembler, StreamStats
 from ._transport import BleTransport, NotifyCallback, TransportFactory
 
@@ -113,6 +115,7 @@ class BleWearable:
         self.name = name or "ble"
         self.assembler = StreamAssembler(self.name, profile.rate_hz, range_g=profile.range_g,
                                          reorder_depth=reorder_depth, limiter=self._limiter)
+        self._decode: Callable[[bytes], Frame | None] | None = None
         self.battery_percent: int | None = None
         self.mtu: int | None = None
         self.connected = False
@@ -178,9 +181,13 @@ class BleWearable:
             except _LINK_ERRORS as err:
                 log.info("%s: battery level unavailable: %s", self.name, err)
         await t.start_notify(self.profile.data_uuid, self._on_notify)
-        await self.profile.start(t)
+        started = await self.profile.start(t, Link(self.name, self._limiter))
+        # The device's answers, not the request, decide how its bytes are read.
+        self._decode = started.decode
+        self.assembler.set_rate(started.rate_hz, started.range_g)
         self.connected = True
-        log.info("%s: streaming (%s, MTU %s)", self.name, self.profile.kind, self.mtu)
+        log.info("%s: streaming (%s at %g Hz, MTU %s)", self.name, self.profile.kind,
+                 started.rate_hz, self.mtu)
 
     async def _connect_with_retry(self) -> None:
         attempts = 0
@@ -200,6 +207,9 @@ class BleWearable:
                             self.name, attempts, cause, delay)
                 self.attempt_log.append(delay)
                 await self._sleep(delay)
+            except SourceError:  # no adapter, or a refused setting: no retry changes that
+                await self._close_transport(stop=False)
+                raise
 
     # -- the stream --------------------------------------------------------------------
 
@@ -207,7 +217,6 @@ class BleWearable:
         """Batches until the device is given up on (`ConnectionLost`) or the caller stops."""
         if self._transport is None:
             raise RuntimeError("use 'async with source:' before iterating samples()")
-        decode = self.profile.decode
         silent_sessions = 0
         while True:
             try:
@@ -236,8 +245,9 @@ class BleWearable:
                 continue
             silent_sessions = 0
             arrival, data = item
+            assert self._decode is not None
             try:
-                frame = decode(data)
+                frame = self._decode(data)
             except PacketError as err:
                 self.stats.bad_packets += 1
                 self._limiter.warning(f"bad:{err.reason[:24]}", "%s: %s", self.name, err)
@@ -291,7 +301,10 @@ class BleakTransport:
 
         try:
             return await coro
-        except BleakError as err:
+        except (BleakError, OSError) as err:
+            no_adapter = _no_adapter(err)
+            if no_adapter is not None:
+                raise no_adapter from err
             raise TransportError(operation, self.address, str(err) or type(err).__name__) \
                 from err
 
@@ -314,6 +327,22 @@ class BleakTransport:
 
     async def read(self, char_uuid: str) -> bytes:
         return bytes(await self._call(f"read {char_uuid}", self._client.read_gatt_char(char_uuid)))
+
+
+_NO_ADAPTER_WORDS = ("adapter", "turned off", "powered off", "not ready", "notready",
+                     "bluetoothd")
+
+
+def _no_adapter(err: BaseException) -> NoAdapter | None:
+    """`NoAdapter` if ``err`` means this machine has no usable Bluetooth (no adapter, adapter
+    off, no BlueZ/D-Bus), else ``None``. A missing system bus shows up as an ``OSError``."""
+    if isinstance(err, OSError):
+        return NoAdapter(f"the Bluetooth service is not reachable: "
+                         f"{type(err).__name__}: {err.strerror or err}")
+    text = str(err).lower()
+    if any(word in text for word in _NO_ADAPTER_WORDS):
+        return NoAdapter(str(err))
+    return None
 
 
 @dataclass(frozen=True)
@@ -346,9 +375,13 @@ async def scan(timeout_s: float = 5.0, *, backend: type | None = None) -> list[F
     ``backend`` is handed to `BleakScanner` (a custom or virtual stack).
     """
     from bleak import BleakScanner
+    from bleak.exc import BleakError
 
     kwargs: dict[str, Any] = {"backend": backend} if backend is not None else {}
-    seen = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **kwargs)
+    try:
+        seen = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **kwargs)
+    except (BleakError, OSError) as err:
+        raise _no_adapter(err) or NoAdapter(f"scan failed: {err}") from err
     found: list[FoundDevice] = []
     for device, adv in seen.values():
         kind = classify(adv.local_name or device.name, list(adv.service_uuids))
