@@ -38,9 +38,12 @@ from ._stream import StreamAssembler, StreamStats
 from ._transport import BleTransport, NotifyCallback, TransportFactory
 
 __all__ = ["BleWearable", "BleakTransport", "FoundDevice", "Reconnect", "find_device", "open_ble",
-           "scan"]
+           "probe_adapter", "scan"]
 
 log = logging.getLogger(__name__)
+# bleak warns on every start when the bluetoothctl tool is missing; repfit reports the
+# adapter problem itself in one line, so this one only adds noise.
+logging.getLogger("bleak.backends.bluezdbus.version").setLevel(logging.ERROR)
 
 _DISCONNECTED = object()
 _LINK_ERRORS = (TransportError, DeviceNotFound, OSError, asyncio.TimeoutError)
@@ -337,8 +340,8 @@ def _no_adapter(err: BaseException) -> NoAdapter | None:
     """`NoAdapter` if ``err`` means this machine has no usable Bluetooth (no adapter, adapter
     off, no BlueZ/D-Bus), else ``None``. A missing system bus shows up as an ``OSError``."""
     if isinstance(err, OSError):
-        return NoAdapter(f"the Bluetooth service is not reachable: "
-                         f"{type(err).__name__}: {err.strerror or err}")
+        return NoAdapter(f"the system's Bluetooth service is not reachable: "
+                         f"{err.strerror or err}")
     text = str(err).lower()
     if any(word in text for word in _NO_ADAPTER_WORDS):
         return NoAdapter(str(err))
@@ -390,6 +393,12 @@ async def scan(timeout_s: float = 5.0, *, backend: type | None = None) -> list[F
                                      adv.rssi))
     found.sort(key=lambda d: -(d.rssi if d.rssi is not None else -999))
     return found
+
+
+async def probe_adapter(*, backend: type | None = None) -> None:
+    """Raise `NoAdapter` now if this machine has no usable Bluetooth (a 0.1 s scan), so a
+    command fails with one line instead of retrying a connection that cannot work."""
+    await scan(0.1, backend=backend)
 
 
 async def find_device(query: str, timeout_s: float = 5.0, *,
