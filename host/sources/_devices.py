@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -270,6 +271,9 @@ async def _polar_start(rate_hz: int | None, range_g: int, t: BleTransport,
         factor = pk.decode_pmd_settings(reply.params).get(PolarSetting.FACTOR, (None,))[0]
     except PacketError:
         factor = None
+    if factor is not None and not (math.isfinite(factor) and factor > 0):
+        link.warning("bad-factor", "start reply factor %r cannot scale samples; ignored", factor)
+        factor = None
     if factor is None:
         link.warning("factor", "start reply carries no factor; 0x81 frames read with factor "
                      "1.0, 0x80 frames would stop the stream")
@@ -369,8 +373,8 @@ async def _thingy_start(rate_hz: int, t: BleTransport, link: Link) -> Started:
         raise DeviceRefused(link.name, "motion configuration unreadable", err.reason) from err
     if actual != rate_hz:
         link.warning("rate", "asked for %d Hz, motion configuration reads %d Hz; using %d Hz",
-                     rate_hz, actual, actual or rate_hz)
-    return Started(pk.decode_thingy52, float(actual or rate_hz))
+                     rate_hz, actual, actual)
+    return Started(pk.decode_thingy52, float(actual))
 
 
 async def _nothing(t: BleTransport) -> None:

@@ -543,7 +543,10 @@ def decode_thingy52_config(data: bytes | bytearray | memoryview) -> int:
     """Motion-processing frequency (Hz) from a 9-byte motion configuration read back."""
     if len(data) != _THINGY_CONFIG.size:
         raise PacketError("thingy52", len(data), "motion configuration must be 9 bytes")
-    return int(_THINGY_CONFIG.unpack(bytes(data))[3])
+    freq = int(_THINGY_CONFIG.unpack(bytes(data))[3])
+    if freq == 0:
+        raise PacketError("thingy52", len(data), "motion processing frequency 0 Hz")
+    return freq
 
 
 def thingy52_config_with_rate(current: bytes, rate_hz: int) -> bytes:

@@ -24,6 +24,7 @@ from repfit.detection.simulate import simulate_set
 from repfit.host.sources import DeviceRefused, SourceError, open_source
 from repfit.host.sources._ble import BleWearable, Reconnect
 from repfit.host.sources._bumble import backend_for
+from repfit.host.sources._devices import PolarAccDecoder
 from repfit.wire import SampleBatch
 
 from .vendor_frames import (
@@ -217,3 +218,20 @@ def test_microbit_period_is_read_back_and_decides_the_rate(motion: np.ndarray) -
     assert device.period_ms == 20  # the board rounded 33 ms to its nearest supported period
     assert src.assembler.rate_hz == 50.0  # ... and the host took the board's value
     np.testing.assert_allclose(joined(batches)[1], mg / 1000)
+
+
+def test_h10_lost_frames_are_an_exact_gap_and_samples_follow_the_device_clock(
+        motion: np.ndarray) -> None:
+    # The sensor's clock runs 0.4 % slow: its timestamps, not the nominal 50 Hz, space samples.
+    mg = np.rint(motion[:250] * 1000).astype(np.int64)
+    frames = polar_frames(mg, 25, 49.8, lambda c, ts: pmd_raw16(c, ts))
+    kept = frames[:3] + frames[5:]  # two frames lost on air
+    _, src, batches, err = asyncio.run(drive(
+        lambda link: VirtualPolar(link, kept, settings=H10_ACC_SETTINGS), "polar",
+        25 * len(kept)))
+    assert err is None
+    assert [b.lost_before for b in batches if b.lost_before] == [50]
+    assert src.stats.samples == 25 * len(kept) and src.stats.lost == 50
+    decoder = src._decode
+    assert isinstance(decoder, PolarAccDecoder)
+    assert 1e9 / decoder._spacing_ns == pytest.approx(49.8, rel=1e-6)
