@@ -12,6 +12,7 @@ UUID, command and scale are cited in `_packets` and ``docs/ble-profile.md``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -195,10 +196,8 @@ class PmdControlPoint:
             self.link.warning("pmd-stopped", "device stopped measurement %s on its own",
                               ", ".join(f"0x{b:02x}" for b in data[1:]))
             return
-        try:
+        with contextlib.suppress(asyncio.QueueFull):
             self.replies.put_nowait(bytes(data))
-        except asyncio.QueueFull:
-            pass
 
     async def request(self, payload: bytes) -> pk.PmdResponse:
         """Write ``payload`` and collect its response (and any "more" continuations)."""
@@ -405,11 +404,11 @@ def profile_for(kind: str, *, rate_hz: float | None = None,
                              rate, partial(_repfit_start, rate, rng), _repfit_stop,
                              ("repfit-",), range_g=rng)
     if kind == "microbit":
-        rate = float(rate_hz or DEFAULT_RATE_HZ)
-        if not 1 <= rate <= 1000:
+        wanted = float(rate_hz or DEFAULT_RATE_HZ)
+        if not 1 <= wanted <= 1000:
             raise ValueError(f"micro:bit rate must be 1..1000 Hz (period 1..1000 ms), "
                              f"got {rate_hz}")
-        period = round(1000 / rate)
+        period = round(1000 / wanted)
         return DeviceProfile("microbit", "BBC micro:bit", MICROBIT_SERVICE, MICROBIT_DATA,
                              1000 / period, partial(_microbit_start, period), _nothing,
                              ("BBC micro:bit",), has_battery=False)

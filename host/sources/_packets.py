@@ -63,11 +63,11 @@ __all__ = [
     "decode_thingy52_config",
     "decode_witmotion",
     "encode_control",
+    "encode_repfit",
     "polar_frame_kind",
     "polar_get_settings",
     "polar_start",
     "polar_stop",
-    "encode_repfit",
     "samples_per_packet",
 ]
 

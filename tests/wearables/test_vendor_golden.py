@@ -125,7 +125,7 @@ def test_0x81_frames_are_milli_g_times_the_factor(motion: np.ndarray) -> None:
     factor = 0.5
     counts = np.rint(motion[:180] * 1000 / factor).astype(np.int64)
     frames = polar_frames(counts, 36, 52.0, lambda c, ts: pmd_compressed(0x81, c, ts))
-    device, _, batches, err = asyncio.run(drive(
+    _device, _, batches, err = asyncio.run(drive(
         lambda link: VirtualPolar(link, frames, settings=VERITY_ACC_SETTINGS,
                                   start_params=pmd_factor(factor)),
         "polar", len(counts)))
