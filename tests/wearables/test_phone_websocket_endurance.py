@@ -52,6 +52,7 @@ async def _carry(url: str, ws_port: int, payloads: list[bytes], n: int) -> list[
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DURATION_S + 120)
 def test_five_minutes_at_100_hz_over_websockets_on_both_brokers(private_broker) -> None:
     n = RATE_HZ * DURATION_S
     t = np.arange(n) / RATE_HZ
