@@ -203,7 +203,7 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
 
     from repfit.detection.simulate import simulate_set
     from repfit.host.sources._ble import BleWearable, Reconnect
-    from repfit.host.sources._devices import profile_for
+    from repfit.host.sources._devices import REPFIT_CONTROL, profile_for
     from repfit.host.sources._replay import ReplayDevice, Session, encode_recording
 
     rate = int(args.rate or 100)
@@ -212,7 +212,9 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
     rng = np.random.default_rng(1)
     period = 38 / rate
     notes = [(period, p) for p in packets if rng.random() >= args.drop]
-    device = ReplayDevice([Session(notes)], pace=args.speed)
+    # The control characteristic reads back what the firmware runs: streaming, +-8 g, rate.
+    state = bytes([1, 2]) + rate.to_bytes(2, "little")
+    device = ReplayDevice([Session(notes)], pace=args.speed, reads={REPFIT_CONTROL: state})
     return BleWearable(device.factory, profile_for("repfit", rate_hz=rate, range_g=8),
                        name=f"replay-{args.replay}", clock=device.clock,
                        policy=Reconnect(max_attempts=1))

@@ -126,6 +126,11 @@ class BleWearable:
         """Backoff delays actually waited, in order (diagnostics and tests)."""
 
     @property
+    def decoder(self) -> Callable[[bytes], Frame | None] | None:
+        """The decoder the device's answers set up on the current connection."""
+        return self._decode
+
+    @property
     def stats(self) -> StreamStats:
         return self.assembler.stats
 

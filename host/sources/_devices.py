@@ -301,6 +301,11 @@ class PolarAccDecoder:
         self._last_measured: float | None = None
         self._told = False
 
+    @property
+    def device_rate_hz(self) -> float:
+        """The rate the device's timestamps show (the agreed one until two frames came)."""
+        return 1e9 / self._spacing_ns
+
     def __call__(self, data: bytes) -> Frame | None:
         kind = pk.polar_frame_kind(data)
         if kind is not None and kind[0] == pk.POLAR_ACC:

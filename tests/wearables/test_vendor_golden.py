@@ -232,6 +232,5 @@ def test_h10_lost_frames_are_an_exact_gap_and_samples_follow_the_device_clock(
     assert err is None
     assert [b.lost_before for b in batches if b.lost_before] == [50]
     assert src.stats.samples == 25 * len(kept) and src.stats.lost == 50
-    decoder = src._decode
-    assert isinstance(decoder, PolarAccDecoder)
-    assert 1e9 / decoder._spacing_ns == pytest.approx(49.8, rel=1e-6)
+    assert isinstance(src.decoder, PolarAccDecoder)
+    assert src.decoder.device_rate_hz == pytest.approx(49.8, rel=1e-6)
