@@ -27,6 +27,7 @@ from typing import Any
 from repfit.config import Config
 from repfit.integrations._adapter import AdapterCore
 from repfit.integrations.session import DEFAULT_INTERRUPT_WAIT_S, WorkoutOptions
+from repfit.integrations.sigint import penalised
 
 __all__ = ["interrupt_penalty"]
 
@@ -65,8 +66,9 @@ class interrupt_penalty(contextlib.ContextDecorator):
     def __enter__(self) -> interrupt_penalty:
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is KeyboardInterrupt:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        # A Ctrl+C that reached a training callback's run was penalised there already.
+        if exc_type is KeyboardInterrupt and not penalised(exc):
             self.penalize()     # and Ctrl+C goes on to stop the script
 
     def penalize(self) -> None:
