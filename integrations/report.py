@@ -122,6 +122,7 @@ class TrainerReport:
                 return
             self._announced.add(assignment_id)
             hosts = self.hosts_online()
+            self._cond.notify_all()
         workout_log.info("%s", assigned_line(a, self.user, hosts))
 
     # ------------------------------------------------------------------ the training side
@@ -151,7 +152,8 @@ class TrainerReport:
     def wait_for_results(self, ids: Iterable[str], timeout: float) -> list[str]:
         """Wait up to ``timeout`` s for the results of ``ids``; the ids still without one.
 
-        Waits only while a host is online: with none, no result can come in seconds.
+        Gives up early once they have all reached the broker and no host is online: then
+        no result can come in seconds.
         """
         wanted = [i for i in ids if i in self._sent]
         deadline = time.monotonic() + max(0.0, timeout)
@@ -159,12 +161,16 @@ class TrainerReport:
             while True:
                 missing = [i for i in wanted if i not in self._results]
                 left = deadline - time.monotonic()
-                if not missing or left <= 0 or not self.hosts_online():
+                delivered = all(i in self._announced for i in missing)
+                if not missing or left <= 0 or (delivered and not self.hosts_online()):
                     return missing
                 self._cond.wait(left)
 
     def still_open(self, ids: Iterable[str]) -> None:
-        """Say which of ``ids`` (delivered) have no result yet, and where to find it later."""
+        """Say which of ``ids`` have no result yet although a host is verifying them, and
+        where to find it later (with no host, the "kept for later" line said it already)."""
+        if not self.hosts_online():
+            return
         with self._cond:
             waiting = [self._sent[i] for i in ids
                        if i in self._sent and i in self._announced and i not in self._results]

@@ -305,6 +305,8 @@ class TrainingSession:
         during_run = list(self.assignment_ids)
         for message in self.coach.finish():
             self._send(message)
+            if isinstance(message, wire.Assignment) and message.reason == "assigned":
+                during_run.append(message.id)  # a short run's own workout, decided only now
         self._log_warnings()
         self._flush_scores()
         if self.store is not None:
@@ -313,8 +315,8 @@ class TrainingSession:
 
     def _await_results(self, ids: list[str]) -> None:
         """The run's verdicts in the training log: wait briefly for the host's results of
-        the assignments made during the run (not the end-of-run penalty, which the user
-        has not started yet), then say what is still open."""
+        the run's workout and what was added during the run (not an end-of-run penalty,
+        which the user has not started yet), then say what is still open."""
         report = self.report
         if report is None or not ids:
             return
