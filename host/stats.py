@@ -165,7 +165,7 @@ def _amount(t: ExerciseTotals) -> str:
 def _table(title: str, totals: Sequence[ExerciseTotals]) -> list[str]:
     if not totals:
         return [f"{title}: nothing yet"]
-    width = max(len(t.label) for t in totals)
+    width = max(len("exercise"), *(len(t.label) for t in totals))
     lines = [f"{title}:  {'exercise'.ljust(width)}  verified sets  amount"]
     for t in totals:
         sets = f"{t.completed}/{t.sets} done"

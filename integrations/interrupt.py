@@ -9,6 +9,10 @@ Use it as a context manager around training, or as a decorator on the training f
     @interrupt_penalty()
     def train(): ...
 
+A repfit callback in a plain ``callbacks=[...]`` list already gives the penalty for a Ctrl+C
+while it trains (`repfit.integrations.sigint`); these forms add the standalone penalty and
+training driven from another thread, and never give a second penalty for one Ctrl+C.
+
 On `KeyboardInterrupt` the penalty assignment (``[training.interrupt]`` in the config:
 exercise, size, on/off) is written to the outbox in SQLite, published, and acknowledged by
 the broker or given up after ``interrupt_wait_s`` seconds — then the `KeyboardInterrupt` is

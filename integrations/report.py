@@ -28,11 +28,20 @@ __all__ = ["TrainerReport", "assigned_line", "result_line", "workout_log"]
 workout_log = logging.getLogger("repfit.workout")
 
 
+class _UntilConfigured(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to stderr only while the root logger has no handler: once the program
+    configures logging, the lines go its way (they propagate) and not twice."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not logging.getLogger().handlers:
+            super().emit(record)
+
+
 def _visible(logger: logging.Logger) -> None:
     """Make INFO lines reach the user when the program configured no logging at all."""
     if logger.handlers or logging.getLogger().handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _UntilConfigured(sys.stderr)
     handler.setFormatter(logging.Formatter("repfit: %(message)s"))
     logger.addHandler(handler)
     if logger.level == logging.NOTSET:

@@ -111,3 +111,16 @@ def test_lines_use_the_users_own_name_for_the_exercise() -> None:
         "assigned 30 pompes to alice as a penalty (host repfit-host-1 online)"
     hold = wire.Result("a2", "plank", False, "cancelled", 0, 60, "seconds", hold_seconds=12.4)
     assert result_line(hold) == "not verified: plank held 12 s (cancelled)"
+
+
+def test_every_adapter_says_where_its_assignment_went(
+        mosquitto: MqttSettings, user: str, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from repfit.integrations.loop import workout
+
+    caplog.set_level(logging.INFO, logger="repfit.workout")
+    with workout(user=user, broker=mosquitto.url, exercise="pompes", reps=12,
+                 data_dir=tmp_path) as coach:
+        for _ in coach.track(range(20)):
+            pass
+    assert _lines(caplog) == [f"assigned 12 pompes to {user} (no host online: kept for later)"]
