@@ -33,6 +33,7 @@ from repfit.integrations.menu import DEFAULT_MENU, Menu, menu_from_tables
 from repfit.integrations.publisher import Publisher
 from repfit.integrations.report import TrainerReport
 from repfit.integrations.settings import coach_settings_from_tables
+from repfit.integrations.sigint import PENALISED
 
 __all__ = ["TrainingSession", "WorkoutOptions", "experiment_key"]
 
@@ -320,7 +321,12 @@ class TrainingSession:
         report = self.report
         if report is None or not ids:
             return
-        missing = report.wait_for_results(ids, self.options.result_wait_s)
+        try:
+            missing = report.wait_for_results(ids, self.options.result_wait_s)
+        except KeyboardInterrupt as exc:
+            # Ctrl+C to skip the wait: the run is over, so it is no reason for a penalty.
+            setattr(exc, PENALISED, True)
+            raise
         if not self.publisher.connected:
             report.undelivered(self.assignment_ids)
         report.still_open(missing)

@@ -17,7 +17,8 @@ training until it finishes.
 
 A `KeyboardInterrupt` raised after a penalty carries ``repfit_penalised = True``, so the
 ``with`` forms (`repfit.integrations.interrupt.interrupt_penalty`, ``with workout()``) do
-not give a second one.
+not give a second one; so does one that only cut short the wait for the host's verdict
+after the run had ended (no penalty is due for it).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 
 __all__ = ["PENALISED", "SigintChain", "caller_frames", "penalised"]
 
-#: The attribute set on a `KeyboardInterrupt` whose penalty has been given.
+#: The attribute set on a `KeyboardInterrupt` whose penalty has been given (or is not due).
 PENALISED = "repfit_penalised"
 
 FrameKey = tuple[int, Any]
