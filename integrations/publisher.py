@@ -155,6 +155,11 @@ class Publisher:
         """Whether the broker has accepted our connection right now."""
         return self._connected.is_set()
 
+    @property
+    def unreachable(self) -> bool:
+        """Whether a connect attempt has ended without a connection (broker down, refused)."""
+        return self._attempted.is_set() and not self._connected.is_set()
+
     def start(self) -> None:
         """Start the background thread now (it connects to the broker) rather than at the
         first message: a callback built before training then costs its first iteration

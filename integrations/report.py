@@ -17,12 +17,15 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from repfit import wire
 from repfit.exercises import display_name
 
 __all__ = ["TrainerReport", "assigned_line", "result_line", "workout_log"]
+
+#: How often a wait for results looks again at whether the broker is reachable (seconds).
+_POLL_S = 0.2
 
 #: The logger of the lines the user reads in the training log.
 workout_log = logging.getLogger("repfit.workout")
@@ -158,11 +161,12 @@ class TrainerReport:
         with self._cond:
             return self._results.get(assignment_id)
 
-    def wait_for_results(self, ids: Iterable[str], timeout: float) -> list[str]:
+    def wait_for_results(self, ids: Iterable[str], timeout: float,
+                         unreachable: Callable[[], bool] = lambda: False) -> list[str]:
         """Wait up to ``timeout`` s for the results of ``ids``; the ids still without one.
 
-        Gives up early once they have all reached the broker and no host is online: then
-        no result can come in seconds.
+        Gives up early when no result can come in seconds: once they have all reached the
+        broker and no host is online, or while ``unreachable()`` says the broker is.
         """
         wanted = [i for i in ids if i in self._sent]
         deadline = time.monotonic() + max(0.0, timeout)
@@ -171,9 +175,11 @@ class TrainerReport:
                 missing = [i for i in wanted if i not in self._results]
                 left = deadline - time.monotonic()
                 delivered = all(i in self._announced for i in missing)
-                if not missing or left <= 0 or (delivered and not self.hosts_online()):
+                if not missing or left <= 0 or (delivered and not self.hosts_online()) \
+                        or unreachable():
                     return missing
-                self._cond.wait(left)
+                # Results and deliveries notify; the broker's state is looked at again soon.
+                self._cond.wait(min(left, _POLL_S))
 
     def still_open(self, ids: Iterable[str]) -> None:
         """Say which of ``ids`` have no result yet although a host is verifying them, and

@@ -322,7 +322,8 @@ class TrainingSession:
         if report is None or not ids:
             return
         try:
-            missing = report.wait_for_results(ids, self.options.result_wait_s)
+            missing = report.wait_for_results(ids, self.options.result_wait_s,
+                                              lambda: self.publisher.unreachable)
         except KeyboardInterrupt as exc:
             # Ctrl+C to skip the wait: the run is over, so it is no reason for a penalty.
             setattr(exc, PENALISED, True)
