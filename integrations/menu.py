@@ -19,6 +19,7 @@ the config has no ``[training.menu.*]`` tables::
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,8 +88,7 @@ class Exercise:
 
     def renamed(self, name: str) -> Exercise:
         """The same exercise under the user's own name for it."""
-        return Exercise(name, self.detector, self.type, self.target, self.unit,
-                        self.seconds_per_rep)
+        return dataclasses.replace(self, name=name)
 
     def in_seconds(self, seconds_per_iteration: float | None) -> Exercise:
         """A hold converted to seconds (when iterations can no longer be counted)."""
