@@ -382,7 +382,11 @@ def _cmd_export(args: Args) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError("--output", str(args.output),
+                              f"a file that can be written ({exc.strerror})") from None
         print(f"{len(rows)} assignments written to {args.output}", file=sys.stderr)
     return 0
 

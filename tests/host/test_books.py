@@ -161,3 +161,6 @@ def test_export_writes_every_assignment_with_its_result(
     assert next(r for r in data if r["assignment_id"] == "ada-8")["finished_at"] == \
         "2026-11-01T23:59:00-05:00"
     assert main(["export", "--since", "yesterday", "--data-dir", str(books)]) == 2
+    assert main(["export", "-o", str(tmp_path / "no" / "such" / "dir.csv"),
+                 "--data-dir", str(books)]) == 2
+    assert "--output" in capsys.readouterr().err
