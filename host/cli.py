@@ -7,14 +7,19 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from repfit import __version__
 from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
 from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import StoreError
+
+if TYPE_CHECKING:
+    from repfit.host.posts import Posting
+    from repfit.host.store import Store
 
 __all__ = ["build_parser", "main"]
 
@@ -175,6 +180,10 @@ def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
 
         wearables_cli.add_scan_parser(sub)
         wearables_cli.add_stream_parser(sub)
+    from repfit.host.posts import commands as posts_commands
+
+    posts_commands.add_post_parser(sub)
+    posts_commands.add_outbox_parser(sub)
 
 
 def _setup_logging(verbose: int) -> None:
@@ -235,15 +244,33 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     settings = _settings(args, cfg)
     player = default_player(data_dir / "cues") if args.sound else None
     with Store.in_dir(data_dir) as store:
+        posting = _start_posting(args, cfg, store, user, data_dir, observer.console.print)
         async with Bus(settings, user=user, role="host") as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
             try:
-                host = WorkoutHost(bus, store, observer=observer, player=player)
+                host = WorkoutHost(bus, store, observer=observer, player=player,
+                                   posts=posting.planner.plan if posting else None)
                 await host.run(sources)
             finally:
                 observer.close()
+                if posting:
+                    posting.worker.stop()
     return 0
+
+
+def _start_posting(args: Args, cfg: Config, store: Store, user: str, data_dir: Path,
+                   tell: Callable[[str], None]) -> Posting | None:
+    """Accountability posts when the config sets up a service (docs/posts.md)."""
+    if not cfg.tables.get("posts"):
+        return None
+    try:
+        from repfit.host.posts import start_posting
+    except ImportError as exc:
+        tell(f"posts: {exc.name} is not installed (pip install 'repfit[social]'); "
+             "posting is off")
+        return None
+    return start_posting(cfg, store, user, _zone(args), data_dir, tell)
 
 
 def _cmd_host(args: Args) -> int:
@@ -315,12 +342,13 @@ def _zone(args: Args) -> ZoneInfo:
     """``--tz``, else ``TZ``, else this machine's zone, else UTC."""
     import os
 
-    name = args.tz or os.environ.get("TZ")
+    given = getattr(args, "tz", None)  # commands without --tz use TZ or the machine's
+    name = given or os.environ.get("TZ")
     if name:
         try:
             return ZoneInfo(name.lstrip(":"))
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("--tz" if args.tz else "TZ", name,
+            raise ConfigError("--tz" if given else "TZ", name,
                               "an IANA time zone such as Europe/Paris") from None
     try:
         with open("/etc/localtime", "rb") as f:
@@ -417,6 +445,12 @@ def _run_plugin_command(args: Args) -> int:
         from repfit.host import recordings
 
         return recordings.run_count(args)
+    if args.command in ("post", "outbox"):
+        from repfit.host.posts import commands as posts_commands
+
+        if args.command == "outbox":
+            return posts_commands.run_outbox(args, _config(args))
+        return posts_commands.run_post(args, _config(args), _zone(args))
     from repfit.host import wearables_cli
 
     runner = {"scan": wearables_cli.run_scan, "stream": wearables_cli.run_stream}[args.command]

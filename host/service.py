@@ -19,7 +19,7 @@ from repfit.host.audio import CuePlayer
 from repfit.host.bus import Bus
 from repfit.host.session import Session
 from repfit.host.sources import SourceError, WearableSource
-from repfit.host.store import Store
+from repfit.host.store import QueuedPost, Store
 
 __all__ = ["HostObserver", "WorkoutHost"]
 
@@ -52,6 +52,9 @@ class WorkoutHost:
         Wall clock (epoch seconds); injectable for tests.
     tick_s : float
         How often deadlines are checked.
+    posts : callable, optional
+        ``posts(user, result)``: the accountability posts a result queues, stored in the
+        same transaction as the result (`repfit.host.posts.PostPlanner.plan`).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class WorkoutHost:
         player: CuePlayer | None = None,
         clock: Callable[[], float] = time.time,
         tick_s: float = 0.5,
+        posts: Callable[[str, wire.Result], Sequence[QueuedPost]] | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -70,6 +74,7 @@ class WorkoutHost:
         self.player = player
         self.clock = clock
         self.tick_s = tick_s
+        self.posts = posts
         self.active: Session | None = None
         self.pending: deque[wire.Assignment] = deque()
         self.results: list[wire.Result] = []
@@ -195,13 +200,18 @@ class WorkoutHost:
         if self.active is not None:
             await self._finish(self.active.cancel(self.clock()))
 
+    def _store_result(self, result: wire.Result) -> None:
+        """The result and its posts, in one transaction (runs in a worker thread)."""
+        posts = self.posts(self.user, result) if self.posts is not None else ()
+        self.store.add_result(self.user, result, posts=posts, now=self.clock())
+
     async def _finish(self, result: wire.Result) -> None:
         # Settled from here on: a sample batch, a deadline tick or a cancel that comes while
         # the result is being written must not settle the same assignment a second time.
         session, self.active = self.active, None
         try:
             # Stored before it is announced: a crash after this point loses nothing.
-            await asyncio.to_thread(self.store.add_result, self.user, result)
+            await asyncio.to_thread(self._store_result, result)
         except BaseException:
             if self.active is None:
                 self.active = session        # not stored: the assignment stays open

@@ -7,17 +7,18 @@ is applied once, in order. Daily caps and history queries read from here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 
 from repfit import wire
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["OutboxItem", "QueuedPost", "Store", "StoreError"]
 
 _MIGRATIONS: Sequence[str] = (
     # 1: assignments and results
@@ -51,7 +52,71 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX results_by_user_time ON results(user, finished_at);
     """,
+    # posts: the outbox of accountability posts (repfit.host.posts), one row per service and
+    # post; ``key`` is the idempotency key that keeps a post from being queued or sent twice.
+    """
+    CREATE TABLE post_outbox (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        key           TEXT NOT NULL UNIQUE,
+        service       TEXT NOT NULL,
+        user          TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        assignment_id TEXT,
+        text          TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        not_before    REAL NOT NULL,
+        created_at    REAL NOT NULL,
+        updated_at    REAL NOT NULL,
+        error         TEXT,
+        receipt       TEXT,
+        told          INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX post_outbox_due ON post_outbox(state, not_before);
+    """,
 )
+
+#: States of an outbox row. ``sending`` is written (and committed) before the service is
+#: called, so a row found in it after a restart is "in doubt": it may have been posted.
+OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dropped")
+
+
+@dataclass(frozen=True)
+class QueuedPost:
+    """A post to queue: ``key`` is unique across the outbox (a second queueing is ignored)."""
+
+    key: str
+    service: str
+    user: str
+    kind: str
+    text: str
+    not_before: float
+    assignment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One stored outbox row."""
+
+    id: int
+    key: str
+    service: str
+    user: str
+    kind: str
+    assignment_id: str | None
+    text: str
+    state: str
+    attempts: int
+    not_before: float
+    created_at: float
+    updated_at: float
+    error: str | None
+    receipt: str | None
+    told: bool
+
+
+_OUTBOX_COLUMNS = ("id, key, service, user, kind, assignment_id, text, state, attempts, "
+                   "not_before, created_at, updated_at, error, receipt, told")
 
 
 class StoreError(RuntimeError):
@@ -116,15 +181,64 @@ class Store:
             )
             return cur.rowcount == 1
 
-    def add_result(self, user: str, r: wire.Result) -> None:
-        """Record a verified result (once per assignment; a second write is ignored)."""
-        with self._lock:
-            self._db.execute(
+    def add_result(self, user: str, r: wire.Result, posts: Sequence[QueuedPost] = (),
+                   now: float = 0.0) -> None:
+        """Record a verified result (once per assignment; a second write is ignored) and queue
+        its ``posts`` in the same transaction: a result is never stored without its posts,
+        nor a post queued for a result that was not stored. ``now`` stamps the posts."""
+        with self._transaction():
+            cur = self._db.execute(
                 "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (r.assignment_id, user, r.exercise, int(r.completed), r.outcome, r.reps,
                  r.target, r.unit, r.hold_seconds, r.rejected, r.reason, r.started_at,
                  r.finished_at),
             )
+            if cur.rowcount == 1:
+                self._queue_posts(posts, now)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Hold the lock; commit everything inside at once, or nothing on an error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def queue_posts(self, posts: Sequence[QueuedPost], now: float) -> int:
+        """Queue posts that belong to no single result (daily summaries, test posts); how
+        many were new (a key already queued is ignored)."""
+        with self._transaction():
+            return self._queue_posts(posts, now)
+
+    def _queue_posts(self, posts: Sequence[QueuedPost], now: float) -> int:
+        added = 0
+        for p in posts:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO post_outbox (key, service, user, kind, assignment_id, "
+                "text, state, not_before, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,'pending',?,?,?)",
+                (p.key, p.service, p.user, p.kind, p.assignment_id, p.text, p.not_before,
+                 now, now))
+            added += cur.rowcount
+        return added
+
+    def outbox_update(self, item_id: int, state: str, now: float, *, not_before: float | None
+                      = None, error: str | None = None, receipt: str | None = None,
+                      attempt: bool = False, told: bool | None = None) -> None:
+        """Move an outbox row to ``state`` (one committed write: see `OUTBOX_STATES`)."""
+        if state not in OUTBOX_STATES:
+            raise ValueError(f"unknown outbox state {state!r}")
+        with self._transaction():
+            self._db.execute(
+                "UPDATE post_outbox SET state=?, updated_at=?, "
+                "not_before=COALESCE(?, not_before), error=?, receipt=COALESCE(?, receipt), "
+                "attempts=attempts+?, told=COALESCE(?, told) WHERE id=?",
+                (state, now, not_before, error, receipt, int(attempt),
+                 None if told is None else int(told), item_id))
 
     # ------------------------------------------------------------------ reads
 
@@ -159,6 +273,24 @@ class Store:
                         reason=r[9], started_at=r[10], finished_at=r[11])
             for r in rows
         ]
+
+    def outbox(self, states: Sequence[str] = OUTBOX_STATES, item_id: int | None = None,
+               ) -> list[OutboxItem]:
+        """Outbox rows in ``states`` (or the one ``item_id``), oldest first."""
+        marks = ",".join("?" * len(states))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM post_outbox WHERE state IN ({marks}) "
+                "AND (? IS NULL OR id=?) ORDER BY not_before, id",
+                (*states, item_id, item_id)).fetchall()
+        return [OutboxItem(*row[:14], told=bool(row[14])) for row in rows]
+
+    def outbox_keys(self, prefix: str) -> list[str]:
+        """Idempotency keys that start with ``prefix`` (e.g. which daily summaries exist)."""
+        with self._lock:
+            rows = self._db.execute("SELECT key FROM post_outbox WHERE substr(key, 1, ?)=?",
+                                    (len(prefix), prefix)).fetchall()
+        return [str(k) for (k,) in rows]
 
     # ------------------------------------------------------------------ bookkeeping reads
 

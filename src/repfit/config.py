@@ -33,6 +33,7 @@ __all__ = [
     "MqttSettings",
     "Secret",
     "default_config_path",
+    "is_private",
     "load",
     "parse_broker_url",
 ]
@@ -157,6 +158,12 @@ def _read_file(path: Path) -> dict[str, Any]:
 def _owner_only(path: Path) -> bool:
     mode = path.stat().st_mode
     return not (mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
+def is_private(path: Path) -> bool:
+    """Whether only its owner may read ``path`` (mode 0600 or stricter): the condition for
+    keeping a secret in a config file."""
+    return _owner_only(path)
 
 
 def load(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:

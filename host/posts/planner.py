@@ -1,0 +1,135 @@
+"""Which posts a stored result queues, rendered for each service: the host calls `plan` with
+the result it is about to store and hands the posts to `Store.add_result`, so both are
+written in one transaction; `daily` queues the day's summaries.
+
+Facts come from the store (the result joined to the records already there), never from a
+message on the wire alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from repfit import wire
+from repfit.host import stats
+from repfit.host.posts import facts as post_facts
+from repfit.host.posts import rules
+from repfit.host.posts.length import LengthRule
+from repfit.host.posts.settings import PostSettings, ServiceSettings
+from repfit.host.posts.template import PostFacts
+from repfit.host.store import QueuedPost, Store
+
+__all__ = ["PostPlanner", "post_key"]
+
+log = logging.getLogger(__name__)
+
+
+def post_key(service: str, user: str, kind: str, subject: str) -> str:
+    """The idempotency key of one post: the same facts never queue a second post."""
+    return f"{service}:{user}:{kind}:{subject}"
+
+
+class PostPlanner:
+    """Decides and renders posts for the enabled services.
+
+    Parameters
+    ----------
+    settings : PostSettings
+        The usable services (from `load_settings`).
+    store : Store
+        Read for the records that streaks and totals come from.
+    rules_of : mapping of service name to LengthRule
+        Each service's length rule (from its poster).
+    data_dir : path, optional
+        Where the training history lives, for the model's metric.
+    """
+
+    def __init__(self, settings: PostSettings, store: Store, rules_of: dict[str, LengthRule],
+                 data_dir: Path | None = None, clock: Callable[[], float] | None = None,
+                 ) -> None:
+        import time
+
+        self.settings = settings
+        self.store = store
+        self.rules_of = rules_of
+        self.data_dir = data_dir
+        self.clock = clock or time.time
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.settings.tz
+
+    def _records(self, user: str) -> list[stats.Record]:
+        return [stats.Record(*row) for row in self.store.records(user)]
+
+    def plan(self, user: str, result: wire.Result, verified: bool = True) -> list[QueuedPost]:
+        """The posts ``result`` calls for, as if it were new (stored or not). Never raises:
+        a failure is logged and the result is stored without posts."""
+        try:
+            return self._plan(user, result, verified)
+        except Exception:
+            log.exception("could not prepare the posts for %s; the result is stored without "
+                          "them", result.assignment_id)
+            return []
+
+    def _plan(self, user: str, result: wire.Result, verified: bool) -> list[QueuedPost]:
+        if not self.settings.services:
+            return []
+        now = self.clock()
+        records = self._records(user)  # with or without this result: both are handled
+        same = result.assignment_id
+        before = [rec._replace(result=None) if rec.assignment.id == same else rec
+                  for rec in records]
+        after = [rec._replace(result=result) if rec.assignment.id == same else rec
+                 for rec in records]
+        streak_before = stats.compute(before, user, now, self.tz).streak_days
+        streak_after = stats.compute(after, user, now, self.tz).streak_days
+        metric = ("", "")
+        assignment = next((r.assignment for r in after if r.assignment.id ==
+                           result.assignment_id), None)
+        if self.data_dir is not None and assignment is not None:
+            metric = post_facts.metric_facts(self.data_dir, assignment.run_id,
+                                             assignment.experiment)
+        facts = post_facts.result_facts(after, user, result, now, self.tz, metric, verified)
+        posts = []
+        for service in self.settings.services:
+            for kind in rules.post_kinds(service.rule, result, verified, streak_before,
+                                         streak_after):
+                subject = result.assignment_id if kind == "set" else f"{streak_after}d"
+                posts.append(self._post(service, user, kind, subject, facts, now,
+                                        result.assignment_id))
+        return posts
+
+    def _post(self, service: ServiceSettings, user: str, kind: str, subject: str,
+              facts: PostFacts, now: float, assignment_id: str | None = None) -> QueuedPost:
+        text = service.templates[kind].render(facts, self.rules_of.get(service.name))
+        return QueuedPost(post_key(service.name, user, kind, subject), service.name, user,
+                          kind, text, rules.send_at(service.rule, now, self.tz), assignment_id)
+
+    def daily(self, user: str) -> list[QueuedPost]:
+        """Daily summaries due now that are not queued yet."""
+        now = self.clock()
+        due = [(s, day) for s in self.settings.services
+               if (day := rules.daily_due(s.rule, now, self.tz)) is not None]
+        due = [(s, day) for s, day in due
+               if not self.store.outbox_keys(post_key(s.name, user, "daily", day.isoformat()))]
+        if not due:
+            return []
+        facts = post_facts.daily_facts(self._records(user), user, now, self.tz)
+        return [self._post(s, user, "daily", day.isoformat(), facts, now) for s, day in due]
+
+    def test_post(self, service: ServiceSettings, user: str) -> QueuedPost:
+        """A test post for ``service`` (its text names the time, so it is never a duplicate)."""
+        now = self.clock()
+        local = datetime.fromtimestamp(now, self.tz)
+        facts = PostFacts(date=local.date().isoformat(), time=local.strftime("%H:%M:%S"))
+        text = service.templates["test"].render(facts, self.rules_of.get(service.name))
+        stamp = local.strftime("%H:%M:%S")
+        if stamp not in text:
+            text = f"{text} {stamp}"
+        return QueuedPost(post_key(service.name, user, "test", f"{now:.3f}"), service.name,
+                          user, "test", text, now)

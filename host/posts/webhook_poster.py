@@ -1,0 +1,129 @@
+"""A generic webhook: one JSON POST per post, for Discord, Slack, ntfy, Home Assistant or
+anything that accepts JSON.
+
+HTTP with httpx (BSD-3-Clause, maintained by Encode): it has timeouts on by default (requests
+has none, so a hung server would hold the worker forever), and the Bluesky SDK already
+depends on it, so the social extra adds nothing for it; tests intercept it with respx.
+
+The URL usually *is* the secret (a Discord or Slack webhook URL carries its token), so it is
+a `Secret`, and errors name only the host it points to.
+
+Webhooks cannot say whether they already received a post: an interrupted send is not
+repeated on its own (``in_doubt="hold"``, at most once); ``repfit outbox --retry ID`` sends
+it again. Each body carries the item's ``idempotency_key`` (and the ``Idempotency-Key``
+header) for a receiver that can de-duplicate.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from repfit.config import Secret
+from repfit.host.posts.length import LengthRule
+from repfit.host.posts.poster import (
+    InDoubt,
+    PermanentFailure,
+    Post,
+    RateLimited,
+    Receipt,
+    TransientFailure,
+)
+
+__all__ = ["WEBHOOK_FORMATS", "WebhookPoster", "webhook_body"]
+
+WebhookFormat = Literal["json", "discord", "slack", "ntfy", "homeassistant"]
+WEBHOOK_FORMATS: tuple[str, ...] = ("json", "discord", "slack", "ntfy", "homeassistant")
+#: Discord's message limit; the others take more (each service's ``max_chars`` can say so).
+_DEFAULT_LIMITS = {"discord": 2000, "slack": 4000, "ntfy": 4096, "homeassistant": 4000,
+                   "json": 4000}
+
+
+def webhook_body(fmt: str, post: Post, topic: str = "") -> dict[str, Any]:
+    """The JSON each kind of receiver expects."""
+    if fmt == "discord":  # Discord and Slack refuse fields they do not know
+        return {"content": post.text}
+    if fmt == "slack":
+        return {"text": post.text}
+    if fmt == "ntfy":  # ntfy's JSON publishing: POST to the server root with the topic
+        return {"topic": topic, "message": post.text, "title": "repfit"}
+    if fmt == "homeassistant":  # a webhook trigger; the automation reads trigger.json
+        return {"message": post.text, "title": "repfit", "idempotency_key": post.key}
+    return {"text": post.text, "idempotency_key": post.key}
+
+
+class WebhookPoster:
+    """POSTs JSON to one URL.
+
+    Parameters
+    ----------
+    url : Secret
+        The webhook URL (it often holds the token).
+    fmt : str
+        One of `WEBHOOK_FORMATS`.
+    topic : str
+        ntfy's topic (ntfy only).
+    """
+
+    in_doubt: InDoubt = "hold"
+
+    def __init__(self, url: Secret, fmt: str = "json", *, topic: str = "",
+                 max_chars: int | None = None, name: str = "webhook",
+                 timeout_s: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        if fmt not in WEBHOOK_FORMATS:
+            raise ValueError(f"unknown webhook format {fmt!r} (one of "
+                             f"{', '.join(WEBHOOK_FORMATS)})")
+        self.name = name
+        self.fmt = fmt
+        self.topic = topic
+        self.rule = LengthRule("graphemes", max_chars or _DEFAULT_LIMITS[fmt])
+        self._url = url
+        self._where = urlsplit(url.reveal()).hostname or "?"
+        self._http = httpx.Client(timeout=timeout_s, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"WebhookPoster(name={self.name!r}, host={self._where!r})"
+
+    def send(self, post: Post) -> Receipt:
+        try:
+            response = self._http.post(self._url.reveal(), json=webhook_body(self.fmt, post,
+                                                                             self.topic),
+                                       headers={"Idempotency-Key": post.key})
+        except httpx.HTTPError as exc:
+            raise TransientFailure(self.name, f"network error reaching {self._where} "
+                                              f"({type(exc).__name__})") from None
+        status = response.status_code
+        if status == 429:
+            raise RateLimited(self.name, "429 rate limited", _reset(response.headers))
+        if status >= 500:
+            raise TransientFailure(self.name, f"{status} from {self._where}")
+        if status >= 400:
+            words = " ".join(response.text.split())[:200]
+            raise PermanentFailure(self.name, f"{status} from {self._where}: {words}".rstrip(
+                ": "))
+        return Receipt(self.name, f"{status}")
+
+    def find(self, post: Post) -> Receipt | None:
+        raise NotImplementedError("a webhook cannot tell what it received")
+
+
+def _reset(headers: httpx.Headers) -> float | None:
+    """When to try again: ``Retry-After`` (seconds or an HTTP date), or Discord's
+    ``X-RateLimit-Reset`` (epoch seconds)."""
+    after = headers.get("retry-after")
+    if after:
+        try:
+            return time.time() + float(after)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(after)
+            if parsed is not None:
+                return parsed.timestamp()
+    reset = headers.get("x-ratelimit-reset")
+    try:
+        return float(reset) if reset else None
+    except ValueError:
+        return None

@@ -1,0 +1,196 @@
+"""The outbox worker: sends queued posts from its own thread, so no service (slow, down, rate
+limited) ever holds up the host's message handling.
+
+Per item: ``pending`` -> ``sending`` (committed before the service is called) -> ``sent``.
+A 429 waits until the reset the service gave; a 5xx or a network error is retried with
+exponential backoff and full jitter, for as long as it takes (a service down for a day
+loses nothing); a refusal (401/403, a duplicate, a tier that cannot post) marks the item
+``failed`` with the service's reason and tells the user once. An item found in ``sending``
+(the process stopped between the call and the mark) is settled by its poster's
+``in_doubt`` policy before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from repfit.host.posts.poster import (
+    DuplicatePost,
+    PermanentFailure,
+    Post,
+    Poster,
+    PostError,
+    RateLimited,
+    Receipt,
+)
+from repfit.host.store import OutboxItem, Store
+
+__all__ = ["OutboxWorker", "backoff_s"]
+
+log = logging.getLogger(__name__)
+
+#: Loggers of the HTTP and OAuth libraries: their debug output can show a key or a token,
+#: so they stay at WARNING whatever the host's verbosity.
+_CHATTY = ("oauthlib", "requests_oauthlib", "tweepy", "mastodon", "httpx", "httpcore",
+           "atproto", "atproto_client", "urllib3")
+
+
+def quiet_libraries() -> None:
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def backoff_s(attempts: int, base_s: float = 30.0, cap_s: float = 3600.0,
+              rng: random.Random | None = None) -> float:
+    """Seconds before retry number ``attempts`` (1, 2, ...): exponential up to ``cap_s``,
+    with full jitter (a uniform draw below it) so many clients never retry in step."""
+    ceiling = min(cap_s, base_s * 2 ** max(0, attempts - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+class OutboxWorker:
+    """Sends due outbox items through ``posters`` (by service name) until `stop`.
+
+    Parameters
+    ----------
+    store : Store
+        The host's store (its outbox table).
+    posters : mapping of str to Poster
+        The usable services; items of other services wait (nothing is dropped).
+    tell : callable
+        Shows the user one line (a failure, once per item).
+    clock, sleep_s : injectable for tests.
+    """
+
+    def __init__(self, store: Store, posters: Mapping[str, Poster], *,
+                 tell: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.time, poll_s: float = 5.0,
+                 rng: random.Random | None = None,
+                 periodic: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.posters = dict(posters)
+        self.tell = tell or (lambda line: log.warning("%s", line))
+        self.clock = clock
+        self.poll_s = poll_s
+        self.rng = rng or random.Random()
+        self.periodic = periodic
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        quiet_libraries()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> OutboxWorker:
+        self._thread = threading.Thread(target=self._run, name="repfit-outbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """Look at the outbox now (something was queued)."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def __enter__(self) -> OutboxWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.periodic is not None:
+                    self.periodic()
+                self.run_once()
+            except Exception:  # a bug must not end posting for the session
+                log.exception("outbox worker")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    # ------------------------------------------------------------------ one pass
+
+    def run_once(self) -> int:
+        """Handle every item due now; how many were handled."""
+        handled = 0
+        for item in self.store.outbox(("sending", "pending")):
+            if self._stop.is_set():
+                break
+            if item.not_before > self.clock() or item.service not in self.posters:
+                continue
+            self.handle(item)
+            handled += 1
+        return handled
+
+    def handle(self, item: OutboxItem) -> None:
+        poster = self.posters[item.service]
+        post = Post(item.text, item.key, item.created_at)
+        in_doubt = item.state == "sending"
+        if in_doubt:
+            if poster.in_doubt == "hold":
+                self._fail(item, "sending was interrupted and this service cannot tell "
+                                 "whether the post arrived; `repfit outbox --retry "
+                                 f"{item.id}` sends it again")
+                return
+            if poster.in_doubt == "ask":
+                try:
+                    found = poster.find(post)
+                except PostError as exc:
+                    self._settle_error(item, exc, "sending")
+                    return
+                if found is not None:
+                    self._sent(item, found)
+                    return
+        self.store.outbox_update(item.id, "sending", self.clock(), attempt=True)
+        try:
+            receipt = poster.send(post)
+        except DuplicatePost as exc:
+            if in_doubt:  # the interrupted send got through: this is its duplicate
+                self._sent(item, Receipt(item.service, "already posted"))
+            else:
+                self._fail(item, exc.reason)
+            return
+        except PostError as exc:
+            self._settle_error(item, exc, "pending")
+            return
+        self._sent(item, receipt)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _sent(self, item: OutboxItem, receipt: Receipt) -> None:
+        self.store.outbox_update(item.id, "sent", self.clock(), receipt=str(receipt))
+        log.info("posted outbox item %d to %s: %s", item.id, item.service, receipt)
+
+    def _fail(self, item: OutboxItem, reason: str) -> None:
+        self.store.outbox_update(item.id, "failed", self.clock(), error=reason, told=True)
+        if not item.told:
+            self.tell(f"post {item.id} to {item.service} failed: {reason} "
+                      f"(repfit outbox --retry {item.id} / --drop {item.id})")
+
+    def _settle_error(self, item: OutboxItem, exc: PostError, state: str) -> None:
+        """A failed call: wait and retry, or fail. ``state`` is what the item stays in while
+        it waits ("sending" keeps an in-doubt item in doubt)."""
+        now = self.clock()
+        if isinstance(exc, PermanentFailure):
+            self._fail(item, exc.reason)
+            return
+        attempts = item.attempts + 1
+        if isinstance(exc, RateLimited) and exc.reset_at is not None:
+            retry_at = max(exc.reset_at, now)
+            note = f"{exc.reason}; the service resets at " \
+                   f"{datetime.fromtimestamp(retry_at):%H:%M:%S}"
+        else:
+            retry_at = now + backoff_s(attempts, rng=self.rng)
+            note = f"{exc.reason}; retry {attempts} in {retry_at - now:.0f} s"
+        self.store.outbox_update(item.id, state, now, not_before=retry_at, error=note)
+        log.info("outbox item %d to %s: %s", item.id, item.service, note)
