@@ -218,9 +218,9 @@ class Store:
         added = 0
         for p in posts:
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO post_outbox (key, service, user, kind, assignment_id, "
+                "INSERT INTO post_outbox (key, service, user, kind, assignment_id, "
                 "text, state, not_before, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,'pending',?,?,?)",
+                "VALUES (?,?,?,?,?,?,'pending',?,?,?) ON CONFLICT(key) DO NOTHING",
                 (p.key, p.service, p.user, p.kind, p.assignment_id, p.text, p.not_before,
                  now, now))
             added += cur.rowcount

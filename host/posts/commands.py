@@ -12,10 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from repfit.config import Config, ConfigError
-from repfit.host.posts import posters_for
 from repfit.host.posts.planner import PostPlanner
 from repfit.host.posts.poster import Post, PostError
-from repfit.host.posts.settings import PostSettings, load_settings
+from repfit.host.posts.settings import PostSettings
 from repfit.host.store import Store
 
 __all__ = ["add_outbox_parser", "add_post_parser", "run_outbox", "run_post"]
@@ -112,7 +111,6 @@ def _test(name: str, settings: PostSettings, planner: PostPlanner, posters: dict
     if service is None or name not in posters:
         raise ConfigError("--test", name, "a usable service: " + (", ".join(posters) or
                                                                   "none is set up"))
-    from repfit.host.posts.poster import Post, PostError
 
     queued = planner.test_post(service, user)
     try:

@@ -84,7 +84,7 @@ class PostTemplate:
         used: list[str] = []
         for match in self._template.pattern.finditer(source):
             if match.group("invalid") is not None:
-                at = match.start("invalid")
+                at = match.start()  # the "$" itself
                 line = source.count("\n", 0, at) + 1
                 column = at - (source.rfind("\n", 0, at) + 1) + 1
                 raise TemplateError(
