@@ -97,8 +97,8 @@ def daily_facts(records: Sequence[stats.Record], user: str, now: float, tz: Zone
 
 
 def metric_facts(data_dir: Path, run_id: str | None, experiment: str | None) -> MetricFacts:
-    """The run's latest validation score and its change against the previous run at the same
-    iteration, from the training history in ``data_dir`` (empty when there is none)."""
+    """The run's latest validation score and its change against the previous run at the
+    latest iteration both reached, from the training history in ``data_dir`` (empty when there is none)."""
     if not run_id or not experiment:
         return ("", "")
     from repfit.integrations.history import HistoryStore
@@ -119,13 +119,11 @@ def metric_facts(data_dir: Path, run_id: str | None, experiment: str | None) -> 
     iteration = max(scores)
     name = " ".join(p for p in (run.dataset, run.metric) if p) or "metric"
     metric = f"{name} {scores[iteration]:.4g} at iteration {iteration}"
-    if not previous:
+    common = set(scores) & set(previous or {})
+    if not previous or not common:
         return (metric, "")
-    earlier = [i for i in previous if i <= iteration]
-    if not earlier:
-        return (metric, "")
-    delta = scores[iteration] - previous[max(earlier)]
-    better = "" if run.higher_is_better is None else \
-        (" (better)" if (delta > 0) == run.higher_is_better and delta != 0 else
-         " (worse)" if delta != 0 else "")
-    return (metric, f"{name} {delta:+.4g} vs the previous run{better}")
+    at = max(common)  # the latest iteration both runs reached
+    delta = scores[at] - previous[at]
+    better = "" if run.higher_is_better is None or delta == 0 else \
+        " (better)" if (delta > 0) == run.higher_is_better else " (worse)"
+    return (metric, f"{name} {delta:+.4g} vs the previous run at iteration {at}{better}")

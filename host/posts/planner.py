@@ -8,6 +8,7 @@ message on the wire alone.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -84,8 +85,9 @@ class PostPlanner:
         same = result.assignment_id
         before = [rec._replace(result=None) if rec.assignment.id == same else rec
                   for rec in records]
-        after = [rec._replace(result=result) if rec.assignment.id == same else rec
-                 for rec in records]
+        after = [rec._replace(result=dataclasses.replace(
+                     result, label=result.label or rec.assignment.label))
+                 if rec.assignment.id == same else rec for rec in records]
         streak_before = stats.compute(before, user, now, self.tz).streak_days
         streak_after = stats.compute(after, user, now, self.tz).streak_days
         metric = ("", "")

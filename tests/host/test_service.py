@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from repfit.config import MqttSettings
 from repfit.host.athlete import Athlete, recording_for
 from repfit.host.bus import Bus
 from repfit.host.service import WorkoutHost
-from repfit.host.store import Store
+from repfit.host.store import QueuedPost, Store
 
 
 class SlowStore(Store):
@@ -24,10 +25,11 @@ class SlowStore(Store):
 
     writing = threading.Event()
 
-    def add_result(self, user: str, r: wire.Result) -> None:
+    def add_result(self, user: str, r: wire.Result, posts: Sequence[QueuedPost] = (),
+                   now: float = 0.0) -> None:
         self.writing.set()
         time.sleep(0.5)
-        super().add_result(user, r)
+        super().add_result(user, r, posts, now)
 
 
 def test_a_result_is_settled_once_while_it_is_being_written(
@@ -67,11 +69,12 @@ class FailingOnceStore(Store):
 
     failed = False
 
-    def add_result(self, user: str, r: wire.Result) -> None:
+    def add_result(self, user: str, r: wire.Result, posts: Sequence[QueuedPost] = (),
+                   now: float = 0.0) -> None:
         if not self.failed:
             self.failed = True
             raise sqlite3.OperationalError("database is locked")
-        super().add_result(user, r)
+        super().add_result(user, r, posts, now)
 
 
 def test_a_result_that_could_not_be_written_leaves_the_assignment_open(
