@@ -283,7 +283,10 @@ class Store:
                 f"SELECT {_OUTBOX_COLUMNS} FROM post_outbox WHERE state IN ({marks}) "
                 "AND (? IS NULL OR id=?) ORDER BY not_before, id",
                 (*states, item_id, item_id)).fetchall()
-        return [OutboxItem(*row[:14], told=bool(row[14])) for row in rows]
+        return [OutboxItem(id=r[0], key=r[1], service=r[2], user=r[3], kind=r[4],
+                           assignment_id=r[5], text=r[6], state=r[7], attempts=r[8],
+                           not_before=r[9], created_at=r[10], updated_at=r[11], error=r[12],
+                           receipt=r[13], told=bool(r[14])) for r in rows]
 
     def outbox_keys(self, prefix: str) -> list[str]:
         """Idempotency keys that start with ``prefix`` (e.g. which daily summaries exist)."""

@@ -98,7 +98,8 @@ def daily_facts(records: Sequence[stats.Record], user: str, now: float, tz: Zone
 
 def metric_facts(data_dir: Path, run_id: str | None, experiment: str | None) -> MetricFacts:
     """The run's latest validation score and its change against the previous run at the
-    latest iteration both reached, from the training history in ``data_dir`` (empty when there is none)."""
+    latest iteration both reached, from the training history in ``data_dir`` (empty when
+    there is none)."""
     if not run_id or not experiment:
         return ("", "")
     from repfit.integrations.history import HistoryStore
