@@ -284,3 +284,28 @@ def test_outbox_lists_retries_and_drops(tmp_path: Path, monkeypatch: pytest.Monk
     assert (again.state, again.told, dropped.state) == ("pending", False, "dropped")
     assert run([*args, "--retry", "999"], ENV, monkeypatch) == 2
     assert os.environ.get("REPFIT_X_API_KEY")  # set for the run only (monkeypatch)
+
+
+def test_start_posting_tells_each_problem_once_and_runs_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from repfit.host.posts import start_posting
+
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    config = write_config(tmp_path, CONFIG + '[posts.mastodon]\ninstance = "https://m.example"\n',
+                          0o644)
+    told: list[str] = []
+    with Store.in_dir(tmp_path) as store:
+        posting = start_posting(load(config, env=ENV), store, "ada", PARIS, tmp_path,
+                                told.append)
+        assert posting is not None
+        try:
+            assert [s.name for s in posting.settings.services] == ["x", "webhook"]
+            assert set(posting.worker.posters) == {"x", "webhook"}
+            (line,) = told
+            assert line.startswith("posts.mastodon.access_token: missing")
+        finally:
+            posting.worker.stop()
+        nothing = write_config(tmp_path, "user = \"ada\"\n")
+        assert start_posting(load(nothing, env={}), store, "ada", PARIS, tmp_path,
+                             told.append) is None
