@@ -18,7 +18,7 @@ from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import StoreError
 
 if TYPE_CHECKING:
-    from repfit.host.posts import Posting
+    from repfit.host.posts.posting import Posting
     from repfit.host.store import Store
 
 __all__ = ["build_parser", "main"]
@@ -265,7 +265,7 @@ def _start_posting(args: Args, cfg: Config, store: Store, user: str, data_dir: P
     if not cfg.tables.get("posts"):
         return None
     try:
-        from repfit.host.posts import start_posting
+        from repfit.host.posts.posting import start_posting
     except ImportError as exc:
         tell(f"posts: {exc.name} is not installed (pip install 'repfit[social]'); "
              "posting is off")

@@ -8,14 +8,15 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from repfit.config import Config, ConfigError
-from repfit.host.posts.planner import PostPlanner
-from repfit.host.posts.poster import Post, PostError
-from repfit.host.posts.settings import PostSettings
 from repfit.host.store import Store
+
+if TYPE_CHECKING:  # the posting modules load when a command runs (they need the extra)
+    from repfit.host.posts.planner import PostPlanner
+    from repfit.host.posts.settings import PostSettings
 
 __all__ = ["add_outbox_parser", "add_post_parser", "run_outbox", "run_post"]
 
@@ -57,8 +58,8 @@ def _store(args: Any, cfg: Config) -> Store:
 
 def run_post(args: Any, cfg: Config, tz: ZoneInfo) -> int:
     try:
-        from repfit.host.posts import posters_for
         from repfit.host.posts.planner import PostPlanner
+        from repfit.host.posts.posting import posters_for
         from repfit.host.posts.settings import load_settings
     except ImportError as exc:
         raise ConfigError("post", exc.name, "the posting extra: pip install "
@@ -111,6 +112,7 @@ def _test(name: str, settings: PostSettings, planner: PostPlanner, posters: dict
     if service is None or name not in posters:
         raise ConfigError("--test", name, "a usable service: " + (", ".join(posters) or
                                                                   "none is set up"))
+    from repfit.host.posts.poster import Post, PostError
 
     queued = planner.test_post(service, user)
     try:

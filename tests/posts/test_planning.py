@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +22,9 @@ from repfit.config import MqttSettings, load
 from repfit.host.athlete import Athlete, recording_for
 from repfit.host.bus import Bus
 from repfit.host.cli import main
-from repfit.host.posts import posters_for
 from repfit.host.posts.length import X
 from repfit.host.posts.planner import PostPlanner
+from repfit.host.posts.posting import posters_for
 from repfit.host.posts.settings import load_settings
 from repfit.host.service import WorkoutHost
 from repfit.host.store import Store
@@ -288,7 +290,7 @@ def test_outbox_lists_retries_and_drops(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_start_posting_tells_each_problem_once_and_runs_the_others(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from repfit.host.posts import start_posting
+    from repfit.host.posts.posting import start_posting
 
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
@@ -309,3 +311,17 @@ def test_start_posting_tells_each_problem_once_and_runs_the_others(
         nothing = write_config(tmp_path, "user = \"ada\"\n")
         assert start_posting(load(nothing, env={}), store, "ada", PARIS, tmp_path,
                              told.append) is None
+
+
+def test_repfit_starts_without_the_posting_extra(tmp_path: Path) -> None:
+    code = ("import sys\n"
+            "for name in ('regex', 'httpx', 'tweepy', 'mastodon', 'atproto'):\n"
+            "    sys.modules[name] = None\n"
+            "from repfit.host.cli import main\n"
+            "assert main(['history', '--data-dir', sys.argv[1]]) == 0\n"
+            "sys.exit(main(['post', '--dry-run', '--data-dir', sys.argv[1]]))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")})
+    assert proc.returncode == 2, proc.stderr
+    assert "pip install 'repfit[social]'" in proc.stderr and "Traceback" not in proc.stderr
