@@ -16,12 +16,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from repfit.host.sources import SourceError, WearableSource, open_source
+
+if TYPE_CHECKING:
+    from repfit.config import MqttSettings
 
 __all__ = ["StreamStatus", "add_scan_parser", "add_source_args", "add_stream_parser",
            "describe_status", "open_from_args", "run_scan", "run_stream"]
@@ -218,16 +221,22 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
                        policy=Reconnect(max_attempts=1))
 
 
-def open_from_args(args: argparse.Namespace, console: Console) -> WearableSource:
+def open_from_args(args: argparse.Namespace, console: Console,
+                   mqtt: MqttSettings | None = None) -> WearableSource:
     """The source chosen by `add_source_args` options (scans first when given a name).
 
-    Call it outside a running event loop: resolving a name runs a short scan.
+    ``mqtt`` is the configured broker login and TLS for ``--phone`` (read from the config
+    when omitted). Call it outside a running event loop: resolving a name runs a short scan.
     """
     if args.replay:
         return _replay_source(args)
     if args.phone:
+        if mqtt is None:
+            from repfit.config import load
+
+            mqtt = load(getattr(args, "config", None)).mqtt
         return open_source("phone", broker_url=args.phone, topic=args.phone_topic,
-                           device_id=args.phone_device)
+                           device_id=args.phone_device, credentials=mqtt)
     address, kind = args.device, args.kind
     if not _ADDRESS.match(address) or kind is None:
         from repfit.host.sources._ble import find_device

@@ -127,7 +127,7 @@ class AdapterCore:
         if self._publisher is None or self._publisher.closed:
             resolved = self.resolved()
             self._publisher = Publisher(
-                resolved.mqtt, resolved.user,
+                resolved.mqtt, resolved.user, offline_reason=resolved.offline_reason,
                 outbox=HistoryStore.in_dir(resolved.data_dir) if self.store_usable else None)
             self._publisher.start()
         return self._publisher
