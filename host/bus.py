@@ -92,6 +92,7 @@ class Bus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
         self._link: MqttLink | None = None
+        self._answered = False  # the broker has sent a CONNACK (paho's thread sets it)
         self._connected: asyncio.Event | None = None
         self._connect_error: BaseException | None = None
         self._filters: dict[str, int] = {}
@@ -116,7 +117,8 @@ class Bus:
         self._queue = asyncio.Queue(self._queue_size)
         self._connected = asyncio.Event()
         link = MqttLink(self.settings, client_id=self.client_id, persistent=self.persistent,
-                        will=Will(self._status_topic(), self._status(False)))
+                        will=Will(self._status_topic(), self._status(False)),
+                        on_connect_fail=self._on_connect_fail)
         client = link.client
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -183,6 +185,7 @@ class Bus:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:
         assert self._loop is not None and self._connected is not None
+        self._answered = True
         if reason.is_failure:
             assert self._link is not None
             self._connect_error = BusError(str(self._link.refused(reason)))
@@ -195,8 +198,21 @@ class Bus:
         self._loop.call_soon_threadsafe(self._connected.set)
         log.info("connected to %s as %s", self.settings.url, self.client_id)
 
+    def _on_connect_fail(self) -> None:
+        link, loop, connected = self._link, self._loop, self._connected
+        if link is None or loop is None or connected is None or connected.is_set():
+            return
+        if link.hopeless:  # e.g. an untrusted certificate: retrying cannot help
+            self._connect_error = BusError(str(link.unreachable()))
+            link.client.disconnect()
+            loop.call_soon_threadsafe(connected.set)
+
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
+        if not self._answered and self._link is not None:
+            self._link.closed_before_answer()
+            self._on_connect_fail()
+            return
         if self._client is not None and self._connect_error is None and self._loop is not None:
             # The limiter belongs to the event loop's thread; paho calls us from its own.
             self._loop.call_soon_threadsafe(

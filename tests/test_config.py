@@ -140,7 +140,7 @@ def test_check_raises_only_for_the_keys_asked_for(tmp_path: Path) -> None:
     cfg = load(tmp_path / "none.toml", env={"REPFIT_MQTT_URL": "nonsense"})
     assert [p.key for p in cfg.problems] == ["(file)", "mqtt.url"]
     cfg.check("user", "data_dir")  # a command that needs no broker carries on
-    with pytest.raises(ConfigError, match="^REPFIT_MQTT_URL"):
+    with pytest.raises(ConfigError, match=r"^REPFIT_MQTT_URL"):
         cfg.check("mqtt")
 
 

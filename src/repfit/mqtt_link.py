@@ -30,22 +30,22 @@ __all__ = ["LinkError", "MqttLink", "Will", "redact", "refusal_text", "stable_cl
 log = logging.getLogger(__name__)
 
 #: CONNACK codes, MQTT 3.1.1 (1-5) and the MQTT 5 reason codes paho maps them to (128+).
+_LOGIN_HINT = ("check REPFIT_MQTT_USERNAME / REPFIT_MQTT_PASSWORD, [mqtt] in the config file, "
+               "or the URL")
 _REFUSALS = {
     1: "the broker does not speak MQTT 3.1.1",
     2: "the broker rejected the client id",
     3: "the broker is unavailable",
-    4: "bad user name or password (check REPFIT_MQTT_USERNAME / REPFIT_MQTT_PASSWORD, "
-       "[mqtt] in the config file, or the URL)",
-    5: "not authorised (the broker needs a login, or this user may not connect)",
+    4: f"bad user name or password ({_LOGIN_HINT})",
+    5: f"not authorised: no login, a wrong one, or a user who may not connect ({_LOGIN_HINT})",
     128: "unspecified error",
     129: "malformed packet",
     130: "protocol error",
     131: "refused by the broker's policy",
     132: "the broker does not speak this MQTT version",
     133: "the broker rejected the client id",
-    134: "bad user name or password (check REPFIT_MQTT_USERNAME / REPFIT_MQTT_PASSWORD, "
-         "[mqtt] in the config file, or the URL)",
-    135: "not authorised (the broker needs a login, or this user may not connect)",
+    134: f"bad user name or password ({_LOGIN_HINT})",
+    135: f"not authorised: no login, a wrong one, or a user who may not connect ({_LOGIN_HINT})",
     136: "the broker is unavailable",
     137: "the broker is busy",
     138: "banned by the broker",
@@ -140,6 +140,9 @@ class MqttLink:
         self.client_id = client_id
         self.keepalive = keepalive
         self.last_error: str | None = None
+        #: Whether the last failure will repeat on every retry (the broker's certificate is
+        #: not trusted, the TLS handshake is refused): waiting longer is pointless.
+        self.hopeless = False
         self._on_connect_fail = on_connect_fail
         transport: Literal["websockets", "tcp"] = "websockets" if settings.websocket else "tcp"
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -171,6 +174,7 @@ class MqttLink:
                 return plain_reconnect()
             except OSError as exc:
                 self.last_error = self._describe(exc)
+                self.hopeless = isinstance(exc, ssl.SSLError)
                 raise
 
         client.reconnect = reconnect  # type: ignore[method-assign]
@@ -208,11 +212,23 @@ class MqttLink:
         return LinkError(f"the MQTT broker at {self.url} refused the connection: "
                          f"{refusal_text(reason)}")
 
-    def unreachable(self, timeout_s: float) -> LinkError:
-        """The error for no connection within ``timeout_s``, with paho's last reason."""
+    def unreachable(self, timeout_s: float | None = None) -> LinkError:
+        """The error for no connection (within ``timeout_s``), with paho's last reason."""
         why = self.last_error or "no answer"
-        return LinkError(f"could not connect to the MQTT broker at {self.url} within "
-                         f"{timeout_s:g} s ({why})")
+        within = f" within {timeout_s:g} s" if timeout_s is not None else ""
+        return LinkError(f"could not connect to the MQTT broker at {self.url}{within} ({why})")
+
+    def closed_before_answer(self) -> None:
+        """Note that the broker dropped a connection before its CONNACK (callers' on_disconnect
+        call this): with TLS and no client certificate, the likely reason is a listener that
+        requires one, and retrying will not change that."""
+        if self.settings.tls and self.settings.cert_file is None:
+            self.last_error = ("the broker closed the TLS connection before answering; if it "
+                               "requires a client certificate, set mqtt.cert_file and "
+                               "mqtt.key_file (REPFIT_MQTT_CERT_FILE, REPFIT_MQTT_KEY_FILE)")
+            self.hopeless = True
+        else:
+            self.last_error = "the broker closed the connection before answering"
 
     def _connect_failed(self, client: mqtt.Client, userdata: object) -> None:
         if self._on_connect_fail is not None:
