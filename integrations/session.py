@@ -119,11 +119,10 @@ class WorkoutOptions:
         """
         cfg = self._config()
         source = str(cfg.source_path or "")
-        try:
-            settings = coach_settings_from_tables(cfg.tables, source)
-        except ConfigError as exc:
-            log.warning("repfit: ignoring the [training] config (%s); using defaults", exc)
-            settings = CoachSettings()
+        problems: list[ConfigError] = []
+        settings = coach_settings_from_tables(cfg.tables, source, problems)
+        for problem in problems:
+            log.warning("repfit: config: %s; using %s", problem, problem.fallback)
         try:
             menu = menu_from_tables(cfg.tables, source)
         except (ConfigError, ValueError) as exc:
