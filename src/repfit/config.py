@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 _USER_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SECRET_KEYS = ("password", "token", "secret")
+_SECRET_KEYS = ("password", "token", "secret", "key")
 
 
 class ConfigError(ValueError):
@@ -68,12 +68,17 @@ class ConfigError(ValueError):
         self.expected = expected
         self.source = source
         self.fallback = fallback
-        shown = "<secret>" if any(s in key.lower() for s in _SECRET_KEYS) or \
-            key.split(".")[-1] == "key" else _printable(value)
+        shown = "<secret>" if _is_secret_key(key) else _printable(value)
         head = f"{key} (in {source})" if source else key
         if _is_env_name(source):
             head = source
         super().__init__(f"{head}: expected {expected}, got {shown}")
+
+
+def _is_secret_key(key: str) -> bool:
+    """``mqtt.password``, ``x.api_key``, ``--token``: yes; ``mqtt.key_file``: no (a path)."""
+    last = key.split(".")[-1].lstrip("-").lower().replace("-", "_")
+    return last == "key" or any(last == s or last.endswith("_" + s) for s in _SECRET_KEYS)
 
 
 def _is_env_name(source: str) -> bool:
