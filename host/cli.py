@@ -278,7 +278,7 @@ def _add_broker_user(args: Args) -> int:
 
     from repfit.host.broker import add_user
 
-    if args.password_file is None:
+    if args.password_file is None or args.add_user is None:
         raise ConfigError("--add-user", args.add_user, "--password-file FILE as well")
     password = os.environ.get("REPFIT_BROKER_PASSWORD") or getpass.getpass(
         f"password for {args.add_user}: ")

@@ -254,11 +254,12 @@ def broker_settings(url: str, base: MqttSettings, *, key: str,
         As `parse_broker_url`.
     """
     given = parse_broker_url(url, key=key, source=source)
-    tls_files = {"ca_file": base.ca_file, "cert_file": base.cert_file,
-                 "key_file": base.key_file} if given.tls else {}
+    if given.tls:
+        given = replace(given, ca_file=base.ca_file, cert_file=base.cert_file,
+                        key_file=base.key_file)
     if given.username is not None:  # the URL names its own login: take it whole
-        return replace(given, **tls_files)
-    return replace(given, username=base.username, password=base.password, **tls_files)
+        return given
+    return replace(given, username=base.username, password=base.password)
 
 
 def redact_url(url: str) -> str:
@@ -446,7 +447,8 @@ def _mqtt(r: _Reader) -> MqttSettings:
     for key in unknown:
         r.problem(f"mqtt.{key}", mqtt_raw[key], "one of url, username, password, ca_file, "
                   "cert_file, key_file", r.src, fallback="ignored")
-    return replace(settings, username=username, password=password, **files)
+    return replace(settings, username=username, password=password, ca_file=files["ca_file"],
+                   cert_file=files["cert_file"], key_file=files["key_file"])
 
 
 def _private_file(file: Path) -> str:
