@@ -39,6 +39,9 @@ __all__ = ["Outbox", "PendingMessage", "Publisher"]
 
 log = logging.getLogger(__name__)
 
+#: An assignment no host has acknowledged this long after it was issued is forgotten.
+PENDING_MAX_AGE_S = 7 * 86400
+
 #: Connect attempts back off between these bounds (seconds).
 _RECONNECT_MIN_S = 1
 _RECONNECT_MAX_S = 8
@@ -405,10 +408,18 @@ class Publisher:
         return stored + [p for p in memory if p.message_id not in seen]
 
     def _send_pending(self) -> None:
+        oldest = time.time() - PENDING_MAX_AGE_S
         for pending in self._pending():
             with self._cond:
                 if pending.message_id in self._inflight_ids:
                     continue
+            issued = _issued_at(pending)
+            if issued and issued < oldest:
+                # No host has taken it for a week: nobody is going to do it any more.
+                self._warn_once("expired", "repfit: forgetting assignments that no host "
+                                "acknowledged within %d days", PENDING_MAX_AGE_S // 86400)
+                self._stored_by_host(pending.message_id)
+                continue
             self._send_assignment(_refreshed(pending))
 
     def _send_assignment(self, pending: PendingMessage) -> None:
@@ -435,6 +446,7 @@ class Publisher:
             acked.set()
 
     def _stored_by_host(self, message_id: str) -> None:
+        """Forget an assignment: the host has stored it (or it expired unclaimed)."""
         with self._cond:
             self._memory_pending.pop(message_id, None)
         if self.outbox is not None:
@@ -534,6 +546,14 @@ class Publisher:
             return
         self._warned.add(key)
         log.warning(msg, *args)
+
+
+def _issued_at(pending: PendingMessage) -> float | None:
+    try:
+        _, message = wire.decode(pending.topic, pending.payload)
+    except wire.WireError:
+        return None
+    return message.issued_at if isinstance(message, wire.Assignment) else None
 
 
 def _refreshed(pending: PendingMessage) -> PendingMessage:
