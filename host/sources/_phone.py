@@ -256,7 +256,8 @@ class SensorLoggerSource:
             The broker cannot be reached or refused the login; the message says which.
         """
         self._loop = asyncio.get_running_loop()
-        link = MqttLink(self.settings, client_id=f"repfit-phone-{uuid.uuid4().hex[:8]}")
+        link = MqttLink(self.settings, client_id=f"repfit-phone-{uuid.uuid4().hex[:8]}",
+                        on_connect_fail=self._on_connect_fail)
         link.client.on_connect = self._on_connect
         link.client.on_subscribe = self._on_subscribe
         link.client.on_message = self._on_message
@@ -280,6 +281,13 @@ class SensorLoggerSource:
         if self._link is not None:
             link, self._link = self._link, None
             await asyncio.get_running_loop().run_in_executor(None, link.stop)
+
+    def _on_connect_fail(self) -> None:
+        # Only while starting: a broker that is not there is said at once, as for BLE.
+        if self._link is not None and self._loop is not None and not self._subscribed.is_set():
+            self._refusal = self._link.unreachable()
+            self._link.client.disconnect()
+            self._loop.call_soon_threadsafe(self._subscribed.set)
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                     properties: Any = None) -> None:
