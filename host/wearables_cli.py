@@ -61,7 +61,8 @@ def add_source_args(p: argparse.ArgumentParser, *, required: bool) -> None:
                      help="BLE address, or a name (prefix) found by scanning")
     src.add_argument("--phone", metavar="URL",
                      help="broker that Sensor Logger publishes to, e.g. mqtt://127.0.0.1:1883 "
-                          "(see docs/phone.md)")
+                          "or mqtts://...; logs in with the URL's user:password@ or the "
+                          "configured login and TLS files (see docs/phone.md)")
     src.add_argument("--replay", metavar="EXERCISE",
                      help="no hardware: a simulated set of EXERCISE replayed as repfit BLE "
                           "notifications through the real decoder and connection manager")
