@@ -19,6 +19,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -82,8 +83,6 @@ def refusal_text(reason: Any) -> str:
 
 def redact(text: str, settings: MqttSettings) -> str:
     """``text`` with every secret of ``settings`` replaced by ``***`` (also URL-encoded forms)."""
-    from urllib.parse import quote
-
     for secret in settings.secrets():
         if not secret:
             continue
