@@ -101,6 +101,10 @@ class Publisher:
         Why this publisher must not connect at all (e.g. the configured user or broker is
         unusable, and sending under a fallback would reach the wrong person). It then logs
         the reason once, sends nothing and only runs the submitted jobs.
+    listener : callable, optional
+        Receives the user's host statuses and results (decoded; on the network thread).
+    on_acked : callable, optional
+        Called with an assignment's id once the broker has acknowledged it.
 
     Notes
     -----
@@ -118,6 +122,8 @@ class Publisher:
         max_queue: int = 1000,
         client_id: str | None = None,
         offline_reason: str | None = None,
+        listener: Callable[[wire.Message], object] | None = None,
+        on_acked: Callable[[str], object] | None = None,
     ) -> None:
         if max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, got {max_queue!r}")
@@ -147,6 +153,8 @@ class Publisher:
         self._host_acks: collections.deque[str] = collections.deque()
         self._link: MqttLink | None = None
         self._warned: set[str] = set()
+        self.listener = listener
+        self.on_acked = on_acked
 
     # ------------------------------------------------------------------ public API
 
@@ -159,6 +167,11 @@ class Publisher:
     def connected(self) -> bool:
         """Whether the broker has accepted our connection right now."""
         return self._connected.is_set()
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether a connect attempt has ended without a connection (broker down, refused)."""
+        return self._attempted.is_set() and not self._connected.is_set()
 
     def start(self) -> None:
         """Start the background thread now (it connects to the broker) rather than at the
@@ -444,6 +457,12 @@ class Publisher:
             waiters = self._waiters.pop(message_id, [])
         for acked in waiters:
             acked.set()
+        if self.on_acked is not None:
+            try:
+                self.on_acked(message_id)
+            except Exception as exc:
+                self._warn_once("on-acked", "repfit: acknowledgement hook failed (%s: %s)",
+                                type(exc).__name__, exc)
 
     def _stored_by_host(self, message_id: str) -> None:
         """Forget an assignment: the host has stored it (or it expired unclaimed)."""
@@ -470,10 +489,15 @@ class Publisher:
                 self._cond.notify_all()
             return
         log.debug("connected to %s", self.settings.url)
-        # The host's acknowledgements, and its coming online (a cue to re-send what it has
-        # not acknowledged: it may never have had a session on this broker before).
-        client.subscribe([(wire.subscription(self.user, "ack"), 1),
-                          (wire.subscription(self.user, "status"), 1)])
+        # Before any publish on this connection, so the retained statuses arrive before the
+        # broker acknowledges the first assignment. The host's acknowledgements, and its
+        # coming online (a cue to re-send what it has not acknowledged: it may never have had
+        # a session on this broker before); results for the listener.
+        topics = [(wire.subscription(self.user, "ack"), 1),
+                  (wire.subscription(self.user, "status"), 1)]
+        if self.listener is not None:
+            topics.append((wire.subscription(self.user, "result"), 1))
+        client.subscribe(topics)
         with self._cond:
             # paho re-sends its own in-flight QoS 1 messages; we re-send the rest. The
             # attempt counts as done only together with the connected state, so a closing
@@ -503,21 +527,29 @@ class Publisher:
                             "background", self.settings.url, reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: object,
-                    message: mqtt.MQTTMessage) -> None:
+                    msg: mqtt.MQTTMessage) -> None:
         try:
-            _, decoded = wire.decode(message.topic, message.payload)
-        except wire.WireError as exc:
-            log.debug("ignored a message on %s: %s", message.topic, exc.reason)
+            _, message = wire.decode(msg.topic, msg.payload)
+        except wire.WireError as exc:  # a bad payload from someone else must not stop us
+            self._warn_once(f"incoming:{exc.field}", "repfit ignored a message on %s (%s)",
+                            msg.topic, exc.reason)
             return
-        with self._cond:
-            if isinstance(decoded, wire.Ack):
-                self._host_acks.append(decoded.assignment_id)
-            elif isinstance(decoded, wire.Status) and decoded.role == "host" and \
-                    decoded.online and not message.retain:
+        if isinstance(message, wire.Ack):
+            with self._cond:
+                self._host_acks.append(message.assignment_id)
+                self._cond.notify_all()
+            return
+        if isinstance(message, wire.Status) and message.role == "host" and message.online \
+                and not msg.retain:
+            with self._cond:
                 self._resend = True
-            else:
-                return
-            self._cond.notify_all()
+                self._cond.notify_all()
+        if self.listener is not None:
+            try:
+                self.listener(message)
+            except Exception as exc:
+                self._warn_once(f"listener:{type(exc).__name__}", "repfit: message hook "
+                                "failed (%s: %s)", type(exc).__name__, exc)
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
                     reason_code: mqtt.ReasonCode, properties: object) -> None:
