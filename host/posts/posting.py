@@ -12,7 +12,7 @@ from repfit.config import Config
 from repfit.host.posts.planner import PostPlanner
 from repfit.host.posts.poster import Poster
 from repfit.host.posts.settings import PostSettings, build_poster, load_settings
-from repfit.host.posts.worker import OutboxWorker
+from repfit.host.posts.worker import OutboxWorker, quiet_libraries
 from repfit.host.store import Store
 
 __all__ = ["Posting", "posters_for", "start_posting"]
@@ -30,6 +30,7 @@ class Posting:
 
 def posters_for(settings: PostSettings) -> tuple[dict[str, Poster], list[str]]:
     """A poster per usable service, and one line per service that stays off."""
+    quiet_libraries()
     posters: dict[str, Poster] = {}
     problems = list(settings.problems)
     for service in settings.services:

@@ -35,6 +35,7 @@ SERVICES: Mapping[str, Mapping[str, str]] = {
     "webhook": {"url": "REPFIT_WEBHOOK_URL"},
 }
 _RULES: Mapping[str, LengthRule] = {"x": X, "mastodon": MASTODON, "bluesky": BLUESKY}
+_WEB_URL = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -126,6 +127,8 @@ def _secrets(kind: str, key: str, table: Mapping[str, Any], env: Mapping[str, st
         if not isinstance(value, str) or value != value.strip() or any(
                 c.isspace() for c in value):
             raise _Problem(f"{key}.{name}: malformed (expected one word without spaces)")
+        if name == "url" and not _WEB_URL.match(value):
+            raise _Problem(f"{key}.{name}: malformed (expected an http:// or https:// URL)")
         out[name] = Secret(value)
     return out
 
@@ -141,7 +144,8 @@ def _service(name: str, table: object, quiet_default: object, env: Mapping[str, 
     if kind not in SERVICES:
         raise _Problem(f"{key}.service: expected one of {', '.join(SERVICES)}, got {kind!r}")
     options = {k: v for k, v in table.items() if k not in SERVICES[kind]}
-    if kind == "mastodon" and not isinstance(options.get("instance"), str):
+    if kind == "mastodon" and not (isinstance(options.get("instance"), str)
+                                   and _WEB_URL.match(options["instance"])):
         raise _Problem(f"{key}.instance: expected the server's URL, e.g. "
                        "\"https://mastodon.social\"")
     if kind == "bluesky" and not isinstance(options.get("handle"), str):

@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -30,7 +31,7 @@ from repfit.host.posts.poster import (
 )
 from repfit.host.store import OutboxItem, Store
 
-__all__ = ["OutboxWorker", "backoff_s"]
+__all__ = ["OutboxWorker", "backoff_s", "quiet_libraries"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ _CHATTY = ("oauthlib", "requests_oauthlib", "tweepy", "mastodon", "httpx", "http
 
 
 def quiet_libraries() -> None:
+    """Keep the HTTP and OAuth libraries' loggers at WARNING (see ``_CHATTY``)."""
     for name in _CHATTY:
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -113,8 +115,11 @@ class OutboxWorker:
                 if self.periodic is not None:
                     self.periodic()
                 self.run_once()
-            except Exception:  # a bug must not end posting for the session
-                log.exception("outbox worker")
+            except Exception as exc:  # a bug must not end posting for the session
+                # Where, not what: a library's message may quote a URL that holds a key.
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                log.error("outbox worker: unexpected %s at %s:%s; the item stays queued",
+                          type(exc).__name__, frame.filename, frame.lineno)
             self._wake.wait(self.poll_s)
             self._wake.clear()
 

@@ -325,3 +325,25 @@ def test_repfit_starts_without_the_posting_extra(tmp_path: Path) -> None:
                           env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")})
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'repfit[social]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_malformed_webhook_url_is_reported_without_its_value(tmp_path: Path) -> None:
+    text = '[posts.hook]\nservice = "webhook"\nurl = "hooks.example.net/T0/SECRETVALUE"\n'
+    settings = load_settings(load(write_config(tmp_path, text), env={}), env={})
+    (line,) = settings.problems
+    assert line.startswith("posts.hook.url: malformed (expected an http:// or https:// URL)")
+    assert "SECRETVALUE" not in line and settings.services == ()
+
+
+def test_a_test_post_logs_no_key_even_at_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    config = write_config(tmp_path, CONFIG, 0o644)
+    caplog.set_level(logging.DEBUG)
+    with respx.mock as router:
+        router.post(KEYS["webhook"].reveal()).mock(return_value=httpx.Response(500))
+        assert run(["-vv", "--config", str(config), "post", "--test", "webhook",
+                    "--data-dir", str(tmp_path)], ENV, monkeypatch) == 5
+    for secret in SECRETS:
+        assert secret not in caplog.text
