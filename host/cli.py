@@ -253,16 +253,19 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
 
     if not args.user:
         cfg.check("user")
+    # A signing key that was meant but cannot be used must not turn into accepting anyone.
+    cfg.check("signing_key")
     user = args.user or cfg.user
     data_dir = args.data_dir or cfg.data_dir
     observer = ConsoleObserver()
     settings = _settings(args, cfg)
     player = default_player(data_dir / "cues") if args.sound else None
     with Store.in_dir(data_dir) as store:
-        posting = _start_posting(args, cfg, store, user, data_dir, observer.console.print)
-        async with Bus(settings, user=user, role="host", persistent=True) as bus:
+        async with Bus(settings, user=user, role="host", persistent=True,
+                       signing_key=cfg.signing_key) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
+            posting = _start_posting(args, cfg, store, user, data_dir, observer.console.print)
             try:
                 host = WorkoutHost(bus, store, observer=observer, player=player,
                                    posts=posting.planner.plan if posting else None)
