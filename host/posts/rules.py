@@ -53,7 +53,9 @@ class PostingRule:
 
 def eligible(rule: PostingRule, verified: bool) -> bool:
     """Whether a result may be posted at all: verified by the host (or honour-mode allowed).
-    The one check that a "signed results only" setting joins."""
+    The one check that any further condition (such as "signed results only", should results
+    ever be stored from elsewhere) joins; today the host refuses unsigned assignments before
+    storing anything when a signing key is set."""
     return verified or rule.honour_mode
 
 
