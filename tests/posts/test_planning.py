@@ -347,3 +347,20 @@ def test_a_test_post_logs_no_key_even_at_debug(tmp_path: Path, monkeypatch: pyte
                     "--data-dir", str(tmp_path)], ENV, monkeypatch) == 5
     for secret in SECRETS:
         assert secret not in caplog.text
+
+
+def test_a_set_in_quiet_hours_is_queued_for_their_end(tmp_path: Path) -> None:
+    text = CONFIG.replace('timezone = "Europe/Paris"',
+                          'timezone = "Europe/Paris"\nquiet_hours = "22:00-07:30"')
+    cfg = load(write_config(tmp_path, text, 0o644), env=ENV)
+    with Store.in_dir(tmp_path) as store:
+        a = wire.Assignment(id="late", exercise="pushup", target=10)
+        store.add_assignment("ada", a, at("2026-12-04T23:00"))
+        r = wire.Result(assignment_id="late", exercise="pushup", completed=False,
+                        outcome="deadline", reps=2, target=10,
+                        finished_at=at("2026-12-04T23:05"))
+        planner = PostPlanner(load_settings(cfg, env=ENV), store, {"x": X},
+                              clock=lambda: at("2026-12-04T23:05"))
+        posts = planner.plan("ada", r)
+    assert {p.service for p in posts} == {"x", "webhook"}
+    assert all(p.not_before == at("2026-12-05T07:30") for p in posts)
