@@ -11,6 +11,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX results_by_user_time ON results(user, finished_at);
     """,
-    # posts: the outbox of accountability posts (repfit.host.posts), one row per service and
+    # 2: the outbox of accountability posts (repfit.host.posts), one row per service and
     # post; ``key`` is the idempotency key that keeps a post from being queued or sent twice.
     """
     CREATE TABLE post_outbox (
@@ -182,10 +183,11 @@ class Store:
             return cur.rowcount == 1
 
     def add_result(self, user: str, r: wire.Result, posts: Sequence[QueuedPost] = (),
-                   now: float = 0.0) -> None:
+                   now: float | None = None) -> None:
         """Record a verified result (once per assignment; a second write is ignored) and queue
         its ``posts`` in the same transaction: a result is never stored without its posts,
-        nor a post queued for a result that was not stored. ``now`` stamps the posts."""
+        nor a post queued for a result that was not stored. ``now`` (epoch seconds, default the
+        clock) stamps the posts."""
         with self._transaction():
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -208,13 +210,14 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def queue_posts(self, posts: Sequence[QueuedPost], now: float) -> int:
+    def queue_posts(self, posts: Sequence[QueuedPost], now: float | None = None) -> int:
         """Queue posts that belong to no single result (daily summaries, test posts); how
         many were new (a key already queued is ignored)."""
         with self._transaction():
             return self._queue_posts(posts, now)
 
-    def _queue_posts(self, posts: Sequence[QueuedPost], now: float) -> int:
+    def _queue_posts(self, posts: Sequence[QueuedPost], now: float | None) -> int:
+        now = time.time() if now is None else now
         added = 0
         for p in posts:
             cur = self._db.execute(
@@ -226,9 +229,10 @@ class Store:
             added += cur.rowcount
         return added
 
-    def outbox_update(self, item_id: int, state: str, now: float, *, not_before: float | None
-                      = None, error: str | None = None, receipt: str | None = None,
-                      attempt: bool = False, told: bool | None = None) -> None:
+    def outbox_update(self, item_id: int, state: str, now: float, *,
+                      not_before: float | None = None, error: str | None = None,
+                      receipt: str | None = None, attempt: bool = False,
+                      told: bool | None = None) -> None:
         """Move an outbox row to ``state`` (one committed write: see `OUTBOX_STATES`)."""
         if state not in OUTBOX_STATES:
             raise ValueError(f"unknown outbox state {state!r}")

@@ -26,7 +26,7 @@ class SlowStore(Store):
     writing = threading.Event()
 
     def add_result(self, user: str, r: wire.Result, posts: Sequence[QueuedPost] = (),
-                   now: float = 0.0) -> None:
+                   now: float | None = None) -> None:
         self.writing.set()
         time.sleep(0.5)
         super().add_result(user, r, posts, now)
@@ -70,7 +70,7 @@ class FailingOnceStore(Store):
     failed = False
 
     def add_result(self, user: str, r: wire.Result, posts: Sequence[QueuedPost] = (),
-                   now: float = 0.0) -> None:
+                   now: float | None = None) -> None:
         if not self.failed:
             self.failed = True
             raise sqlite3.OperationalError("database is locked")

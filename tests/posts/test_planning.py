@@ -169,7 +169,7 @@ def test_a_streak_milestone_is_posted_once(tmp_path: Path) -> None:
                               clock=lambda: at("2026-12-03T09:05"))
         kinds = sorted(p.kind for p in planner.plan("ada", r) if p.service == "x")
         assert kinds == ["milestone", "set"]
-        store.add_result("ada", r, posts=planner.plan("ada", r), now=0)
+        store.add_result("ada", r, posts=planner.plan("ada", r))
         r2 = wire.Result(assignment_id="fourth", exercise="pushup", completed=True,
                          outcome="target_reached", reps=10, target=10,
                          finished_at=at("2026-12-03T10:00"))
