@@ -24,7 +24,10 @@ from repfit.host.posts.settings import PostSettings, ServiceSettings
 from repfit.host.posts.template import PostFacts
 from repfit.host.store import QueuedPost, Store
 
-__all__ = ["PostPlanner", "post_key"]
+__all__ = ["WINDOW_DAYS", "PostPlanner", "post_key"]
+
+#: How far back a post's facts read by default (longer than the longest default milestone).
+WINDOW_DAYS = 400
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,13 @@ class PostPlanner:
     def tz(self) -> ZoneInfo:
         return self.settings.tz
 
-    def _records(self, user: str) -> list[stats.Record]:
+    def _records(self, user: str, now: float) -> list[stats.Record]:
+        """The user's records of the last `WINDOW_DAYS` (all of them only when the streak
+        reaches back that far): the cost of a post stays flat as the history grows."""
+        since = now - WINDOW_DAYS * 86400
+        recent = [stats.Record(*row) for row in self.store.records(user, since)]
+        if stats.compute(recent, user, now, self.tz).streak_days < WINDOW_DAYS - 2:
+            return recent
         return [stats.Record(*row) for row in self.store.records(user)]
 
     def plan(self, user: str, result: wire.Result, verified: bool = True) -> list[QueuedPost]:
@@ -81,7 +90,7 @@ class PostPlanner:
         if not self.settings.services:
             return []
         now = self.clock()
-        records = self._records(user)  # with or without this result: both are handled
+        records = self._records(user, now)  # with or without this result: both handled
         same = result.assignment_id
         before = [rec._replace(result=None) if rec.assignment.id == same else rec
                   for rec in records]
@@ -121,7 +130,7 @@ class PostPlanner:
                if not self.store.outbox_keys(post_key(s.name, user, "daily", day.isoformat()))]
         if not due:
             return []
-        facts = post_facts.daily_facts(self._records(user), user, now, self.tz)
+        facts = post_facts.daily_facts(self._records(user, now), user, now, self.tz)
         return [self._post(s, user, "daily", day.isoformat(), facts, now) for s, day in due]
 
     def test_post(self, service: ServiceSettings, user: str) -> QueuedPost:
