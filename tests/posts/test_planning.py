@@ -364,3 +364,24 @@ def test_a_set_in_quiet_hours_is_queued_for_their_end(tmp_path: Path) -> None:
         posts = planner.plan("ada", r)
     assert {p.service for p in posts} == {"x", "webhook"}
     assert all(p.not_before == at("2026-12-05T07:30") for p in posts)
+
+
+def test_a_streak_longer_than_the_window_is_counted_whole(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from repfit.host.posts.planner import WINDOW_DAYS
+
+    cfg = load(write_config(tmp_path, CONFIG, 0o644), env=ENV)
+    first = date(2026, 12, 4) - timedelta(days=WINDOW_DAYS + 5)
+    with Store.in_dir(tmp_path) as store:
+        for k in range(WINDOW_DAYS + 5):
+            stored_day(store, (first + timedelta(days=k)).isoformat(), 1)
+        a = wire.Assignment(id="today", exercise="pushup", target=10)
+        store.add_assignment("ada", a, at("2026-12-04T09:00"))
+        r = wire.Result(assignment_id="today", exercise="pushup", completed=True,
+                        outcome="target_reached", reps=10, target=10,
+                        finished_at=at("2026-12-04T09:05"))
+        planner = PostPlanner(load_settings(cfg, env=ENV), store, {"x": X},
+                              clock=lambda: at("2026-12-04T09:05"))
+        (post,) = [p for p in planner.plan("ada", r) if p.service == "x"]
+    assert f"Streak {WINDOW_DAYS + 6}." in post.text
