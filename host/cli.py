@@ -13,7 +13,7 @@ from pathlib import Path
 from repfit import __version__
 from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
 from repfit.host.sources import SourceError, WearableSource
-from repfit.host.store import StoreError
+from repfit.host.store import StoreDamaged, StoreError
 
 __all__ = ["build_parser", "main"]
 
@@ -198,8 +198,8 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     data_dir = args.data_dir or cfg.data_dir
     observer = ConsoleObserver()
     settings = _settings(args, cfg)
-    player = default_player(data_dir / "cues") if args.sound else None
-    with Store.in_dir(data_dir) as store:
+    with Store.recovering(data_dir) as store:
+        player = default_player(data_dir / "cues") if args.sound else None
         async with Bus(settings, user=user, role="host") as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
@@ -257,12 +257,17 @@ def _cmd_history(args: Args) -> int:
     import time
 
     from repfit.host.console import describe_result
-    from repfit.host.store import Store
+    from repfit.host.store import Store, StoreMissing
 
     cfg = _config(args)
     user = args.user or cfg.user
-    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
-        results = store.results(user, since=time.time() - args.since_days * 86400)
+    data_dir = args.data_dir or cfg.data_dir
+    try:
+        with Store.read_only_in(data_dir) as store:     # creates nothing
+            results = store.results(user, since=time.time() - args.since_days * 86400)
+    except StoreMissing:
+        print(f"no results for {user}: nothing stored yet in {data_dir}")
+        return 0
     if not results:
         print(f"no results for {user} in the last {args.since_days:g} days")
     for r in results:
@@ -286,8 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConnectionError, SourceError) as exc:
         print(f"repfit: {exc}", file=sys.stderr)
         return 3
+    except StoreDamaged as exc:
+        print(f"repfit: {exc} (it was left untouched; `repfit host` keeps it aside under a "
+              "timestamped name and starts a new one)", file=sys.stderr)
+        return 4
     except StoreError as exc:
-        print(f"repfit: {exc} (it was left untouched)", file=sys.stderr)
+        print(f"repfit: {exc}", file=sys.stderr)
         return 4
 
 

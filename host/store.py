@@ -13,6 +13,7 @@ A file that SQLite cannot read is `StoreDamaged`: the host moves it aside
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -24,6 +25,8 @@ from types import TracebackType
 from repfit import wire
 
 __all__ = ["FILE_NAME", "SavedSet", "Store", "StoreDamaged", "StoreError", "StoreMissing"]
+
+log = logging.getLogger(__name__)
 
 #: The database's name inside a data directory.
 FILE_NAME = "repfit.sqlite3"
@@ -158,8 +161,12 @@ class Store:
                                  ) from None
         try:
             if read_only:
-                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                           check_same_thread=False, isolation_level=None)
+                # With no write-ahead log beside it, no host has the file open: reading it
+                # as immutable leaves no -wal/-shm files behind.
+                idle = not self.path.with_name(self.path.name + "-wal").exists()
+                uri = f"{self.path.resolve().as_uri()}?mode=ro{'&immutable=1' * idle}"
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                           isolation_level=None)
             else:
                 self._db = sqlite3.connect(self.path, check_same_thread=False,
                                            isolation_level=None)
@@ -189,6 +196,18 @@ class Store:
     @classmethod
     def in_dir(cls, data_dir: Path | str, *, read_only: bool = False) -> Store:
         return cls(Path(data_dir) / FILE_NAME, read_only=read_only)
+
+    @classmethod
+    def recovering(cls, data_dir: Path | str) -> Store:
+        """The store of ``data_dir`` for the host: a damaged file is moved aside (one line
+        says where) and a fresh one is started, so the host can go on verifying."""
+        path = Path(data_dir) / FILE_NAME
+        try:
+            return cls(path)
+        except StoreDamaged as exc:
+            kept = cls.set_aside(path)
+            log.warning("%s; kept it as %s and started a new one", exc, kept.name)
+            return cls(path)
 
     @classmethod
     def read_only_in(cls, data_dir: Path | str) -> Store:

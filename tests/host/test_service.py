@@ -8,8 +8,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from repfit import wire
 from repfit.config import MqttSettings
 from repfit.host.athlete import Athlete, recording_for

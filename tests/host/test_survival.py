@@ -274,7 +274,7 @@ def test_a_result_stored_while_the_broker_was_down_is_published_at_the_next_star
                     await asyncio.sleep(0.1)
                 return result
             finally:
-                out, err = stop(again)
+                _, err = stop(again)
                 assert "publishing 1 result(s) stored while the broker could not be " \
                        "reached" in err, err
 
