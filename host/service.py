@@ -31,7 +31,7 @@ from typing import Protocol
 
 from repfit import wire
 from repfit.host.audio import CuePlayer
-from repfit.host.bus import Bus
+from repfit.host.bus import Bus, BusError
 from repfit.host.intake import SampleGate
 from repfit.host.leadership import Leadership
 from repfit.host.log_limit import RateLimitedLog
@@ -222,6 +222,7 @@ class WorkoutHost:
             notify(text)
 
     async def _message_loop(self) -> None:
+        await self._advance()        # after a restart: what was queued when it failed
         async for incoming in self.bus.messages():
             await self.handle(incoming.message, incoming.topic)
 
@@ -346,8 +347,11 @@ class WorkoutHost:
         changed = self.leadership.seen(client_id, status)
         if self.leadership.must_reannounce:
             # Our Last Will was published while we were cut off: we come back as the newest.
-            log.warning("the broker lost us for a while; announcing this host again")
-            self.bus.announce()
+            try:
+                self.bus.announce()
+            except BusError:        # the bus is closing: our own goodbye came back
+                return
+            log.warning("the broker lost us for a while; announced this host again")
             self.leadership.reannounced(self.clock())
             changed = True
         if not changed:
