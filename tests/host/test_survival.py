@@ -281,3 +281,67 @@ def test_a_result_stored_while_the_broker_was_down_is_published_at_the_next_star
     assert asyncio.run(watch_result()) == stored
     with Store(db) as store:
         assert store.unpublished_results(user) == []
+
+
+# ------------------------------------------------------------ two hosts for one user
+
+
+def test_two_hosts_one_verifies_the_other_takes_over_at_its_last_will(
+        mosquitto: MqttSettings, user: str, tmp_path: Path) -> None:
+    rec = simulate_set("squat", reps=16, seed=9, cadence_s=2.0, rest_before_s=2.0,
+                       rest_after_s=2.0)
+    parts = batches(rec.t, rec.acc)
+    split = next(i for i in range(len(parts)) if count(parts[:i]) >= 5)
+    before, after = count(parts[:split]), count(parts[split:])
+    short = simulate_set("squat", reps=4, seed=2, rest_before_s=2.0, rest_after_s=2.0)
+    first_set = batches(short.t + rec.t[-1] + 10.0, short.acc)
+    now = time.time()
+    a1 = wire.Assignment(id=f"one-{user}", exercise="squat", target=count(first_set),
+                         issued_at=now)
+    a2 = wire.Assignment(id=f"two-{user}", exercise="squat", target=before + after,
+                         issued_at=now)
+    leader_dir, standby_dir = tmp_path / "leader", tmp_path / "standby"
+
+    async def scenario() -> tuple[list[wire.Result], subprocess.Popen[str], str]:
+        hosts: set[str] = set()
+        results: list[wire.Result] = []
+        async with Bus(mosquitto, user=user, role="trainer") as bus:
+            await bus.subscribe("status", "progress", "result")
+            leader = start_host(mosquitto, user, leader_dir)
+            await wait_for(bus, host_online(hosts))
+            standby = start_host(mosquitto, user, standby_dir)
+            await wait_for(bus, host_online(hosts))
+            try:
+                bus.publish(a1)
+                await stream(bus, first_set)
+                r1 = await wait_for(bus, lambda m: isinstance(m, wire.Result))
+                assert isinstance(r1, wire.Result)
+                results.append(r1)
+                bus.publish(a2)
+                await stream(bus, parts[:split])
+                await wait_for(bus, lambda m: isinstance(m, wire.Progress)
+                               and m.assignment_id == a2.id and m.reps >= before)
+            finally:
+                leader.send_signal(signal.SIGKILL)
+                _, leader_err = leader.communicate(timeout=30)
+            killed_at = time.time()
+            # The standby takes over at the leader's Last Will; then the set goes on.
+            await wait_for(bus, lambda m: isinstance(m, wire.Progress)
+                           and m.assignment_id == a2.id and m.at >= killed_at)
+            await stream(bus, parts[split:])
+            r2 = await wait_for(bus, lambda m: isinstance(m, wire.Result)
+                                and m.assignment_id == a2.id)
+            assert isinstance(r2, wire.Result)
+            results.append(r2)
+            return results, standby, leader_err
+
+    (r1, r2), standby, leader_err = asyncio.run(scenario())
+    _, standby_err = stop(standby)
+    assert r1.completed and r2.completed and r2.reps == before + after, standby_err
+    assert f"verifying {a1.id}" in leader_err and f"verifying {a2.id}" in leader_err
+    assert f"verifying {a1.id}" not in standby_err
+    assert "standing by: host repfit-host-" in standby_err
+    assert "this host now verifies" in standby_err
+    assert f"taking over {a2.id} at {before} reps counted by the previous host" in standby_err
+    with Store.in_dir(standby_dir) as store:       # the standby recorded both results
+        assert [r.assignment_id for r in store.results(user)] == [a1.id, a2.id]
