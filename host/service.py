@@ -299,7 +299,10 @@ class WorkoutHost:
         session = self.active
         if session is None or len(batch) == 0:
             return
-        if not self.gate.admit(batch.device, len(batch)):
+        admitted = self.gate.admit(batch.device, len(batch))
+        while self.gate.evicted:
+            session.forget(self.gate.evicted.pop())
+        if not admitted:
             return
         now = self.clock()
         progress = session.feed(batch, now)

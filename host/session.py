@@ -99,6 +99,13 @@ class Session:
         issued = min(a.issued_at, self.started_at) if a.issued_at else self.started_at
         return issued + min(a.deadline_s, MAX_DEADLINE_S)
 
+    def forget(self, device: str) -> None:
+        """Drop a device's counter if it has counted nothing (its place went to another
+        device); one that counted keeps its counter, so the set's count never goes down."""
+        counter = self.counters.get(device)
+        if counter is not None and counter.count == 0 and counter.hold_seconds is None:
+            del self.counters[device]
+
     def _counter(self, device: str) -> RepCounter:
         counter = self.counters.get(device)
         if counter is None:

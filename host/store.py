@@ -110,8 +110,13 @@ class SavedSet:
 def _is_damage(exc: sqlite3.DatabaseError) -> bool:
     """Corrupt or not a database at all, as opposed to busy, locked, read-only or full."""
     code = getattr(exc, "sqlite_errorcode", None)
-    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or not isinstance(
+    return code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or not isinstance(
         exc, sqlite3.OperationalError)
+
+
+# SQLite's primary result codes for a damaged file and for a file that is not a database.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
 
 
 class StoreError(RuntimeError):

@@ -42,6 +42,21 @@ def test_at_most_n_devices_at_once_and_new_ones_get_one_line(
     assert gate.devices == ["wrist", "phone"]
 
 
+def test_stray_devices_cannot_lock_a_streaming_one_out() -> None:
+    clock = Clock()
+    gate = SampleGate(max_devices=3, clock=clock)
+    for i in range(100):                         # invented names, one sample each:
+        assert not gate.admit(f"fake{i}", 1)     # they take places but cost no counting
+    assert gate.admit("wrist", 25)               # a real batch takes a stray one's place
+    for i in range(100, 10_000):
+        gate.admit(f"fake{i}", 1)
+        if i % 500 == 0:
+            clock.now += 0.25
+            assert gate.admit("wrist", 25)       # and keeps it while it streams
+    assert "wrist" in gate.devices and len(gate.devices) == 3
+    assert len(gate.evicted) <= 12
+
+
 def test_samples_per_second_per_device_are_capped() -> None:
     clock = Clock()
     gate = SampleGate(max_rate_hz=100.0, burst_s=2.0, clock=clock)
