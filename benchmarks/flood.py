@@ -207,8 +207,9 @@ def run_once(name: str, with_flood: bool, rate: float, flood_s: float, target: i
 
 def describe(runs: list[Run], rate: float, command: str) -> str:
     base, flooded = runs
-    rows = ["| run | verified | reps | idle RSS (MiB) | peak RSS (MiB) | peak / idle | host CPU (s) "
-            "| log lines | messages sent (rate) |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| run | verified | reps | idle RSS (MiB) | peak RSS (MiB) | peak / idle "
+            "| host CPU (s) | log lines | messages sent (rate) |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         res = r.result
         rate_text = f"{r.sent:,} ({r.sent / r.flood_s:,.0f}/s)" if r.flood_s else "-"
