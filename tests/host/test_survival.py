@@ -91,6 +91,7 @@ async def stream(bus: Bus, parts: list[wire.SampleBatch], rate: float = 4.0) -> 
         await asyncio.sleep(len(b) / 50.0 / rate)
 
 
+@pytest.mark.slow
 def test_a_counted_rep_survives_kill_9(mosquitto: MqttSettings, user: str,
                                        tmp_path: Path) -> None:
     rec = simulate_set("squat", reps=16, seed=7, cadence_s=2.0, rest_before_s=2.0,
@@ -286,6 +287,7 @@ def test_a_result_stored_while_the_broker_was_down_is_published_at_the_next_star
 # ------------------------------------------------------------ two hosts for one user
 
 
+@pytest.mark.slow
 def test_two_hosts_one_verifies_the_other_takes_over_at_its_last_will(
         mosquitto: MqttSettings, user: str, tmp_path: Path) -> None:
     rec = simulate_set("squat", reps=16, seed=9, cadence_s=2.0, rest_before_s=2.0,
