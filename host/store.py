@@ -193,7 +193,9 @@ class Store:
             if _is_damage(exc):
                 raise StoreDamaged(f"{self.path} is not a usable repfit database: {exc}"
                                    ) from None
-            raise StoreError(f"cannot use {self.path}: {exc}") from None
+            hint = "" if read_only else (" (the data directory must be writable; choose "
+                                         "another with --data-dir)")
+            raise StoreError(f"cannot use {self.path}: {exc}{hint}") from None
         except StoreError:
             self._db.close()
             raise

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from repfit import wire
 from repfit.config import MqttSettings
@@ -103,3 +104,23 @@ def test_count_plot_creates_no_folder(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out.png").is_file()
     assert list(home.iterdir()) == []
+
+
+def test_a_read_only_data_dir_is_one_line(tmp_path: Path, mosquitto: MqttSettings) -> None:
+    data, view = tmp_path / "data", tmp_path / "read-only"
+    data.mkdir()
+    view.mkdir()
+    Store.in_dir(data).close()
+    mounted = subprocess.run(["mount", "--bind", str(data), str(view)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot make a read-only bind mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
+        proc = run(tmp_path, "host", "--broker", mosquitto.url, "--user", "ada", "--data-dir",
+                   str(view), "--no-sound")
+    finally:
+        subprocess.run(["umount", str(view)], check=False)
+    assert proc.returncode == 4, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"cannot use {view / 'repfit.sqlite3'}" in line
+    assert "the data directory must be writable" in line and "Traceback" not in proc.stderr
