@@ -164,6 +164,8 @@ class Store:
                 raise StoreError(f"cannot use {self.path.parent} as the data directory: "
                                  f"{exc.strerror or exc} (choose another with --data-dir)"
                                  ) from None
+        if not read_only and self.path.exists():
+            self._check_before_writing()
         try:
             if read_only:
                 # With no write-ahead log beside it, no host has the file open: reading it
@@ -238,6 +240,26 @@ class Store:
             if extra.exists():
                 extra.rename(target.with_name(target.name + suffix))
         return target
+
+    def _check_before_writing(self) -> None:
+        """Look for damage through a read-only connection first: a read-write connection
+        to a damaged file could checkpoint into it or delete its write-ahead log, and
+        what is set aside must be what was found."""
+        try:
+            probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return                      # the read-write open below says what is wrong
+        try:
+            (verdict,) = probe.execute("PRAGMA quick_check(1)").fetchone()
+            if verdict != "ok":
+                raise StoreDamaged(f"{self.path} is not a usable repfit database: database "
+                                   f"disk image is malformed ({verdict})")
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise StoreDamaged(f"{self.path} is not a usable repfit database: {exc}"
+                                   ) from None
+        finally:
+            probe.close()
 
     def _check(self) -> None:
         """Read the header and run SQLite's quick check: damage is found now, at start,

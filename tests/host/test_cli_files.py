@@ -56,7 +56,7 @@ def test_the_host_keeps_a_damaged_file_aside_and_starts_afresh(
         host.terminate()
         _, err = host.communicate(timeout=30)
     assert "repfit host for" in first, err
-    (kept,) = tmp_path.glob("repfit.sqlite3.damaged-*")
+    (kept,) = tmp_path.glob("repfit.sqlite3.damaged-*[0-9]")
     assert kept.read_bytes()[:4096] == bytes(damaged[:4096])
     assert "is not a usable repfit database" in err and f"kept it as {kept.name}" in err
     assert "Traceback" not in err
