@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from repfit import wire
@@ -101,7 +102,7 @@ class ConsoleObserver:
 
     def health(self, text: str) -> None:
         """A task of the host failed and was restarted, or the host's role changed."""
-        self.console.print(f"[yellow]host[/] {text}", markup=True, highlight=False)
+        self.console.print("[yellow]host[/] " + escape(text), highlight=False)
 
     def close(self) -> None:
         for bar, _ in self._bars.values():
