@@ -32,7 +32,7 @@ from typing import Protocol
 from repfit import wire
 from repfit.host.audio import CuePlayer
 from repfit.host.bus import Bus, BusError
-from repfit.host.intake import SampleGate
+from repfit.host.intake import MAX_CUES_HZ, MAX_PENDING, SampleGate, TokenBucket
 from repfit.host.leadership import Leadership
 from repfit.host.log_limit import RateLimitedLog
 from repfit.host.session import Session
@@ -142,6 +142,7 @@ class WorkoutHost:
         self._kept: dict[str, _Kept] = {}
         self._peer_progress: dict[str, wire.Progress] = {}
         self._cues: asyncio.Queue[wire.Cue] = asyncio.Queue(CUE_BACKLOG)
+        self._cue_rate = TokenBucket(MAX_CUES_HZ, 2 * MAX_CUES_HZ)
         self._limiter = RateLimitedLog(log, interval_s=30.0)
 
     @property
@@ -257,6 +258,10 @@ class WorkoutHost:
     async def _on_assignment(self, a: wire.Assignment) -> None:
         if a.id in self._known or a.id in self._settled:
             return
+        if len(self.pending) >= MAX_PENDING:
+            self._limiter.warning("pending", "ignoring assignment %s: %d already waiting (at "
+                                  "most %d)", a.id, len(self.pending), MAX_PENDING)
+            return
         try:
             if await asyncio.to_thread(self.store.has_result, a.id):
                 self._known.add(a.id)
@@ -330,6 +335,9 @@ class WorkoutHost:
                                   "counting goes on in memory", session.assignment.id, exc)
 
     def _on_cue(self, cue: wire.Cue) -> None:
+        if not self._cue_rate.take(1.0, time.monotonic()):
+            self._limiter.warning("cues", "ignoring cues: more than %g a second", MAX_CUES_HZ)
+            return
         if self.observer:
             self.observer.cue(cue)
         if self.player is not None:
