@@ -257,6 +257,7 @@ class WorkoutHost:
 
     async def _on_assignment(self, a: wire.Assignment) -> None:
         if a.id in self._known or a.id in self._settled:
+            self._acknowledge(a)
             return
         if len(self.pending) >= MAX_PENDING:
             self._limiter.warning("pending", "ignoring assignment %s: %d already waiting (at "
@@ -266,14 +267,20 @@ class WorkoutHost:
             if await asyncio.to_thread(self.store.has_result, a.id):
                 self._known.add(a.id)
                 log.debug("assignment %s already verified; ignoring its re-delivery", a.id)
+                self._acknowledge(a)
                 return
             await asyncio.to_thread(self.store.add_assignment, self.user, a, self.clock())
+            self._acknowledge(a)  # stored: the training side may forget it
         except STORE_ERRORS as exc:
+            # Not acknowledged: the training side keeps it and sends it again.
             self._limiter.warning("store-assignment", "could not store assignment %s (%s): "
                                   "verifying it from memory", a.id, exc)
         await self._supersede(a)
         self._queue(a)
         await self._advance()
+
+    def _acknowledge(self, a: wire.Assignment) -> None:
+        self.bus.publish(wire.Ack(a.id, client_id=self.bus.client_id, at=self.clock()))
 
     async def _supersede(self, newer: wire.Assignment) -> None:
         """A newer assignment from the same training run replaces the older one of the same
