@@ -244,6 +244,8 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
 
     if not args.user:
         cfg.check("user")
+    # A signing key that was meant but cannot be used must not turn into accepting anyone.
+    cfg.check("signing_key")
     user = args.user or cfg.user
     data_dir = args.data_dir or cfg.data_dir
     observer = ConsoleObserver()
@@ -251,7 +253,8 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     with Store.recovering(data_dir) as store:
         player = default_player(data_dir / "cues") if args.sound else None
         async with Bus(settings, user=user, role="host", persistent=True,
-                       client_id=_host_client_id(user, data_dir)) as bus:
+                       client_id=_host_client_id(user, data_dir),
+                       signing_key=cfg.signing_key) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
             try:

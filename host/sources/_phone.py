@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
+from paho.mqtt.client import topic_matches_sub
 
 from repfit.config import MqttSettings, broker_settings
 from repfit.host.log_limit import RateLimitedLog
@@ -307,6 +308,10 @@ class SensorLoggerSource:
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         assert self._loop is not None
+        # A broker may hand us messages we never subscribed to (amqtt sends retained ones
+        # matching other clients' filters): those are not the phone's.
+        if not topic_matches_sub(self.topic, message.topic):
+            return
         self._loop.call_soon_threadsafe(self._enqueue, bytes(message.payload))
 
     def _enqueue(self, payload: bytes) -> None:
