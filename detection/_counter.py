@@ -3,7 +3,8 @@
 Pipeline (all state carried between batches, all of it bounded):
 
 1. clean: drop NaN/inf rows and timestamps that are not later than every earlier one;
-2. resample onto a uniform 25 Hz grid (linear, never across a gap longer than ``gap_s``);
+2. resample onto a uniform 25 Hz grid (linear interpolation, each grid point the mean of
+   two points 10 ms either side, never across a gap longer than ``gap_s``);
 3. band-pass the three axes (2nd-order Butterworth low-pass, 1st-order high-pass;
    `sosfilt` with carried ``zi``, started at steady state so gravity does not ring up as
    a fake first rep, at a typical level of the run's first second, held back for that:
