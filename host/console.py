@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from repfit import wire
+from repfit.exercises import display_name
 
 __all__ = ["ConsoleObserver", "describe_assignment", "describe_result"]
 
@@ -17,10 +18,11 @@ _UNIT_WORD = {"reps": "reps", "seconds": "s hold", "iterations": "iterations hol
 
 def describe_assignment(a: wire.Assignment) -> str:
     why = {"assigned": "", "penalty": " (penalty)", "reward": " (reward)"}[a.reason]
-    return f"{a.exercise} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
+    return f"{display_name(a.exercise, a.label)} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
 
 
-def describe_result(r: wire.Result) -> str:
+def describe_result(r: wire.Result, *, date: bool = False) -> str:
+    """One line for a result; ``date`` adds the day to the time (history spans days)."""
     done = "completed" if r.completed else "NOT completed"
     if r.unit == "reps":
         amount = f"{r.reps}/{r.target:g} reps"
@@ -28,8 +30,10 @@ def describe_result(r: wire.Result) -> str:
         amount = f"{r.hold_seconds or 0.0:.1f} s held"
     refused = f", {r.rejected} movement{'s' if r.rejected > 1 else ''} refused" if r.rejected \
         else ""
-    when = datetime.fromtimestamp(r.finished_at).strftime("%H:%M:%S") if r.finished_at else ""
-    return (f"{r.exercise}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
+    when = datetime.fromtimestamp(r.finished_at).strftime(
+        "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S") if r.finished_at else ""
+    name = display_name(r.exercise, r.label)
+    return (f"{name}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
             f"{', ' + when if when else ''})")
 
 
@@ -74,7 +78,8 @@ class ConsoleObserver:
             bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                            TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
                            console=self.console)
-            task = bar.add_task(p.exercise, total=max(p.target, 1e-9), amount="")
+            name = display_name(p.exercise, p.label)
+            task = bar.add_task(name, total=max(p.target, 1e-9), amount="")
             bar.start()
             self._bars[p.assignment_id] = (bar, task)
         bar, task = self._bars[p.assignment_id]

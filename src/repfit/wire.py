@@ -111,6 +111,8 @@ class Assignment:
     run_id: str | None = None
     experiment: str | None = None
     text: str | None = None
+    #: The user's own name for the exercise ("pompes"); ``exercise`` is the canonical one.
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ class Progress:
     rejected: int = 0
     last_reason: str | None = None
     at: float = 0.0
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ class Result:
     reason: Reason = "assigned"
     started_at: float = 0.0
     finished_at: float = 0.0
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -461,6 +465,7 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
         "run_id": ("str", {}),
         "experiment": ("str", {}),
         "text": ("str", {}),
+        "label": ("str", {}),
     },
     Cue: {
         "kind": ("str", {"choices": _CUES}),
@@ -479,6 +484,7 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
         "rejected": ("num", {"integer": True, "minimum": 0}),
         "last_reason": ("str", {}),
         "at": ("num", _NONNEG),
+        "label": ("str", {}),
     },
     Result: {
         "assignment_id": ("str", {}),
@@ -493,6 +499,7 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
         "reason": ("str", {"choices": _REASONS}),
         "started_at": ("num", _NONNEG),
         "finished_at": ("num", _NONNEG),
+        "label": ("str", {}),
     },
     Status: {
         "role": ("str", {"choices": _ROLES}),
