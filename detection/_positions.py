@@ -10,6 +10,8 @@ with a reason a person can act on, instead of counting a silent 0.
 
 from __future__ import annotations
 
+from repfit.exercises import display_name
+
 __all__ = ["POSITIONS", "countable_positions", "position_refusal", "sensor_position",
            "where_countable"]
 
@@ -37,9 +39,6 @@ _CANNOT: dict[tuple[str, str], str] = {
 """Exercise and position pairs that cannot be counted, and why (simulated sets: nothing
 or a third of the reps counted at these positions, every rep at the others)."""
 
-_SPOKEN = {"situp": "sit-ups", "jumping_jack": "jumping jacks", "pushup": "push-ups",
-           "squat": "squats", "burpee": "burpees"}
-
 
 def sensor_position(name: str) -> str:
     """The position for a name as people write it (case, spaces and hyphens ignored);
@@ -64,7 +63,7 @@ def position_refusal(exercise: str, position: str) -> str | None:
     why = _CANNOT.get((exercise, pos))
     if why is None:
         return None
-    spoken = _SPOKEN.get(exercise, exercise)
+    spoken = display_name(exercise)
     return (f"sensor position: {spoken} can't be counted from {_WHERE[pos]}: {why}; wear "
             f"the sensor on {where_countable(exercise)}")
 
