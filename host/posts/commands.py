@@ -52,8 +52,10 @@ def add_outbox_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="also list sent and dropped items")
 
 
-def _store(args: Any, cfg: Config) -> Store:
-    return Store.in_dir(args.data_dir or cfg.data_dir)
+def _store(args: Any, cfg: Config, write: bool = False) -> Store:
+    """The store; read-only (never creating a file) unless the command changes it."""
+    data_dir = args.data_dir or cfg.data_dir
+    return Store.in_dir(data_dir) if write else Store.read_only_in(data_dir)
 
 
 def run_post(args: Any, cfg: Config, tz: ZoneInfo) -> int:
@@ -75,7 +77,7 @@ def run_post(args: Any, cfg: Config, tz: ZoneInfo) -> int:
     for line in problems[len(settings.problems):]:
         print(line, file=sys.stderr)
     user = args.user or cfg.user
-    with _store(args, cfg) as store:
+    with _store(args, cfg, write=bool(args.test)) as store:
         planner = PostPlanner(settings, store, {n: p.rule for n, p in posters.items()},
                               args.data_dir or cfg.data_dir)
         if args.test:
@@ -126,7 +128,7 @@ def _test(name: str, settings: PostSettings, planner: PostPlanner, posters: dict
 
 def run_outbox(args: Any, cfg: Config) -> int:
     now = time.time()
-    with _store(args, cfg) as store:
+    with _store(args, cfg, write=args.retry is not None or args.drop is not None) as store:
         for option, item_id, state in (("--retry", args.retry, "pending"),
                                        ("--drop", args.drop, "dropped")):
             if item_id is None:
