@@ -100,3 +100,33 @@ def test_a_result_that_could_not_be_written_is_kept_and_written_later(
     assert [(r.assignment_id, r.outcome) for r in results] == [("a2", "target_reached")]
     with Store(tmp_path / "repfit.sqlite3") as store:
         assert [r.assignment_id for r in store.results(user)] == ["a2"]
+
+
+def test_a_result_stored_late_is_stored_with_its_posts(mosquitto: MqttSettings,
+                                                       tmp_path: Path, user: str) -> None:
+    """The keeper's late store queues the result's posts in the same transaction."""
+    a = wire.Assignment(id="late1", exercise="squat", target=3, issued_at=time.time())
+    rec = recording_for(a, Athlete(effort=2.0, seed=1), seed=1)
+
+    def posts(u: str, r: wire.Result) -> list[QueuedPost]:
+        return [QueuedPost(f"x:{u}:set:{r.assignment_id}", "x", u, "set", "a post", 0.0,
+                           r.assignment_id)]
+
+    async def scenario() -> None:
+        with FailingOnceStore(tmp_path / "repfit.sqlite3") as store:
+            async with Bus(mosquitto, user=user) as bus:
+                host = WorkoutHost(bus, store, posts=posts)
+                await host.handle(a)
+                await host.handle(wire.SampleBatch(device="sim", t=rec.t, acc=rec.acc))
+                assert store.outbox() == [] and not store.has_result("late1")
+                for _ in range(100):      # the first retry is a second later
+                    await host.keep_once()
+                    if store.has_result("late1"):
+                        break
+                    await asyncio.sleep(0.05)
+
+    asyncio.run(scenario())
+    with Store(tmp_path / "repfit.sqlite3") as store:
+        assert store.has_result("late1")
+        (item,) = store.outbox()
+    assert (item.key, item.kind, item.text) == (f"x:{user}:set:late1", "set", "a post")

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +27,7 @@ from repfit.host.posts.planner import PostPlanner
 from repfit.host.posts.posting import posters_for
 from repfit.host.posts.settings import load_settings
 from repfit.host.service import WorkoutHost
-from repfit.host.store import QueuedPost, Store
+from repfit.host.store import Store
 from repfit.integrations.history import HistoryStore
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -219,47 +217,6 @@ def test_the_host_queues_posts_with_the_result(mosquitto: MqttSettings, tmp_path
         (item,) = store.outbox()
     assert (item.service, item.kind, item.user) == ("x", "set", user)
     assert item.text.startswith("completed: flexions de jambes ") and "/3 reps" in item.text
-
-
-class FailingOnceStore(Store):
-    """The real SQLite store, whose first result write fails (a locked or full disk)."""
-
-    failed = False
-
-    def add_result(self, user: str, r: wire.Result, published_at: float | None = None, *,
-                   assignment: wire.Assignment | None = None, posts: Sequence[QueuedPost] = (),
-                   now: float | None = None) -> None:
-        if not self.failed:
-            self.failed = True
-            raise sqlite3.OperationalError("database is locked")
-        super().add_result(user, r, published_at, assignment=assignment, posts=posts, now=now)
-
-
-def test_a_result_stored_late_is_stored_with_its_posts(mosquitto: MqttSettings,
-                                                       tmp_path: Path, user: str) -> None:
-    cfg = load(write_config(tmp_path, CONFIG, 0o644), env=ENV)
-    a = wire.Assignment(id="late1", exercise="squat", target=3, issued_at=time.time())
-    rec = recording_for(a, Athlete(effort=2.0, seed=1), seed=1)
-
-    async def scenario() -> None:
-        with FailingOnceStore(tmp_path / "repfit.sqlite3") as store:
-            planner = PostPlanner(load_settings(cfg, env=ENV), store, {"x": X})
-            async with Bus(mosquitto, user=user) as bus:
-                host = WorkoutHost(bus, store, posts=planner.plan)
-                await host.handle(a)
-                await host.handle(wire.SampleBatch(device="sim", t=rec.t, acc=rec.acc))
-                assert store.outbox() == [] and not store.has_result("late1")
-                for _ in range(100):      # the keeper's first retry is a second later
-                    await host.keep_once()
-                    if store.has_result("late1"):
-                        break
-                    await asyncio.sleep(0.05)
-
-    asyncio.run(scenario())
-    with Store.in_dir(tmp_path) as store:
-        assert store.has_result("late1")
-        (item,) = store.outbox()
-    assert (item.key, item.kind) == (f"x:{user}:set:late1", "set")
 
 
 # ---------------------------------------------------------------------- commands
