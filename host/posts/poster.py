@@ -58,7 +58,13 @@ class RateLimited(PostError):
 
 
 class TransientFailure(PostError):
-    """5xx, a timeout or a network error: retry with backoff."""
+    """5xx, a timeout or a network error: retry with backoff. ``maybe_delivered``: the
+    request may have reached the service (a timeout waiting for its answer), so the post is
+    in doubt like an interrupted send."""
+
+    def __init__(self, service: str, reason: str, maybe_delivered: bool = False) -> None:
+        super().__init__(service, reason)
+        self.maybe_delivered = maybe_delivered
 
 
 class PermanentFailure(PostError):

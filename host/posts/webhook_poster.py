@@ -94,8 +94,13 @@ class WebhookPoster:
                                                                              self.topic),
                                        headers={"Idempotency-Key": post.key})
         except httpx.HTTPError as exc:
+            # Refused or unreachable: surely not delivered; a timeout or a broken answer
+            # after the request went out: perhaps delivered.
+            unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout,
+                                      httpx.UnsupportedProtocol))
             raise TransientFailure(self.name, f"network error reaching {self._where} "
-                                              f"({type(exc).__name__})") from None
+                                              f"({type(exc).__name__})",
+                                   maybe_delivered=not unsent) from None
         status = response.status_code
         if status == 429:
             raise RateLimited(self.name, "429 rate limited", _reset(response.headers))

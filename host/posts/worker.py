@@ -5,9 +5,9 @@ Per item: ``pending`` -> ``sending`` (committed before the service is called) ->
 A 429 waits until the reset the service gave; a 5xx or a network error is retried with
 exponential backoff and full jitter, for as long as it takes (a service down for a day
 loses nothing); a refusal (401/403, a duplicate, a tier that cannot post) marks the item
-``failed`` with the service's reason and tells the user once. An item found in ``sending``
-(the process stopped between the call and the mark) is settled by its poster's
-``in_doubt`` policy before anything is sent again.
+``failed`` with the service's reason and tells the user once. An item in ``sending`` (the
+process stopped between the call and the mark, or a timeout or a 5xx that may hide a post
+that went through) is settled by its poster's ``in_doubt`` policy before it is sent again.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from repfit.host.posts.poster import (
     PostError,
     RateLimited,
     Receipt,
+    TransientFailure,
 )
 from repfit.host.store import OutboxItem, Store
 
@@ -166,9 +167,21 @@ class OutboxWorker:
                 self._fail(item, exc.reason)
             return
         except PostError as exc:
-            self._settle_error(item, exc, "pending")
+            self._after_failed_send(item, poster, exc)
             return
         self._sent(item, receipt)
+
+    def _after_failed_send(self, item: OutboxItem, poster: Poster, exc: PostError) -> None:
+        """A transient failure may hide a post that went through (a 5xx or a timeout after
+        the service accepted it): where the service can settle that, the item stays in
+        doubt and is settled before the next try; a webhook's timeout holds the item."""
+        if isinstance(exc, TransientFailure) and poster.in_doubt in ("resend", "ask"):
+            self._settle_error(item, exc, "sending")
+        elif isinstance(exc, TransientFailure) and exc.maybe_delivered:
+            self._fail(item, f"{exc.reason}; the post may have been delivered: `repfit "
+                             f"outbox --retry {item.id}` sends it again")
+        else:
+            self._settle_error(item, exc, "pending")
 
     # ------------------------------------------------------------------ outcomes
 

@@ -169,14 +169,45 @@ def test_5xx_then_success_retries_with_backoff(store: Store) -> None:
     clock = Clock()
     w = worker(store, x_poster(), clock, [])
     w.run_once()
-    waiting = only(store)
-    assert waiting.state == "pending" and 15 <= waiting.not_before - NOW <= 30
+    waiting = only(store)   # a 5xx may hide a post that went through: in doubt
+    assert waiting.state == "sending" and 15 <= waiting.not_before - NOW <= 30
     clock.now = waiting.not_before
     w.run_once()
     sent = only(store)
     assert (sent.state, sent.attempts) == ("sent", 2)
     bodies = {c.request.body for c in responses.calls}
     assert len(bodies) == 1   # the same text each time
+
+
+@responses.activate
+def test_a_5xx_that_hid_a_post_is_not_posted_again(store: Store) -> None:
+    responses.post(X_URL, status=503, json={"detail": "Service Unavailable"})  # yet posted
+    responses.post(X_URL, status=403, json=DUPLICATE)
+    queue(store, "x")
+    clock = Clock()
+    w = worker(store, x_poster(), clock, [])
+    w.run_once()
+    clock.now = only(store).not_before
+    w.run_once()
+    settled = only(store)
+    assert (settled.state, settled.receipt) == ("sent", "already posted")
+
+
+@pytest.mark.parametrize(("error", "state"), [
+    (httpx.ConnectError("refused"), "pending"),         # never left: retried
+    (httpx.ReadTimeout("no answer"), "failed"),         # may have arrived: held for the user
+])
+def test_a_webhook_timeout_is_held_a_refusal_retried(store: Store, error: Exception,
+                                                     state: str) -> None:
+    queue(store, "webhook")
+    told: list[str] = []
+    with respx.mock as router:
+        router.post(KEYS["webhook"].reveal()).mock(side_effect=error)
+        worker(store, WebhookPoster(KEYS["webhook"], "discord"), Clock(), told).run_once()
+    item = only(store)
+    assert item.state == state
+    if state == "failed":
+        assert "may have been delivered" in (item.error or "") and len(told) == 1
 
 
 def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
@@ -198,7 +229,7 @@ def test_network_error_keeps_the_item_and_retries(store: Store) -> None:
         w.run_once()
         clock.now = only(store).not_before
     item = only(store)
-    assert item.state == "pending" and item.attempts == 5 and "network error" in item.error
+    assert item.state == "sending" and item.attempts == 5 and "network error" in item.error
 
 
 @pytest.mark.parametrize(("status", "body", "reason"), [
