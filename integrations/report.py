@@ -76,13 +76,20 @@ def assigned_line(a: wire.Assignment, user: str, hosts: Iterable[str],
 
 
 def result_line(r: wire.Result) -> str:
-    """"verified: 25/25 squats" / "not verified: 12/25 squats (deadline)"."""
+    """"verified: 25/25 squats" / "not verified: 12/25 squats (deadline)" / "cap reached:
+    100/100 squats today — training goes on" / "reported, not verified: 25/25 squats"."""
     name = display_name(r.exercise, r.label)
+    why = "" if r.reason == "assigned" else f" — {r.reason}"
+    if r.outcome == "capped":
+        # Nothing to do: the host did not announce it. Training is not held up either.
+        return f"{r.detail or f'cap reached: {r.target:g} {name} not assigned'}{why}" \
+               " — training goes on"
     if r.unit == "reps":
         amount = f"{r.reps}/{r.target:g} {name}"
     else:
         amount = f"{name} held {r.hold_seconds or 0.0:.0f} s"
-    why = "" if r.reason == "assigned" else f" — {r.reason}"
+    if not r.verified:
+        return f"reported, not verified: {amount}{why}"
     if r.completed:
         return f"verified: {amount}{why}"
     return f"not verified: {amount} ({r.outcome.replace('_', ' ')}){why}"

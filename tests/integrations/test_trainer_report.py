@@ -114,6 +114,18 @@ def test_lines_use_the_users_own_name_for_the_exercise() -> None:
     assert result_line(hold) == "not verified: plank held 12 s (cancelled)"
 
 
+def test_a_capped_or_reported_set_says_so() -> None:
+    capped = wire.Result("a3", "squat", False, "capped", 0, 25,
+                         detail="cap reached: 100/100 squats today")
+    assert result_line(capped) == "cap reached: 100/100 squats today — training goes on"
+    penalty = wire.Result("a4", "pushup", False, "capped", 0, 10, reason="penalty",
+                          label="pompes", detail="cap reached: 3/3 assignments today")
+    assert result_line(penalty) == \
+        "cap reached: 3/3 assignments today — penalty — training goes on"
+    reported = wire.Result("a5", "squat", True, "reported", 25, 25, verified=False)
+    assert result_line(reported) == "reported, not verified: 25/25 squats"
+
+
 def test_every_adapter_says_where_its_assignment_went(
         mosquitto: MqttSettings, user: str, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
