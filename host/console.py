@@ -99,6 +99,10 @@ class ConsoleObserver:
         self.results.append(r)
         self.finished.set()
 
+    def health(self, text: str) -> None:
+        """A task of the host failed and was restarted, or the host's role changed."""
+        self.console.print(f"[yellow]host[/] {text}", markup=True, highlight=False)
+
     def close(self) -> None:
         for bar, _ in self._bars.values():
             bar.stop()
