@@ -9,7 +9,7 @@ part of the target done), *missed* (the deadline came with nothing done), *cance
 happened to every assignment, not only to the finished ones.
 
 Pure: `advance` checks a transition against the table; `final_state` names the state a
-result ends in.
+result ends in; `name_assignment` is how every line the user reads names an assignment.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from typing import Final
 
 from repfit import wire
+from repfit.exercises import display_name
 from repfit.wire import State
 
 __all__ = ["FINAL_STATES", "STATES", "LifecycleError", "State", "advance", "allowed_next",
-           "final_state"]
+           "final_state", "name_assignment", "provenance"]
 
 STATES: Final = wire.STATES
 FINAL_STATES: Final[frozenset[State]] = frozenset(
@@ -78,3 +79,17 @@ def final_state(r: wire.Result) -> State:
 
 def _done_something(r: wire.Result) -> bool:
     return r.reps > 0 or (r.hold_seconds or 0.0) > 0.0
+
+
+def provenance(a: wire.Assignment) -> str:
+    """Why and where from, and its short id: "penalty, exp/run-1, a1b2c3d4"."""
+    where = "/".join(x for x in (a.experiment, a.run_id) if x)
+    parts = [a.reason] if a.reason != "assigned" else []
+    parts += [where] if where else []
+    parts.append(a.id[:8])
+    return ", ".join(parts)
+
+
+def name_assignment(a: wire.Assignment) -> str:
+    """Which assignment a line is about: "25 squats (penalty, exp/run-1, a1b2c3d4)"."""
+    return f"{a.target:g} {display_name(a.exercise, a.label)} ({provenance(a)})"

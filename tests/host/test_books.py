@@ -118,7 +118,7 @@ def test_history_shows_dates_and_says_whose_results_there_are(
     lines = out.splitlines()
     assert len(lines) == 8
     when = datetime.fromtimestamp(_t("2026-11-01T23:59")).strftime("%Y-%m-%d %H:%M:%S")
-    assert lines[-1] == f"pompes: completed - 7/7 reps (target reached, {when})"
+    assert lines[-1] == f"pompes: completed - 7/7 reps (target reached, {when}) — exp-a, ada-8"
 
 
 def test_stats_command_text_and_json(books: Path, capsys: pytest.CaptureFixture[str],
