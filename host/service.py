@@ -332,9 +332,9 @@ class WorkoutHost:
         self._known.add(a.id)
         self._settled.add(a.id)
         log.warning("%s not announced: %s", name_assignment(a), admission.detail)
+        self._publish_state(a, admission.state, result.finished_at, admission.detail)
         self._kept[a.id] = kept = _Kept(result, stored=True, assignment=a)
         self._send(kept)
-        self._publish_state(a, admission.state, result.finished_at, admission.detail)
         self.results.append(result)
         if self.observer:
             self.observer.result(result)
@@ -586,11 +586,11 @@ class WorkoutHost:
                       "kept in memory; storing it is retried until the disk allows",
                       result.assignment_id, exc)
             kept.next_try = self.clock() + 1.0
-        self._kept[result.assignment_id] = kept
-        self._send(kept)
         if assignment is not None:
             self._publish_state(assignment, final_state(result), result.finished_at,
                                 result.detail)
+        self._kept[result.assignment_id] = kept
+        self._send(kept)
         self.results.append(result)
         if self.observer:
             self.observer.result(result)
