@@ -49,7 +49,7 @@ from repfit.host.days import resolve_zone
 
 __all__ = ["LIMIT_KEYS", "Allowed", "CapRules", "Capped", "Decision", "Limits", "Pool",
            "QuietHours", "Take", "Usage", "amount_of", "decide", "limits_from_mapping",
-           "rules_from_tables", "take_of"]
+           "rules_from_tables", "run_caps", "take_of"]
 
 #: Which caps an assignment is counted against: the common ones, or the penalties' own.
 Pool = Literal["main", "penalty"]
@@ -351,6 +351,27 @@ def rules_from_tables(tables: Mapping[str, Any], user: str, source: str = "",
     quiet = _quiet_hours(merged.get("quiet_hours"), _where("quiet_hours", own, prefix) +
                          ".quiet_hours", source)
     return CapRules(limits, penalty_limits, (quiet,) if quiet else (), tz)
+
+
+def run_caps(raw: Any, key: str = "caps", source: str = "") -> dict[str, Any]:
+    """A training run's own caps (``workout(caps=...)``, ``[training.caps]``), checked the
+    way the host will read them; returned as plain data for the assignment's ``caps``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, when they are not a table of the keys ``assignments_per_day``,
+        ``reps_per_day``, ``hold_seconds_per_day``, ``quiet_hours``.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key, raw, "a table of caps, e.g. { reps_per_day = 50 }", source)
+    try:
+        CapRules().tightened(raw, source)
+    except ConfigError as exc:
+        sub = exc.key.removeprefix("caps.")
+        raise ConfigError(f"{key}.{sub}", raw.get(sub.split(".")[0]), exc.expected,
+                          source) from None
+    return {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
 
 
 def _where(key: str, own: Mapping[str, Any], prefix: str) -> str:

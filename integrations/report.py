@@ -130,7 +130,16 @@ class TrainerReport:
                         or message.assignment_id in self._results:
                     return  # someone else's, an earlier run's, or a retained repeat
                 self._results[message.assignment_id] = message
+                # A host may answer before the broker's acknowledgement reaches us (a capped
+                # assignment is answered at once): say where it went first.
+                first = None
+                if message.assignment_id not in self._announced:
+                    self._announced.add(message.assignment_id)
+                    first = assigned_line(self._sent[message.assignment_id], self.user,
+                                          self.hosts_online())
                 self._cond.notify_all()
+            if first is not None:
+                workout_log.info("%s", first)
             workout_log.info("%s", result_line(message))
 
     def delivered(self, assignment_id: str) -> None:

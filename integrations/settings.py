@@ -30,6 +30,9 @@ Example (every key optional; these are the defaults)::
     enabled = true
     exercise = "plank"
     size = 100
+
+    # [training.caps]            # this run's own daily caps, on top of the user's [caps]:
+    # reps_per_day = 50          # only stricter values count (see repfit.host.caps)
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from repfit.config import ConfigError
+from repfit.host.caps import run_caps
 from repfit.integrations.coach import CoachSettings, Rule
 
 __all__ = ["coach_settings_from_tables"]
@@ -64,7 +68,8 @@ def coach_settings_from_tables(tables: Mapping[str, Any], source: str = "") -> C
         raise ConfigError("training", raw, "a table [training]", source)
     defaults = CoachSettings()
     values: dict[str, Any] = {}
-    known = {*_INT_KEYS, *_NUM_KEYS, *_STR_KEYS, *_RULES, "seed", "higher_is_better", "menu"}
+    known = {*_INT_KEYS, *_NUM_KEYS, *_STR_KEYS, *_RULES, "seed", "higher_is_better", "menu",
+             "caps"}
     for key, value in raw.items():
         dotted = f"training.{key}"
         if key not in known:
@@ -92,6 +97,8 @@ def coach_settings_from_tables(tables: Mapping[str, Any], source: str = "") -> C
             values[key] = value
         elif key in _RULES:
             values[key] = _rule(value, getattr(defaults, key), dotted, source)
+        elif key == "caps":
+            values[key] = run_caps(value, dotted, source)
     return dataclasses.replace(defaults, **values)
 
 

@@ -229,3 +229,16 @@ def test_a_run_can_tighten_the_caps_but_not_loosen_them() -> None:
     assert rules.tightened(None) is rules
     with pytest.raises(ConfigError, match=r"caps\.timezone"):
         rules.tightened({"timezone": "UTC"})
+
+
+def test_a_runs_caps_are_checked_where_they_are_written() -> None:
+    from repfit.integrations.coach import CoachSettings
+    from repfit.integrations.settings import coach_settings_from_tables
+
+    settings = coach_settings_from_tables({"training": {"caps": {"reps_per_day": {"pompes": 5}}}})
+    assert settings.caps == {"reps_per_day": {"pompes": 5}}
+    with pytest.raises(ConfigError) as err:
+        coach_settings_from_tables({"training": {"caps": {"reps_per_day": -1}}}, "cfg.toml")
+    assert err.value.key == "training.caps.reps_per_day" and "-1" in str(err.value)
+    with pytest.raises(ValueError, match=r"caps\.nope"):
+        CoachSettings(caps={"nope": 1})
