@@ -84,7 +84,7 @@ def _done_something(r: wire.Result) -> bool:
 def provenance(a: wire.Assignment) -> str:
     """Why and where from, and its short id: "penalty, exp/run-1, a1b2c3d4"."""
     where = "/".join(x for x in (a.experiment, a.run_id) if x)
-    parts = [a.reason] if a.reason != "assigned" else []
+    parts: list[str] = [a.reason] if a.reason != "assigned" else []
     parts += [where] if where else []
     parts.append(a.id[:8])
     return ", ".join(parts)

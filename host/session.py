@@ -177,9 +177,10 @@ class Session:
         a = self.assignment
         if self.is_hold:
             reps = 0
-            held: float | None = report.hold_seconds if report.hold_seconds is not None \
+            seconds = report.hold_seconds if report.hold_seconds is not None \
                 else self.hold_target_s
-            completed = held >= self.hold_target_s
+            held: float | None = seconds
+            completed = seconds >= self.hold_target_s
         else:
             reps = report.reps if report.reps is not None else math.ceil(a.target)
             held, completed = None, reps >= a.target

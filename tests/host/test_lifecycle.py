@@ -70,3 +70,16 @@ def _result(outcome: wire.Outcome, reps: int, *, completed: bool = False,
 ])
 def test_the_state_a_result_ends_in(result: wire.Result, state: wire.State) -> None:
     assert final_state(result) == state
+
+
+def test_a_reported_set_is_what_the_user_says_and_never_verified() -> None:
+    from repfit.host.session import Session
+
+    plank = Session(wire.Assignment("p1", "plank", 60, unit="seconds"), started_at=10.0)
+    whole = plank.reported(wire.Report(), 100.0)
+    assert (whole.completed, whole.hold_seconds, whole.verified, whole.outcome) == \
+        (True, 60.0, False, "reported")
+    assert final_state(plank.reported(wire.Report(hold_seconds=30.0), 100.0)) == "partial"
+    squats = Session(wire.Assignment("s1", "squat", 25), started_at=10.0)
+    assert (squats.reported(wire.Report(), 50.0).reps,
+            squats.reported(wire.Report(reps=30), 50.0).completed) == (25, True)
