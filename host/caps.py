@@ -353,7 +353,8 @@ def rules_from_tables(tables: Mapping[str, Any], user: str, source: str = "",
     return CapRules(limits, penalty_limits, (quiet,) if quiet else (), tz)
 
 
-def run_caps(raw: Any, key: str = "caps", source: str = "") -> dict[str, Any]:
+def run_caps(raw: Any, key: str = "caps", source: str = "", *,
+             fallback: str = "") -> dict[str, Any]:
     """A training run's own caps (``workout(caps=...)``, ``[training.caps]``), checked the
     way the host will read them; returned as plain data for the assignment's ``caps``.
 
@@ -364,13 +365,14 @@ def run_caps(raw: Any, key: str = "caps", source: str = "") -> dict[str, Any]:
         ``reps_per_day``, ``hold_seconds_per_day``, ``quiet_hours``.
     """
     if not isinstance(raw, Mapping):
-        raise ConfigError(key, raw, "a table of caps, e.g. { reps_per_day = 50 }", source)
+        raise ConfigError(key, raw, "a table of caps, e.g. { reps_per_day = 50 }", source,
+                          fallback=fallback)
     try:
         CapRules().tightened(raw, source)
     except ConfigError as exc:
         sub = exc.key.removeprefix("caps.")
         raise ConfigError(f"{key}.{sub}", raw.get(sub.split(".")[0]), exc.expected,
-                          source) from None
+                          source, fallback=fallback) from None
     return {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
 
 

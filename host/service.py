@@ -281,13 +281,15 @@ class WorkoutHost:
 
     async def _on_assignment(self, a: wire.Assignment) -> None:
         if a.id in self._known or a.id in self._settled:
+            self._acknowledge(a)
             return
+        now = self.clock()
         try:
             if await asyncio.to_thread(self.store.has_result, a.id):
                 self._known.add(a.id)
                 log.debug("assignment %s already verified; ignoring its re-delivery", a.id)
+                self._acknowledge(a)
                 return
-            now = self.clock()
             admission = await asyncio.to_thread(
                 self.store.admit, self.user, a, now, day_bounds(now, self.caps.timezone),
                 partial(admit, self.caps, a, now))
@@ -295,6 +297,8 @@ class WorkoutHost:
             self._limiter.warning("store-assignment", "could not store assignment %s (%s): "
                                   "verifying it from memory, without daily caps", a.id, exc)
             admission = None
+        else:
+            self._acknowledge(a)  # stored: the training side may forget it
         if admission is not None:
             self._publish_state(a, "received", now)
             if admission.result is not None:
@@ -397,6 +401,10 @@ class WorkoutHost:
             self.pending.remove(a)
             session = await self._open(a)
         await self._finish(session.reported(report, now), assignment=a)
+
+    def _acknowledge(self, a: wire.Assignment) -> None:
+        with contextlib.suppress(BusError):     # the bus is closing
+            self.bus.publish(wire.Ack(a.id, client_id=self.bus.client_id, at=self.clock()))
 
     def _queue(self, a: wire.Assignment) -> None:
         self._known.add(a.id)

@@ -138,7 +138,7 @@ class AdapterCore:
             resolved = self.resolved()
             self._report = report = TrainerReport(resolved.user, resolved.mqtt.url)
             self._publisher = Publisher(
-                resolved.mqtt, resolved.user,
+                resolved.mqtt, resolved.user, offline_reason=resolved.offline_reason,
                 outbox=HistoryStore.in_dir(resolved.data_dir) if self.store_usable else None,
                 listener=report.on_message, on_acked=report.delivered)
             self._publisher.start()

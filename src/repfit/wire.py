@@ -15,6 +15,7 @@ Topic grammar (``<user>`` and ``<device>`` match ``[A-Za-z0-9_-]{1,64}``)::
     repfit/<user>/state             StateChange  host -> anyone     QoS 1
     repfit/<user>/report            Report       user -> host       QoS 1
     repfit/<user>/status/<device>   Status       anyone (Last Will) QoS 1, retained
+    repfit/<user>/ack               Ack          host -> training   QoS 1
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "PROTOCOL_VERSION",
     "STATES",
+    "Ack",
     "Assignment",
     "Cue",
     "Message",
@@ -62,7 +64,8 @@ MAX_BATCH_SAMPLES: Final = 4096
 _NAME = r"[A-Za-z0-9_-]{1,64}"
 _NAME_RE = re.compile(rf"^{_NAME}$")
 _TOPIC_RE = re.compile(
-    rf"^repfit/(?P<user>{_NAME})/(?P<kind>assignment|cue|progress|result|samples|status|state|report)"
+    rf"^repfit/(?P<user>{_NAME})/(?P<kind>assignment|cue|progress|result|samples|status|ack"
+    r"|state|report)"
     rf"(?:/(?P<device>{_NAME}))?$"
 )
 
@@ -274,7 +277,21 @@ class Status:
     at: float = 0.0
 
 
-Message = Assignment | Cue | SampleBatch | Progress | Result | Status | StateChange | Report
+@dataclass(frozen=True)
+class Ack:
+    """The host has stored an assignment: the training side may forget it.
+
+    Published for every copy received (re-deliveries included), so a trainer that re-sends
+    after a restart is answered too.
+    """
+
+    assignment_id: str
+    client_id: str = ""
+    at: float = 0.0
+
+
+Message = (Assignment | Cue | SampleBatch | Progress | Result | Status | Ack | StateChange
+           | Report)
 
 
 @dataclass(frozen=True)
@@ -295,6 +312,7 @@ _KIND_OF: Final[dict[type, str]] = {
     Status: "status",
     StateChange: "state",
     Report: "report",
+    Ack: "ack",
 }
 _TYPE_OF: Final[dict[str, type]] = {v: k for k, v in _KIND_OF.items()}
 # QoS and retain flag per kind: state that a late subscriber needs is retained; streams are
@@ -308,6 +326,7 @@ _QOS_RETAIN: Final[dict[str, tuple[int, bool]]] = {
     "status": (1, True),
     "state": (1, False),
     "report": (1, False),
+    "ack": (1, False),
 }
 _UNITS: Final = ("reps", "seconds", "iterations")
 _REASONS: Final = ("assigned", "penalty", "reward")
@@ -614,6 +633,11 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
     Status: {
         "role": ("str", {"choices": _ROLES}),
         "online": ("bool", {}),
+        "client_id": ("str", {}),
+        "at": ("num", _NONNEG),
+    },
+    Ack: {
+        "assignment_id": ("str", {}),
         "client_id": ("str", {}),
         "at": ("num", _NONNEG),
     },
