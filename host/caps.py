@@ -136,6 +136,26 @@ class CapRules:
         return self.penalty_limits if pool == "penalty" and self.penalty_limits is not None \
             else self.limits
 
+    def describe(self) -> str:
+        """The caps in one line, for the host's start: "12 assignments, 100 reps of each
+        exercise, 600 s of holds a day (Europe/Paris); quiet 22:00-07:00; penalties ..."."""
+        def limits(lim: Limits) -> str:
+            parts = []
+            if lim.assignments_per_day is not None:
+                parts.append(f"{lim.assignments_per_day} assignments")
+            if lim.reps_per_day is not None:
+                parts.append(f"{lim.reps_per_day:g} reps of each exercise")
+            parts += [f"{v:g} {display_name(k)}" for k, v in lim.reps_per_exercise.items()]
+            if lim.hold_seconds_per_day is not None:
+                parts.append(f"{lim.hold_seconds_per_day:g} s of holds")
+            return ", ".join(parts) + " a day" if parts else "no caps"
+
+        text = f"{limits(self.limits)} ({self.timezone.key})"
+        text += "".join(f"; quiet {q}" for q in self.quiet_hours)
+        if self.penalty_limits is not None:
+            text += f"; penalties apart: {limits(self.penalty_limits)}"
+        return text
+
     def tightened(self, run: Mapping[str, Any] | None, source: str = "the assignment") \
             -> CapRules:
         """These rules with a training run's own caps on top (only stricter ones count).

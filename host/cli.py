@@ -278,6 +278,9 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
         async with Bus(settings, user=user, role="host", persistent=True) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
+            observer.console.print(f"daily caps: {caps.describe()}"
+                                   + ("; honour mode on (`repfit done`)" if honour else ""),
+                                   markup=False)
             try:
                 host = WorkoutHost(bus, store, observer=observer, player=player, caps=caps,
                                    honour=honour)

@@ -242,3 +242,13 @@ def test_a_runs_caps_are_checked_where_they_are_written() -> None:
     assert err.value.key == "training.caps.reps_per_day" and "-1" in str(err.value)
     with pytest.raises(ValueError, match=r"caps\.nope"):
         CoachSettings(caps={"nope": 1})
+
+
+def test_the_caps_in_one_line() -> None:
+    tables = {"caps": {"timezone": "Europe/Paris", "assignments_per_day": 12,
+                       "reps_per_day": {"default": 100, "pompes": 50},
+                       "quiet_hours": "22:00-07:00", "penalties": {"reps_per_day": 30}}}
+    assert rules_from_tables(tables, "ada").describe() == (
+        "12 assignments, 100 reps of each exercise, 50 push-ups a day (Europe/Paris); "
+        "quiet 22:00-07:00; penalties apart: 30 reps of each exercise a day")
+    assert CapRules().describe() == "no caps (UTC)"
