@@ -22,9 +22,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from repfit import wire
-from repfit.config import MqttSettings
+from repfit.config import MqttSettings, Secret
 from repfit.host.log_limit import RateLimitedLog
 from repfit.mqtt_link import LinkError, MqttLink, Will, stable_client_id
+from repfit.signing import Signature, Signer
 
 __all__ = ["Bus", "BusError", "Incoming"]
 
@@ -79,8 +80,11 @@ class Bus:
         persistent: bool = False,
         queue_size: int = 10_000,
         connect_timeout_s: float = 10.0,
+        signing_key: Secret | None = None,
     ) -> None:
         self.settings = settings
+        #: With a key, assignments must carry a valid signature and results are signed.
+        self.signer = Signer(signing_key) if signing_key is not None else None
         self.user = user
         self.role = role
         self.persistent = persistent
@@ -272,8 +276,12 @@ class Bus:
         if self._client is None:
             raise BusError("publish() outside 'async with Bus(...)'")
         topic = wire.topic_for(self.user, message, device)
-        qos, retain = wire.qos_retain(wire.parse_topic(topic).kind)
-        info = self._client.publish(topic, wire.encode(message), qos=qos, retain=retain)
+        kind = wire.parse_topic(topic).kind
+        qos, retain = wire.qos_retain(kind)
+        payload = wire.encode(message)
+        if self.signer is not None:
+            payload = self.signer.outgoing(topic, kind, payload)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if qos > 0:
             self._unacked = [i for i in self._unacked if not i.is_published()]
             self._unacked.append(info)
@@ -298,4 +306,13 @@ class Bus:
                 continue
             if topic.user != self.user:
                 continue
+            if self.signer is not None:
+                verdict = self.signer.incoming(raw.topic, topic.kind, raw.payload)
+                if verdict is not Signature.VALID:
+                    self.rejected += 1
+                    self._limiter.warning(f"signature|{raw.topic}|{verdict.value}",
+                                          "refused a %s on %s: signature %s (a signing key "
+                                          "is configured)", topic.kind, raw.topic,
+                                          verdict.value)
+                    continue
             yield Incoming(topic, message, bool(raw.retain))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from repfit import __version__, wire
-from repfit.config import Config, ConfigError, MqttSettings, broker_settings, load
+from repfit.config import Config, ConfigError, MqttSettings, Secret, broker_settings, load
 from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import StoreDamaged, StoreError
 
@@ -267,6 +267,8 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
 
     if not args.user:
         cfg.check("user")
+    # A signing key that was meant but cannot be used must not turn into accepting anyone.
+    cfg.check("signing_key")
     user = args.user or cfg.user
     data_dir = args.data_dir or cfg.data_dir
     caps = _caps(cfg, user)
@@ -275,7 +277,8 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     settings = _settings(args, cfg)
     with Store.recovering(data_dir) as store:
         player = default_player(data_dir / "cues") if args.sound else None
-        async with Bus(settings, user=user, role="host", persistent=True) as bus:
+        async with Bus(settings, user=user, role="host", persistent=True,
+                       signing_key=cfg.signing_key) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
             observer.console.print(f"daily caps: {caps.describe()}"
@@ -476,20 +479,21 @@ def _cmd_done(args: Args) -> int:
     for option, value in (("--reps", args.done_reps), ("--seconds", args.done_seconds)):
         if value is not None and not value >= 0:
             raise ConfigError(option, value, "a number >= 0")
-    result = asyncio.run(_report(args, _settings(args, cfg), user))
+    result = asyncio.run(_report(args, _settings(args, cfg), user, cfg.signing_key))
     if result is None:
         return 1
     print(describe_result(result))
     return 0
 
 
-async def _report(args: Args, settings: MqttSettings, user: str) -> wire.Result | None:
+async def _report(args: Args, settings: MqttSettings, user: str,
+                  signing_key: Secret | None) -> wire.Result | None:
     """Send the report and wait for the host's answer: the result, marked reported."""
     import time
 
     from repfit.host.bus import Bus
 
-    async with Bus(settings, user=user, role="wearable") as bus:
+    async with Bus(settings, user=user, role="wearable", signing_key=signing_key) as bus:
         await bus.subscribe("status", "result")
         hosts: set[str] = set()
         sent = time.time()

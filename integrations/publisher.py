@@ -32,8 +32,9 @@ from typing import Protocol
 import paho.mqtt.client as mqtt
 
 from repfit import wire
-from repfit.config import MqttSettings
+from repfit.config import MqttSettings, Secret
 from repfit.mqtt_link import LinkError, MqttLink, refusal_text
+from repfit.signing import Signer
 
 __all__ = ["Outbox", "PendingMessage", "Publisher"]
 
@@ -124,6 +125,7 @@ class Publisher:
         offline_reason: str | None = None,
         listener: Callable[[wire.Message], object] | None = None,
         on_acked: Callable[[str], object] | None = None,
+        signing_key: Secret | None = None,
     ) -> None:
         if max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, got {max_queue!r}")
@@ -134,6 +136,8 @@ class Publisher:
         self.max_queue = max_queue
         self.client_id = client_id or f"repfit-trainer-{uuid.uuid4().hex[:12]}"
         self.offline_reason = offline_reason
+        #: With a key, every assignment is signed as it is sent (the outbox keeps it unsigned).
+        self.signer = Signer(signing_key) if signing_key is not None else None
         self.dropped = 0
         self._items: collections.deque[_Item] = collections.deque()
         self._cond = threading.Condition()
@@ -440,7 +444,9 @@ class Publisher:
         # returns), so recording the mid after publish() cannot miss its ack.
         assert self._client is not None
         qos, retain = wire.qos_retain("assignment")
-        info = self._client.publish(pending.topic, pending.payload, qos=qos, retain=retain)
+        payload = pending.payload if self.signer is None else \
+            self.signer.outgoing(pending.topic, "assignment", pending.payload)
+        info = self._client.publish(pending.topic, payload, qos=qos, retain=retain)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             log.debug("publish of %s returned %s", pending.message_id, info.rc)
         with self._cond:

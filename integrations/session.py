@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from repfit import wire
-from repfit.config import Config, ConfigError, MqttSettings, broker_settings, load
+from repfit.config import Config, ConfigError, MqttSettings, Secret, broker_settings, load
 from repfit.integrations.coach import Coach, CoachSettings, Score, TrainingEvent
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.menu import DEFAULT_MENU, Menu, menu_from_tables
@@ -157,7 +157,10 @@ class WorkoutOptions:
                 settings = dataclasses.replace(settings, exercise="random")
         # A trainer never sends under a user or to a broker it was not given: when the one it
         # was given is unusable, it sends nothing (and says so) rather than use a fallback.
-        vital = {"mqtt.username", "mqtt.password"} | (set() if self.user else {"user"}) | \
+        # A configured but unusable signing key is vital too: unsigned assignments would be
+        # refused by the host.
+        vital = {"mqtt.username", "mqtt.password", "signing_key"} | \
+            (set() if self.user else {"user"}) | \
             (set() if self.broker else {"mqtt", "mqtt.url"})
         blocked = [str(p) for p in cfg.problems if p.key in vital]
         mqtt = cfg.mqtt
@@ -174,7 +177,8 @@ class WorkoutOptions:
             user = "me"
         data_dir = Path(self.data_dir) if self.data_dir is not None else cfg.data_dir
         return _Resolved(user, mqtt, data_dir, settings, menu,
-                         offline_reason="; ".join(blocked) or None)
+                         offline_reason="; ".join(blocked) or None,
+                         signing_key=cfg.signing_key)
 
     def _config(self) -> Config:
         if isinstance(self.config, Config):
@@ -194,6 +198,8 @@ class _Resolved:
     menu: Menu
     #: Set when nothing may be sent (the configured user or broker is unusable).
     offline_reason: str | None = None
+    #: The user's key for signed assignments (`repfit.signing`), when one is configured.
+    signing_key: Secret | None = field(default=None, repr=False)
 
 
 class TrainingSession:

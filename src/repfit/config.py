@@ -11,7 +11,7 @@ commands that do not (history, demo, count) only warn.
 
 Environment overrides: ``REPFIT_USER``, ``REPFIT_MQTT_URL``, ``REPFIT_MQTT_USERNAME``,
 ``REPFIT_MQTT_PASSWORD``, ``REPFIT_MQTT_CA_FILE``, ``REPFIT_MQTT_CERT_FILE``,
-``REPFIT_MQTT_KEY_FILE``, ``REPFIT_DATA_DIR``.
+``REPFIT_MQTT_KEY_FILE``, ``REPFIT_DATA_DIR``, ``REPFIT_SIGNING_KEY``.
 """
 
 from __future__ import annotations
@@ -171,6 +171,8 @@ class Config:
     tables: Mapping[str, Any] = field(default_factory=dict, repr=False)
     #: Values that could not be used (each fell back on its own); see `check`.
     problems: tuple[ConfigError, ...] = ()
+    #: The user's key for signed assignments and results (`repfit.signing`); None: unsigned.
+    signing_key: Secret | None = field(default=None, repr=False)
 
     def problems_with(self, *keys: str) -> list[ConfigError]:
         """The problems whose key is one of ``keys`` or below one (``"mqtt"`` -> ``mqtt.url``)."""
@@ -344,8 +346,9 @@ def load(path: Path | str | None = None, env: Mapping[str, str] | None = None) -
     user = _user(r)
     mqtt = _mqtt(r)
     data_dir = _data_dir(r)
+    signing_key = _signing_key(r)
     return Config(user=user, mqtt=mqtt, data_dir=data_dir, source_path=file if raw else None,
-                  tables=raw, problems=tuple(r.problems))
+                  tables=raw, problems=tuple(r.problems), signing_key=signing_key)
 
 
 def _user(r: _Reader) -> str:
@@ -451,9 +454,33 @@ def _mqtt(r: _Reader) -> MqttSettings:
                    cert_file=files["cert_file"], key_file=files["key_file"])
 
 
-def _private_file(file: Path) -> str:
-    return (f"the file to be private (chmod 600 {file}) when it holds a password; or set "
-            "REPFIT_MQTT_PASSWORD instead")
+#: Shortest signing key accepted: a guessable key would sign for anyone.
+MIN_SIGNING_KEY_CHARS = 16
+
+
+def _signing_key(r: _Reader) -> Secret | None:
+    """``REPFIT_SIGNING_KEY``, else ``signing_key`` of a private config file."""
+    env_key = r.env.get("REPFIT_SIGNING_KEY")
+    candidates = [("REPFIT_SIGNING_KEY", env_key)] if env_key is not None else []
+    if "signing_key" in r.raw:
+        if not _owner_only(r.file):
+            r.problem("signing_key", None, _private_file(r.file, "a signing key",
+                                                         "REPFIT_SIGNING_KEY"),
+                      r.src, fallback="no signing key")
+        else:
+            candidates.append((r.src, r.raw["signing_key"]))
+    for source, value in candidates:
+        if isinstance(value, str) and len(value) >= MIN_SIGNING_KEY_CHARS:
+            return Secret(value)
+        r.problem("signing_key", None, f"a string of at least {MIN_SIGNING_KEY_CHARS} "
+                  "characters", source, fallback="no signing key")
+    return None
+
+
+def _private_file(file: Path, what: str = "a password",
+                  variable: str = "REPFIT_MQTT_PASSWORD") -> str:
+    return (f"the file to be private (chmod 600 {file}) when it holds {what}; or set "
+            f"{variable} instead")
 
 
 def _data_dir(r: _Reader) -> Path:

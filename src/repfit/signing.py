@@ -19,9 +19,15 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Final
 
-__all__ = ["SIGNATURE_FIELD", "Signature", "check", "sign"]
+from repfit.config import Secret
+
+__all__ = ["SIGNATURE_FIELD", "SIGNED_KINDS", "Signature", "Signer", "check", "sign"]
 
 SIGNATURE_FIELD: Final = "sig"
+#: The message kinds signed when a key is configured: what the trainer asks, what the host
+#: verified, and a set the user reports in honour mode (it ends an assignment). Streams
+#: (samples, progress, cues) and the host's lifecycle steps stay unsigned.
+SIGNED_KINDS: Final = frozenset({"assignment", "result", "report"})
 
 
 class Signature(Enum):
@@ -60,3 +66,30 @@ def check(topic: str, obj: Mapping[str, Any], key: bytes) -> Signature:
     except (TypeError, ValueError):  # a value JSON cannot hold canonically
         return Signature.INVALID
     return Signature.VALID if hmac.compare_digest(given, expected) else Signature.INVALID
+
+
+class Signer:
+    """One user's key applied to the signed kinds; what a connection needs to sign and check."""
+
+    def __init__(self, key: Secret) -> None:
+        self._key = key.reveal().encode()
+
+    def __repr__(self) -> str:
+        return "Signer(<key>)"
+
+    def outgoing(self, topic: str, kind: str, payload: bytes) -> bytes:
+        """The payload to publish: signed when ``kind`` is one of `SIGNED_KINDS`."""
+        return sign(topic, payload, self._key) if kind in SIGNED_KINDS else payload
+
+    def incoming(self, topic: str, kind: str, payload: bytes | bytearray) -> Signature:
+        """The verdict on a received payload that already decoded as a repfit message.
+
+        Kinds that are not signed are `Signature.VALID` by definition.
+        """
+        if kind not in SIGNED_KINDS:
+            return Signature.VALID
+        try:
+            obj = json.loads(payload)
+        except ValueError:
+            return Signature.INVALID
+        return check(topic, obj, self._key) if isinstance(obj, dict) else Signature.INVALID

@@ -55,6 +55,7 @@ def test_one_bad_training_value_falls_back_alone(tmp_path: Path, mosquitto: Mqtt
     ("REPFIT_MQTT_URL", "htp://typo:1883"),
     ("REPFIT_MQTT_URL", "mqtt://host:70000"),
     ("REPFIT_USER", "al ice"),
+    ("REPFIT_SIGNING_KEY", "too-short"),
 ])
 def test_a_trainer_never_sends_under_a_fallback(
         tmp_path: Path, mosquitto: MqttSettings, listen, binary_data, user: str,  # type: ignore[no-untyped-def]
