@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from repfit import wire
-from repfit.config import MqttSettings
+from repfit.config import MqttSettings, Secret
 from repfit.host import stats
 from repfit.host.admission import Admission, admit
 from repfit.host.bus import Bus
@@ -340,3 +340,39 @@ def test_a_report_without_honour_mode_on_the_host_is_ignored(
 
     [r] = asyncio.run(scenario())
     assert (r.outcome, r.verified) == ("cancelled", True)
+
+
+def test_with_a_signing_key_only_a_signed_report_ends_the_set(
+        mosquitto: MqttSettings, tmp_path: Path, user: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    key = Secret("a shared key of the user, long enough")
+    monkeypatch.setenv("REPFIT_SIGNING_KEY", key.reveal())
+    config = tmp_path / "config.toml"
+    config.write_text("honour = true\n")
+    a = _a("s1", 10, issued_at=time.time())
+
+    async def scenario() -> int:
+        with Store.in_dir(tmp_path) as store:
+            async with Bus(mosquitto, user=user, signing_key=key) as host_bus, \
+                    Bus(mosquitto, user=user, role="trainer", signing_key=key) as trainer, \
+                    Bus(mosquitto, user=user, role="trainer") as stranger:
+                await trainer.subscribe("state")
+                host = WorkoutHost(host_bus, store, honour=True)
+                serving = asyncio.create_task(host.run())
+                await host.ready.wait()
+                trainer.publish(a)
+                await _collect(trainer, lambda seen: "in_progress" in _states(seen, a.id))
+                stranger.publish(wire.Report(reps=3))           # unsigned: refused
+                await asyncio.sleep(0.5)
+                try:
+                    return await asyncio.to_thread(main, ["--config", str(config), "done",
+                                                          "--broker", mosquitto.url,
+                                                          "--user", user, "--wait", "5"])
+                finally:
+                    serving.cancel()
+                    await asyncio.gather(serving, return_exceptions=True)
+
+    assert asyncio.run(scenario()) == 0, capsys.readouterr().err
+    with Store.in_dir(tmp_path) as store:
+        [r] = store.results(user)
+    assert (r.outcome, r.verified, r.reps, r.completed) == ("reported", False, 10, True)
