@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -264,6 +264,31 @@ def test_a_restarted_host_closes_expired_assignments_as_missed_instead_of_servin
 # --------------------------------------------------------------------------- honour mode
 
 
+async def _report_while_open(settings: MqttSettings, user: str, data_dir: Path,
+                             a: wire.Assignment, argv: list[str],
+                             key: Secret | None = None,
+                             before: Callable[[Bus], Awaitable[None]] | None = None) -> int:
+    """A host in honour mode (with ``key``, signing) opens ``a``; then `repfit done` runs
+    with ``argv`` (``before`` runs first, with a bus of its own that has no key)."""
+    with Store.in_dir(data_dir) as store:
+        async with Bus(settings, user=user, signing_key=key) as host_bus, \
+                Bus(settings, user=user, role="trainer", signing_key=key) as trainer, \
+                Bus(settings, user=user, role="trainer") as stranger:
+            await trainer.subscribe("state")
+            host = WorkoutHost(host_bus, store, honour=True)
+            serving = asyncio.create_task(host.run())
+            await host.ready.wait()
+            trainer.publish(a)
+            await _collect(trainer, lambda seen: "in_progress" in _states(seen, a.id))
+            try:
+                if before is not None:
+                    await before(stranger)
+                return await asyncio.to_thread(main, argv)
+            finally:
+                serving.cancel()
+                await asyncio.gather(serving, return_exceptions=True)
+
+
 @pytest.mark.parametrize("honour", [True, False])
 def test_honour_mode_records_a_reported_set_apart_from_verified_ones(
         mosquitto: MqttSettings, tmp_path: Path, user: str, honour: bool,
@@ -275,23 +300,7 @@ def test_honour_mode_records_a_reported_set_apart_from_verified_ones(
     argv = ["--config", str(config), "done", "a1b2c3d4", "--reps", "20", "--broker",
             mosquitto.url, "--user", user, "--wait", "5"]
 
-    async def scenario() -> int:
-        with Store.in_dir(tmp_path) as store:
-            async with Bus(mosquitto, user=user) as host_bus, \
-                    Bus(mosquitto, user=user, role="trainer") as trainer:
-                await trainer.subscribe("state")
-                host = WorkoutHost(host_bus, store, honour=True)
-                serving = asyncio.create_task(host.run())
-                await host.ready.wait()
-                trainer.publish(a)
-                await _collect(trainer, lambda seen: "in_progress" in _states(seen, a.id))
-                try:
-                    return await asyncio.to_thread(main, argv)
-                finally:
-                    serving.cancel()
-                    await asyncio.gather(serving, return_exceptions=True)
-
-    code = asyncio.run(scenario())
+    code = asyncio.run(_report_while_open(mosquitto, user, tmp_path, a, argv))
     out, err = capsys.readouterr()
     if not honour:
         assert code == 2 and "honour" in err and str(config) in err
@@ -351,28 +360,14 @@ def test_with_a_signing_key_only_a_signed_report_ends_the_set(
     config.write_text("honour = true\n")
     a = _a("s1", 10, issued_at=time.time())
 
-    async def scenario() -> int:
-        with Store.in_dir(tmp_path) as store:
-            async with Bus(mosquitto, user=user, signing_key=key) as host_bus, \
-                    Bus(mosquitto, user=user, role="trainer", signing_key=key) as trainer, \
-                    Bus(mosquitto, user=user, role="trainer") as stranger:
-                await trainer.subscribe("state")
-                host = WorkoutHost(host_bus, store, honour=True)
-                serving = asyncio.create_task(host.run())
-                await host.ready.wait()
-                trainer.publish(a)
-                await _collect(trainer, lambda seen: "in_progress" in _states(seen, a.id))
-                stranger.publish(wire.Report(reps=3))           # unsigned: refused
-                await asyncio.sleep(0.5)
-                try:
-                    return await asyncio.to_thread(main, ["--config", str(config), "done",
-                                                          "--broker", mosquitto.url,
-                                                          "--user", user, "--wait", "5"])
-                finally:
-                    serving.cancel()
-                    await asyncio.gather(serving, return_exceptions=True)
+    async def unsigned(stranger: Bus) -> None:
+        stranger.publish(wire.Report(reps=3))           # unsigned: refused
+        await asyncio.sleep(0.5)
 
-    assert asyncio.run(scenario()) == 0, capsys.readouterr().err
+    argv = ["--config", str(config), "done", "--broker", mosquitto.url, "--user", user,
+            "--wait", "5"]
+    assert asyncio.run(_report_while_open(mosquitto, user, tmp_path, a, argv, key,
+                                          unsigned)) == 0, capsys.readouterr().err
     with Store.in_dir(tmp_path) as store:
         [r] = store.results(user)
     assert (r.outcome, r.verified, r.reps, r.completed) == ("reported", False, 10, True)
