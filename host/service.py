@@ -369,7 +369,10 @@ class WorkoutHost:
 
     def _publish_state(self, a: wire.Assignment, state: wire.State, at: float,
                        detail: str | None = None) -> None:
-        """Tell anyone listening where an assignment's life is (stored before)."""
+        """Tell anyone listening where an assignment's life is (stored before). Only the
+        verifying host speaks: a standby keeps its own record quietly."""
+        if not self.verifying:
+            return
         with contextlib.suppress(BusError):     # the bus is closing; the store has it
             self.bus.publish(wire.StateChange(
                 assignment_id=a.id, state=state, at=at, exercise=a.exercise, label=a.label,
