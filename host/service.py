@@ -293,6 +293,11 @@ class WorkoutHost:
             admission = await asyncio.to_thread(
                 self.store.admit, self.user, a, now, day_bounds(now, self.caps.timezone),
                 partial(admit, self.caps, a, now))
+            if admission is None and await asyncio.to_thread(self.store.has_result, a.id):
+                # Another host on this store closed it just now (capped, or missed).
+                self._known.add(a.id)
+                self._acknowledge(a)
+                return
         except STORE_ERRORS as exc:
             self._limiter.warning("store-assignment", "could not store assignment %s (%s): "
                                   "verifying it from memory, without daily caps", a.id, exc)
