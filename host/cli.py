@@ -278,6 +278,7 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     with Store.recovering(data_dir) as store:
         player = default_player(data_dir / "cues") if args.sound else None
         async with Bus(settings, user=user, role="host", persistent=True,
+                       client_id=_host_client_id(user, data_dir),
                        signing_key=cfg.signing_key) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
@@ -291,6 +292,18 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
             finally:
                 observer.close()
     return 0
+
+
+def _host_client_id(user: str, data_dir: Path) -> str:
+    """The host's stable client id: one per user, machine and data directory, so that two
+    hosts of one user (each with its own history) never take each other's broker session."""
+    import hashlib
+    import socket
+
+    from repfit.mqtt_link import stable_client_id
+
+    where = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:6]
+    return stable_client_id("host", user, f"{where}-{socket.gethostname()}")
 
 
 def _cmd_host(args: Args) -> int:

@@ -119,7 +119,7 @@ class ConsoleObserver:
 
     def health(self, text: str) -> None:
         """A task of the host failed and was restarted, or the host's role changed."""
-        self.console.print(f"[yellow]host[/] {text}", markup=True, highlight=False)
+        self.console.print("[yellow]host[/] " + escape(text), highlight=False)
 
     def close(self) -> None:
         for bar, _ in self._bars.values():

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from repfit.host.log_limit import RateLimitedLog
 
-__all__ = ["MAX_DEVICES", "MAX_RATE_HZ", "SampleGate"]
+__all__ = ["MAX_CUES_HZ", "MAX_DEVICES", "MAX_PENDING", "MAX_RATE_HZ", "SampleGate",
+           "TokenBucket"]
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,37 @@ MAX_DEVICES = 4
 MAX_RATE_HZ = 1000.0
 
 
+#: Assignments waiting behind the open one at most; more are refused with one line.
+MAX_PENDING = 64
+#: Cues a second passed on to the display and the player (a metronome ticks at 1-2 a second).
+MAX_CUES_HZ = 5.0
+
+
+@dataclass
+class TokenBucket:
+    """``rate`` units a second on average, ``capacity`` at once."""
+
+    rate: float
+    capacity: float
+    tokens: float = -1.0
+    last: float | None = None
+
+    def take(self, amount: float, now: float) -> bool:
+        if self.last is None or self.tokens < 0:
+            self.tokens = self.capacity
+        else:
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if amount > self.tokens:
+            return False
+        self.tokens -= amount
+        return True
+
+
 @dataclass
 class _Slot:
     last_seen: float
-    tokens: float
+    bucket: TokenBucket
     activity: float = 0.0
 
 
@@ -101,17 +129,15 @@ class SampleGate:
                     "(%s; at most %d at once)", len(self._slots), ", ".join(self._slots),
                     self.max_devices)
                 return False
-            slot = self._slots[device] = _Slot(now, self.burst)
-        slot.tokens = min(self.burst, slot.tokens + (now - slot.last_seen) * self.max_rate_hz)
+            slot = self._slots[device] = _Slot(now, TokenBucket(self.max_rate_hz, self.burst))
         slot.activity = self._activity(slot, now) + samples
         slot.last_seen = now
-        if samples > slot.tokens:
+        if not slot.bucket.take(samples, now):
             self.refused_samples += samples
             self._limiter.warning(
                 f"rate|{device}", "ignoring samples from %s: more than %g samples a second",
                 device, self.max_rate_hz)
             return False
-        slot.tokens -= samples
         # A place, but no counting work, until the device streams: a stray sample under an
         # invented name costs no detector.
         return slot.activity >= self.steady_samples

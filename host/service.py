@@ -42,7 +42,7 @@ from repfit.host.audio import CuePlayer
 from repfit.host.bus import Bus, BusError
 from repfit.host.caps import CapRules
 from repfit.host.days import day_bounds
-from repfit.host.intake import SampleGate
+from repfit.host.intake import MAX_CUES_HZ, MAX_PENDING, SampleGate, TokenBucket
 from repfit.host.leadership import Leadership
 from repfit.host.lifecycle import final_state, name_assignment
 from repfit.host.log_limit import RateLimitedLog
@@ -162,6 +162,7 @@ class WorkoutHost:
         self._kept: dict[str, _Kept] = {}
         self._peer_progress: dict[str, wire.Progress] = {}
         self._cues: asyncio.Queue[wire.Cue] = asyncio.Queue(CUE_BACKLOG)
+        self._cue_rate = TokenBucket(MAX_CUES_HZ, 2 * MAX_CUES_HZ)
         self._limiter = RateLimitedLog(log, interval_s=30.0)
 
     @property
@@ -283,6 +284,10 @@ class WorkoutHost:
         if a.id in self._known or a.id in self._settled:
             self._acknowledge(a)
             return
+        if len(self.pending) >= MAX_PENDING:
+            self._limiter.warning("pending", "ignoring assignment %s: %d already waiting (at "
+                                  "most %d)", a.id, len(self.pending), MAX_PENDING)
+            return
         now = self.clock()
         try:
             if await asyncio.to_thread(self.store.has_result, a.id):
@@ -299,6 +304,7 @@ class WorkoutHost:
                 self._acknowledge(a)
                 return
         except STORE_ERRORS as exc:
+            # Not acknowledged: the training side keeps it and sends it again.
             self._limiter.warning("store-assignment", "could not store assignment %s (%s): "
                                   "verifying it from memory, without daily caps", a.id, exc)
             admission = None
@@ -455,6 +461,9 @@ class WorkoutHost:
                                   "counting goes on in memory", session.assignment.id, exc)
 
     def _on_cue(self, cue: wire.Cue) -> None:
+        if not self._cue_rate.take(1.0, time.monotonic()):
+            self._limiter.warning("cues", "ignoring cues: more than %g a second", MAX_CUES_HZ)
+            return
         if self.observer:
             self.observer.cue(cue)
         if self.player is not None:

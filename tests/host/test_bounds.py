@@ -118,3 +118,39 @@ def test_a_newer_assignment_from_the_same_run_supersedes_the_open_one(
         assert [r.assignment_id for r in store.results(user)] == ["stuck"]
         assert [s for s, _, _ in store.transitions("stuck")] == \
             ["received", "announced", "in_progress", "superseded"]
+
+
+def test_waiting_assignments_and_cues_are_bounded(mosquitto: MqttSettings, tmp_path: Path,
+                                                  user: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from repfit.host.intake import MAX_CUES_HZ, MAX_PENDING
+
+    class Seen:
+        def __init__(self) -> None:
+            self.cues: list[wire.Cue] = []
+
+        def assignment(self, a: wire.Assignment) -> None: ...
+        def progress(self, p: wire.Progress) -> None: ...
+        def result(self, r: wire.Result) -> None: ...
+
+        def cue(self, c: wire.Cue) -> None:
+            self.cues.append(c)
+
+    async def scenario() -> tuple[WorkoutHost, Seen]:
+        seen = Seen()
+        with Store.in_dir(tmp_path) as store:
+            async with Bus(mosquitto, user=user) as bus:
+                host = WorkoutHost(bus, store, observer=seen)
+                for i in range(MAX_PENDING + 50):
+                    await host.handle(wire.Assignment(id=f"a{i}", exercise="squat", target=5,
+                                                      issued_at=time.time()))
+                for _ in range(1000):
+                    await host.handle(wire.Cue(kind="announce", text="hello"))
+                return host, seen
+
+    host, seen = asyncio.run(scenario())
+    assert len(host.pending) == MAX_PENDING and host.active is not None
+    assert len(seen.cues) <= 2 * MAX_CUES_HZ + 1
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len([m for m in lines if "ignoring assignment" in m]) == 1
+    assert len([m for m in lines if "ignoring cues" in m]) == 1

@@ -61,11 +61,12 @@ async def wait_for(bus: Bus, want: Callable[[wire.Message], bool],
     return await asyncio.wait_for(first(), timeout_s)
 
 
-def host_online(known: set[str]) -> Callable[[wire.Message], bool]:
-    """A host status saying online, from a host not seen before."""
+def host_online(known: set[str], since: float = 0.0) -> Callable[[wire.Message], bool]:
+    """A host status saying online, announced after ``since``, from a host not seen before
+    (``known`` collects them; pass a new set to see a restarted host with the same id)."""
     def want(m: wire.Message) -> bool:
         if isinstance(m, wire.Status) and m.role == "host" and m.online \
-                and m.client_id not in known:
+                and m.at >= since and m.client_id not in known:
             known.add(m.client_id)
             return True
         return False
@@ -120,8 +121,9 @@ def test_a_counted_rep_survives_kill_9(mosquitto: MqttSettings, user: str,
             finally:
                 first.send_signal(signal.SIGKILL)
                 first.communicate(timeout=30)
+            killed_at = time.time()
             second = start_host(mosquitto, user, tmp_path)
-            await wait_for(bus, host_online(hosts))
+            await wait_for(bus, host_online(set(), since=killed_at))
             await stream(bus, parts[split:])
             result = await wait_for(bus, lambda m: isinstance(m, wire.Result)
                                     and m.assignment_id == a.id)
