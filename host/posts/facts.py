@@ -28,12 +28,12 @@ MetricFacts = tuple[str, str]
 
 
 def set_outcome(r: wire.Result) -> str:
-    """"completed", "partial" (some work, short of the target), "missed" (none) or
-    "cancelled"."""
+    """"completed", "partial" (some work, short of the target), "missed" (none), or what
+    else ended it: "cancelled", "superseded" (a newer assignment replaced it), "capped"."""
     if r.completed:
         return "completed"
-    if r.outcome == "cancelled":
-        return "cancelled"
+    if r.outcome in ("cancelled", "superseded", "capped"):
+        return r.outcome
     done = (r.hold_seconds or 0.0) if r.unit != "reps" else r.reps
     return "partial" if done > 0 else "missed"
 

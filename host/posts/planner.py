@@ -76,17 +76,17 @@ class PostPlanner:
             return recent
         return [stats.Record(*row) for row in self.store.records(user)]
 
-    def plan(self, user: str, result: wire.Result, verified: bool = True) -> list[QueuedPost]:
+    def plan(self, user: str, result: wire.Result) -> list[QueuedPost]:
         """The posts ``result`` calls for, as if it were new (stored or not). Never raises:
         a failure is logged and the result is stored without posts."""
         try:
-            return self._plan(user, result, verified)
+            return self._plan(user, result)
         except Exception:
             log.exception("could not prepare the posts for %s; the result is stored without "
                           "them", result.assignment_id)
             return []
 
-    def _plan(self, user: str, result: wire.Result, verified: bool) -> list[QueuedPost]:
+    def _plan(self, user: str, result: wire.Result) -> list[QueuedPost]:
         if not self.settings.services:
             return []
         now = self.clock()
@@ -105,7 +105,11 @@ class PostPlanner:
         if self.data_dir is not None and assignment is not None:
             metric = post_facts.metric_facts(self.data_dir, assignment.run_id,
                                              assignment.experiment)
-        facts = post_facts.result_facts(after, user, result, now, self.tz, metric, verified)
+        verified = result.verified  # False: reported in honour mode
+        detail = result.detail or ""  # "cap reached: 100/100 squats today"
+        caps = detail if result.outcome == "capped" or "cap" in detail else ""
+        facts = post_facts.result_facts(after, user, result, now, self.tz, metric, verified,
+                                        caps)
         posts = []
         for service in self.settings.services:
             for kind in rules.post_kinds(service.rule, result, verified, streak_before,

@@ -2,7 +2,8 @@
 
 A service says ``when`` as a set of triggers:
 
-- ``"verified"``: every verified set, whatever its outcome;
+- ``"verified"``: every verified set, whatever its outcome (with ``honour_mode``, reported
+  sets too, labelled so);
 - ``"missed"``: only sets not completed (missed or partial): the skipped ones show;
 - ``"penalties"``: only penalty sets;
 - ``"milestones"``: when the streak of days reaches one of ``milestones``;
@@ -22,6 +23,9 @@ from repfit import wire
 __all__ = ["MILESTONES", "TRIGGERS", "PostingRule", "QuietHours", "daily_due", "eligible",
            "post_kinds", "send_at"]
 
+#: Ends of a set that are not the user skipping it: a daily cap stopped it, or a newer
+#: assignment replaced it.
+_NOT_SKIPPED = ("capped", "superseded")
 TRIGGERS: tuple[str, ...] = ("verified", "missed", "penalties", "milestones", "daily")
 MILESTONES: tuple[int, ...] = (3, 7, 14, 21, 30, 50, 75, 100, 150, 200, 250, 300, 365)
 
@@ -66,8 +70,9 @@ def post_kinds(rule: PostingRule, result: wire.Result, verified: bool, streak_be
     if not eligible(rule, verified):
         return []
     kinds = []
-    if (("verified" in rule.when and verified)
-            or ("missed" in rule.when and not result.completed)
+    if (("verified" in rule.when and (verified or rule.honour_mode))
+            or ("missed" in rule.when and not result.completed
+                and result.outcome not in _NOT_SKIPPED)
             or ("penalties" in rule.when and result.reason == "penalty")):
         kinds.append("set")
     if ("milestones" in rule.when and streak_after > streak_before

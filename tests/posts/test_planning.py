@@ -385,3 +385,19 @@ def test_a_streak_longer_than_the_window_is_counted_whole(tmp_path: Path) -> Non
                               clock=lambda: at("2026-12-04T09:05"))
         (post,) = [p for p in planner.plan("ada", r) if p.service == "x"]
     assert f"Streak {WINDOW_DAYS + 6}." in post.text
+
+
+def test_a_reported_set_is_posted_only_with_honour_mode_and_says_so(tmp_path: Path) -> None:
+    text = CONFIG.replace('when = ["missed"]', 'when = ["verified", "missed"]\nhonour_mode = true')
+    cfg = load(write_config(tmp_path, text, 0o644), env=ENV)
+    with Store.in_dir(tmp_path) as store:
+        store.add_assignment("ada", wire.Assignment(id="rep1", exercise="pushup", target=10),
+                             at("2026-12-04T09:00"))
+        r = wire.Result(assignment_id="rep1", exercise="pushup", completed=True,
+                        outcome="reported", reps=10, target=10, verified=False,
+                        finished_at=at("2026-12-04T09:05"))
+        planner = PostPlanner(load_settings(cfg, env=ENV), store, {"x": X},
+                              clock=lambda: at("2026-12-04T09:05"))
+        posts = {p.service: p for p in planner.plan("ada", r)}
+    assert set(posts) == {"webhook"}     # x posts verified sets only
+    assert posts["webhook"].text.startswith("completed: push-ups 10/10 reps (honour mode)")

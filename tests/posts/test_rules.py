@@ -82,3 +82,10 @@ def test_daily_summary_is_due_after_its_time() -> None:
     assert str(daily_due(rule, at("2026-12-04T21:00"), PARIS)) == "2026-12-04"
     assert str(daily_due(rule, at("2026-12-04T23:59"), PARIS)) == "2026-12-04"
     assert daily_due(PostingRule(), at("2026-12-04T23:00"), PARIS) is None
+
+
+@pytest.mark.parametrize("outcome", ["capped", "superseded"])
+def test_a_capped_or_superseded_set_is_not_a_skipped_one(outcome: str) -> None:
+    r = wire.Result(assignment_id="d", exercise="squat", completed=False,
+                    outcome=outcome, reps=0, target=10)  # type: ignore[arg-type]
+    assert post_kinds(PostingRule(frozenset({"missed"})), r, True, 0, 0) == []
