@@ -18,6 +18,7 @@ Topic grammar (``<user>`` and ``<device>`` match ``[A-Za-z0-9_-]{1,64}``)::
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import math
 import re
@@ -26,9 +27,25 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
+from repfit.display_text import plain
+
 __all__ = [
+    "DEADLINE_RANGE_S",
+    "EXERCISE_CHARS",
+    "HOLD_RANGE_S",
+    "ID_CHARS",
+    "MAX_BATCH_SAMPLES",
+    "MAX_COUNTER",
+    "MAX_DEADLINE_S",
+    "MAX_DEPTH",
+    "MAX_ID_CHARS",
+    "MAX_INT_DIGITS",
     "MAX_PAYLOAD_BYTES",
+    "MAX_SECONDS_PER_REP",
+    "MAX_TEXT_CHARS",
+    "MAX_TIMESTAMP",
     "PROTOCOL_VERSION",
+    "TARGET_RANGE",
     "Assignment",
     "Cue",
     "Message",
@@ -40,6 +57,7 @@ __all__ = [
     "WireError",
     "decode",
     "encode",
+    "json_depth",
     "parse_topic",
     "qos_retain",
     "subscription",
@@ -51,6 +69,35 @@ PROTOCOL_VERSION: Final = 1
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 #: Largest number of samples in one batch.
 MAX_BATCH_SAMPLES: Final = 4096
+#: Deepest nesting of arrays/objects accepted (a sample batch needs 3): bounds the parser's
+#: recursion before it starts.
+MAX_DEPTH: Final = 16
+#: Longest integer literal accepted (digits): 18 digits hold any counter; longer ones are
+#: refused before Python's int-from-string limit or a float conversion can fail.
+MAX_INT_DIGITS: Final = 18
+#: Longest free-text field (``text``, ``last_reason``), in characters.
+MAX_TEXT_CHARS: Final = 1024
+#: Longest id (assignment ids, ``run_id``, ``client_id``); ids use `ID_CHARS` only.
+MAX_ID_CHARS: Final = 128
+ID_CHARS: Final = "A-Za-z0-9_.:-"
+#: Exercise names (``squat``, ``Push-ups``): at most 64 of these characters.
+EXERCISE_CHARS: Final = "A-Za-z0-9_ -"
+#: Accepted assignment targets per unit (inclusive). Reasons in ``docs/protocol.md``.
+TARGET_RANGE: Final[dict[str, tuple[float, float]]] = {
+    "reps": (1.0, 1000.0),
+    "seconds": (1.0, 3600.0),
+    "iterations": (1.0, 10_000_000.0),
+}
+#: The hold the host verifies for an ``iterations`` assignment (``est_duration_s``), seconds.
+HOLD_RANGE_S: Final = (1.0, 3600.0)
+#: Accepted ``deadline_s`` of an assignment, seconds after ``issued_at``.
+DEADLINE_RANGE_S: Final = (1.0, 86400.0)
+MAX_DEADLINE_S: Final = DEADLINE_RANGE_S[1]
+MAX_SECONDS_PER_REP: Final = 60.0
+#: Latest accepted wall-clock time (2100-01-01 UTC): a far-future time is a forgery.
+MAX_TIMESTAMP: Final = 4_102_444_800.0
+#: Largest counter (``seq``, ``reps``, ``index``...): exact as a JSON double.
+MAX_COUNTER: Final = 2**53
 
 _NAME = r"[A-Za-z0-9_-]{1,64}"
 _NAME_RE = re.compile(rf"^{_NAME}$")
@@ -84,7 +131,7 @@ class WireError(ValueError):
         self.topic = topic
         self.field = field
         self.reason = reason
-        super().__init__(f"{topic}: field {field!r}: {reason}")
+        super().__init__(f"{plain(topic)}: field {field!r}: {reason}")
 
 
 # --------------------------------------------------------------------------- messages
@@ -334,6 +381,58 @@ def encode(message: Message) -> bytes:
 
 
 # --------------------------------------------------------------------------- decode
+#
+# Everything below runs on bytes from anyone who can publish on the broker. The order is:
+# size, UTF-8, a cheap nesting-depth scan (so the JSON parser never recurses deeply), JSON
+# with integers capped in length and NaN/Infinity refused, then every field checked for type,
+# charset, length and range. Any failure is a `WireError`; nothing else escapes `decode`.
+
+
+class _Refused(Exception):
+    """Raised inside the JSON parser's hooks; turned into a `WireError` by `decode`."""
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
+        raise _Refused(f"an integer of {digits} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _parse_constant(text: str) -> float:
+    raise _Refused(f"{text} is not a finite number")
+
+
+_OPEN: Final = np.zeros(256, dtype=np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
+_ESCAPED_PAIR: Final = re.compile(rb"\\.", re.DOTALL)
+
+
+def json_depth(data: bytes) -> int:
+    """An upper bound of the nesting depth at which a JSON parser reading ``data`` recurses.
+
+    Linear time, no recursion. Brackets inside strings are not counted; an escaped pair
+    (``\\"``) is blanked first, the way the parser reads it, so the bound holds for the
+    whole prefix a parser accepts before it meets an error.
+    """
+    opens = data.count(b"[") + data.count(b"{")
+    if opens <= MAX_DEPTH:
+        return opens  # cannot nest deeper than it has brackets
+    raw = np.frombuffer(_ESCAPED_PAIR.sub(b"__", data), dtype=np.uint8)
+    outside = np.cumsum(raw == ord('"')) % 2 == 0
+    step = np.where(outside, _OPEN[raw], 0).astype(np.int64)
+    return int(np.cumsum(step).max(initial=0))
+
+
+@functools.cache
+def _charset_re(charset: str) -> re.Pattern[str]:
+    return re.compile(f"[{charset}]+")
+
+
+def _short(value: Any) -> builtins.str:
+    """A field value for an error message: repr, shown as text, at most 40 characters."""
+    return plain(repr(value), 40)
 
 
 class _Fields:
@@ -346,39 +445,49 @@ class _Fields:
     def fail(self, name: str, reason: str) -> WireError:
         return WireError(self.topic, name, reason)
 
-    def str(self, name: str, *, default: Any = ..., choices: tuple[str, ...] = ()) -> Any:
-        if name not in self.obj:
+    def _get(self, name: builtins.str, default: Any) -> tuple[bool, Any]:
+        """(present, value); ``present`` is False for an absent or null optional field."""
+        if name not in self.obj or (self.obj[name] is None and default is None):
             if default is ...:
                 raise self.fail(name, "missing")
-            return default
-        v = self.obj[name]
-        if v is None and default is None:
-            return None
+            return False, default
+        return True, self.obj[name]
+
+    def str(self, name: str, *, default: Any = ..., choices: tuple[str, ...] = (),
+            charset: str | None = None, max_len: int = MAX_TEXT_CHARS) -> Any:
+        present, v = self._get(name, default)
+        if not present:
+            return v
         if not isinstance(v, str):
             raise self.fail(name, f"expected a string, got {type(v).__name__}")
-        if len(v) > 1024:
-            raise self.fail(name, "longer than 1024 characters")
+        if len(v) > max_len:
+            raise self.fail(name, f"longer than {max_len} characters")
         if choices and v not in choices:
-            raise self.fail(name, f"{v!r} is not one of {', '.join(choices)}")
+            raise self.fail(name, f"{_short(v)} is not one of {', '.join(choices)}")
+        if charset is not None and not _charset_re(charset).fullmatch(v):
+            raise self.fail(name, f"{_short(v)}: expected 1-{max_len} of {charset}")
+        if not v.isascii():
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise self.fail(name, "holds a lone surrogate (\\ud800-\\udfff)") from None
         return v
 
     def num(self, name: builtins.str, *, default: Any = ..., integer: bool = False,
-            minimum: float | None = None) -> Any:
-        if name not in self.obj:
-            if default is ...:
-                raise self.fail(name, "missing")
-            return default
-        v = self.obj[name]
-        if v is None and default is None:
-            return None
+            minimum: float | None = None, maximum: float | None = None) -> Any:
+        present, v = self._get(name, default)
+        if not present:
+            return v
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self.fail(name, f"expected a number, got {type(v).__name__}")
         if integer and not isinstance(v, int):
-            raise self.fail(name, f"expected an integer, got {v!r}")
-        if not math.isfinite(v):
+            raise self.fail(name, f"expected an integer, got {_short(v)}")
+        if not math.isfinite(v):  # ints are at most MAX_INT_DIGITS long: no OverflowError
             raise self.fail(name, "not a finite number")
         if minimum is not None and v < minimum:
-            raise self.fail(name, f"{v!r} is below the minimum {minimum}")
+            raise self.fail(name, f"{v!r} is below the minimum {minimum:g}")
+        if maximum is not None and v > maximum:
+            raise self.fail(name, f"{v!r} is above the maximum {maximum:g}")
         return int(v) if integer else float(v)
 
     def bool(self, name: builtins.str) -> builtins.bool:
@@ -390,8 +499,11 @@ class _Fields:
         return v
 
 
+_NUMBER: Final = (int, float)
+
+
 def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
-    device = f.str("device")
+    device = f.str("device", charset="A-Za-z0-9_-", max_len=64)
     if device != topic.device:
         raise f.fail("device", f"{device!r} does not match the topic's device {topic.device!r}")
     t_raw, acc_raw = f.obj.get("t"), f.obj.get("acc")
@@ -403,20 +515,18 @@ def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
         raise f.fail("acc", f"{len(acc_raw)} rows for {len(t_raw)} timestamps")
     if len(t_raw) > MAX_BATCH_SAMPLES:
         raise f.fail("t", f"{len(t_raw)} samples exceeds the limit of {MAX_BATCH_SAMPLES}")
-    try:
-        t = np.array(t_raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise f.fail("t", "timestamps must be numbers") from None
-    try:
-        acc = np.array(acc_raw, dtype=np.float64).reshape(len(acc_raw), -1) if acc_raw else \
-            np.zeros((0, 3))
-    except (TypeError, ValueError):
-        raise f.fail("acc", "rows must be [x, y, z] numbers") from None
-    if acc.shape[1] != 3:
-        raise f.fail("acc", "rows must have exactly 3 values [x, y, z]")
-    if t.dtype != np.float64 or acc.dtype != np.float64:
+    # Exact types (JSON gives int, float, str, bool, None, list, dict): numpy alone would
+    # take "1" and true as numbers.
+    if not all(type(x) in _NUMBER for x in t_raw):
         raise f.fail("t", "timestamps must be numbers")
-    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(acc))):
+    if not all(type(row) is list and len(row) == 3 and all(type(v) in _NUMBER for v in row)
+               for row in acc_raw):
+        raise f.fail("acc", "rows must be [x, y, z] numbers")
+    t = np.array(t_raw, dtype=np.float64)
+    acc = np.array(acc_raw, dtype=np.float64).reshape(len(acc_raw), 3)
+    if not np.all(np.isfinite(t)):
+        raise f.fail("t", "non-finite value")
+    if not np.all(np.isfinite(acc)):
         raise f.fail("acc", "non-finite value")
     if t.size > 1 and np.any(np.diff(t) <= 0):
         raise f.fail("t", "timestamps must be strictly increasing within a batch")
@@ -424,8 +534,9 @@ def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
         device=device,
         t=t,
         acc=acc,
-        seq=f.num("seq", default=0, integer=True, minimum=0),
-        lost_before=f.num("lost_before", default=0, integer=True, minimum=0),
+        seq=f.num("seq", default=0, integer=True, minimum=0, maximum=MAX_COUNTER),
+        lost_before=f.num("lost_before", default=0, integer=True, minimum=0,
+                          maximum=MAX_COUNTER),
     )
 
 
@@ -446,94 +557,128 @@ def _decode_fields(cls: type, f: _Fields) -> Message:
     return cls(**values)
 
 
-_NONNEG = {"minimum": 0.0}
+def _check_assignment(f: _Fields, a: Assignment) -> Assignment:
+    """The bounds that depend on the unit (see ``docs/protocol.md``, "Bounds")."""
+    low, high = TARGET_RANGE[a.unit]
+    if not low <= a.target <= high:
+        raise f.fail("target", f"{a.target:g} {a.unit} is outside {low:g}..{high:g}")
+    if a.unit == "iterations":
+        # The host verifies a hold of est_duration_s seconds (the target when there is none).
+        hold = a.est_duration_s or a.target
+        low, high = HOLD_RANGE_S
+        if not low <= hold <= high:
+            raise f.fail("est_duration_s", f"a hold of {hold:g} s is outside {low:g}..{high:g}")
+    return a
+
+
+_UNIT_SPEC: Final = ("str", {"choices": _UNITS})
+_REASON_SPEC: Final = ("str", {"choices": _REASONS})
+_ID_SPEC: Final = ("str", {"charset": ID_CHARS, "max_len": MAX_ID_CHARS})
+_EXERCISE_SPEC: Final = ("str", {"charset": EXERCISE_CHARS, "max_len": 64})
+_TIME_SPEC: Final = ("num", {"minimum": 0.0, "maximum": MAX_TIMESTAMP})
+_COUNT_SPEC: Final = ("num", {"integer": True, "minimum": 0, "maximum": MAX_COUNTER})
+_AMOUNT_SPEC: Final = ("num", {"minimum": 0.0, "maximum": TARGET_RANGE["iterations"][1]})
+_HOLD_SPEC: Final = ("num", {"minimum": 0.0, "maximum": MAX_DEADLINE_S})
 _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
     Assignment: {
-        "id": ("str", {}),
-        "exercise": ("str", {}),
-        "target": ("num", {"minimum": 0.0}),
-        "unit": ("str", {"choices": _UNITS}),
-        "reason": ("str", {"choices": _REASONS}),
-        "issued_at": ("num", _NONNEG),
-        "deadline_s": ("num", _NONNEG),
-        "est_duration_s": ("num", _NONNEG),
-        "seconds_per_rep": ("num", _NONNEG),
-        "run_id": ("str", {}),
-        "experiment": ("str", {}),
+        "id": _ID_SPEC,
+        "exercise": _EXERCISE_SPEC,
+        "target": ("num", {}),  # per unit: _check_assignment
+        "unit": _UNIT_SPEC,
+        "reason": _REASON_SPEC,
+        "issued_at": _TIME_SPEC,
+        "deadline_s": ("num", {"minimum": DEADLINE_RANGE_S[0], "maximum": DEADLINE_RANGE_S[1]}),
+        "est_duration_s": _HOLD_SPEC,
+        "seconds_per_rep": ("num", {"minimum": 0.0, "maximum": MAX_SECONDS_PER_REP}),
+        "run_id": _ID_SPEC,
+        "experiment": ("str", {"max_len": 256}),
         "text": ("str", {}),
     },
     Cue: {
         "kind": ("str", {"choices": _CUES}),
-        "assignment_id": ("str", {}),
-        "index": ("num", {"integer": True, "minimum": 0}),
+        "assignment_id": _ID_SPEC,
+        "index": _COUNT_SPEC,
         "text": ("str", {}),
-        "at": ("num", _NONNEG),
+        "at": _TIME_SPEC,
     },
     Progress: {
-        "assignment_id": ("str", {}),
-        "exercise": ("str", {}),
-        "reps": ("num", {"integer": True, "minimum": 0}),
-        "target": ("num", _NONNEG),
-        "unit": ("str", {"choices": _UNITS}),
-        "hold_seconds": ("num", _NONNEG),
-        "rejected": ("num", {"integer": True, "minimum": 0}),
+        "assignment_id": _ID_SPEC,
+        "exercise": _EXERCISE_SPEC,
+        "reps": _COUNT_SPEC,
+        "target": _AMOUNT_SPEC,
+        "unit": _UNIT_SPEC,
+        "hold_seconds": _HOLD_SPEC,
+        "rejected": _COUNT_SPEC,
         "last_reason": ("str", {}),
-        "at": ("num", _NONNEG),
+        "at": _TIME_SPEC,
     },
     Result: {
-        "assignment_id": ("str", {}),
-        "exercise": ("str", {}),
+        "assignment_id": _ID_SPEC,
+        "exercise": _EXERCISE_SPEC,
         "completed": ("bool", {}),
         "outcome": ("str", {"choices": _OUTCOMES}),
-        "reps": ("num", {"integer": True, "minimum": 0}),
-        "target": ("num", _NONNEG),
-        "unit": ("str", {"choices": _UNITS}),
-        "hold_seconds": ("num", _NONNEG),
-        "rejected": ("num", {"integer": True, "minimum": 0}),
-        "reason": ("str", {"choices": _REASONS}),
-        "started_at": ("num", _NONNEG),
-        "finished_at": ("num", _NONNEG),
+        "reps": _COUNT_SPEC,
+        "target": _AMOUNT_SPEC,
+        "unit": _UNIT_SPEC,
+        "hold_seconds": _HOLD_SPEC,
+        "rejected": _COUNT_SPEC,
+        "reason": _REASON_SPEC,
+        "started_at": _TIME_SPEC,
+        "finished_at": _TIME_SPEC,
     },
     Status: {
         "role": ("str", {"choices": _ROLES}),
         "online": ("bool", {}),
-        "client_id": ("str", {}),
-        "at": ("num", _NONNEG),
+        "client_id": ("str", {"max_len": MAX_ID_CHARS}),
+        "at": _TIME_SPEC,
     },
 }
 
 
-def decode(topic: str, payload: bytes | bytearray | str) -> tuple[Topic, Message]:
+def decode(topic: str, payload: bytes | bytearray | memoryview | str) -> tuple[Topic, Message]:
     """Parse and validate one MQTT message.
 
     Raises
     ------
     WireError
-        For a foreign topic, an oversized payload, invalid JSON or UTF-8, an unknown protocol
-        version, a type that does not match the topic, or any field of the wrong type or range.
-        The message names the field; it never echoes the payload (which could be large).
+        For anything that is not a valid message, and nothing else, whatever the bytes: a
+        foreign topic, an oversized payload, invalid UTF-8 or JSON, nesting deeper than
+        `MAX_DEPTH`, an integer longer than `MAX_INT_DIGITS` digits, NaN or Infinity, an
+        unknown protocol version, a type that does not match the topic, or any field of the
+        wrong type, charset, length or range (``docs/protocol.md``). The message names the
+        field; it never echoes the payload, and shows received text only as `plain` text.
     """
     parsed = parse_topic(topic)
     if isinstance(payload, str):
-        payload = payload.encode()
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise WireError(topic, "payload", f"{len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        payload = payload.encode("utf-8", "surrogatepass")
+    data = bytes(payload)
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise WireError(topic, "payload", f"{len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        obj = json.loads(bytes(payload).decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise WireError(topic, "payload", "not UTF-8") from None
+    if json_depth(data) > MAX_DEPTH:
+        raise WireError(topic, "payload", f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        obj = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise WireError(topic, "payload", f"invalid JSON ({exc.msg} at char {exc.pos})") from None
+    except _Refused as exc:
+        raise WireError(topic, "payload", str(exc)) from None
     if not isinstance(obj, dict):
         raise WireError(topic, "payload", f"expected a JSON object, got {type(obj).__name__}")
     f = _Fields(topic, obj)
     version = obj.get("v")
-    if version != PROTOCOL_VERSION:
-        raise f.fail("v", f"unsupported protocol version {version!r} (this host speaks "
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise f.fail("v", f"unsupported protocol version {_short(version)} (this host speaks "
                           f"{PROTOCOL_VERSION})")
-    kind = f.str("type")
+    kind = f.str("type", max_len=32)
     if kind != parsed.kind:
-        raise f.fail("type", f"{kind!r} on a {parsed.kind!r} topic")
+        raise f.fail("type", f"{_short(kind)} on a {parsed.kind!r} topic")
     if kind == "samples":
         return parsed, _decode_samples(f, parsed)
-    return parsed, _decode_fields(_TYPE_OF[kind], f)
+    message = _decode_fields(_TYPE_OF[kind], f)
+    if isinstance(message, Assignment):
+        message = _check_assignment(f, message)
+    return parsed, message
