@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from repfit import wire
+from repfit import bounded_json, wire
 
 MESSAGES: list[wire.Message] = [
     wire.Assignment(id="a1", exercise="squat", target=12, issued_at=1.7e9, deadline_s=300,
@@ -147,13 +147,14 @@ def test_hostile_payloads_raise_wire_error(topic: str, payload: bytes, reason: s
         wire.decode(topic, payload)
 
 
-def test_json_depth_counts_only_structure() -> None:
-    assert wire.json_depth(b'{"a":[[1],[2]]}') <= wire.MAX_DEPTH  # few brackets: no scan
+def test_depth_bound_counts_only_structure() -> None:
+    assert bounded_json.depth_bound(b'{"a":[[1],[2]]}') == 3
+    assert bounded_json.depth_bound(b'{"a":[[1],[2]]}', cheap_up_to=16) == 4  # count, no scan
     many = b'{"s":"' + b"[" * 100 + b'","t":[' + b"[1]," * 50 + b"[1]]}"
-    assert wire.json_depth(many) == 3          # brackets in a string do not count
+    assert bounded_json.depth_bound(many) == 3          # brackets in a string do not count
     escaped = b'{"s":"\\"' + b"[" * 100 + b'"}'
-    assert wire.json_depth(escaped) == 1       # nor after an escaped quote
-    assert wire.json_depth(b"[" * 1000) == 1000
+    assert bounded_json.depth_bound(escaped) == 1       # nor after an escaped quote
+    assert bounded_json.depth_bound(b"[" * 1000) == 1000
 
 
 def test_text_fields_with_lone_surrogates_are_refused() -> None:

@@ -27,6 +27,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
+from repfit import bounded_json
 from repfit.display_text import plain
 
 __all__ = [
@@ -57,7 +58,6 @@ __all__ = [
     "WireError",
     "decode",
     "encode",
-    "json_depth",
     "parse_topic",
     "qos_retain",
     "subscription",
@@ -382,47 +382,10 @@ def encode(message: Message) -> bytes:
 
 # --------------------------------------------------------------------------- decode
 #
-# Everything below runs on bytes from anyone who can publish on the broker. The order is:
-# size, UTF-8, a cheap nesting-depth scan (so the JSON parser never recurses deeply), JSON
-# with integers capped in length and NaN/Infinity refused, then every field checked for type,
-# charset, length and range. Any failure is a `WireError`; nothing else escapes `decode`.
-
-
-class _Refused(Exception):
-    """Raised inside the JSON parser's hooks; turned into a `WireError` by `decode`."""
-
-
-def _parse_int(text: str) -> int:
-    digits = len(text) - text.startswith("-")
-    if digits > MAX_INT_DIGITS:
-        raise _Refused(f"an integer of {digits} digits (at most {MAX_INT_DIGITS})")
-    return int(text)
-
-
-def _parse_constant(text: str) -> float:
-    raise _Refused(f"{text} is not a finite number")
-
-
-_OPEN: Final = np.zeros(256, dtype=np.int8)
-_OPEN[[ord("["), ord("{")]] = 1
-_OPEN[[ord("]"), ord("}")]] = -1
-_ESCAPED_PAIR: Final = re.compile(rb"\\.", re.DOTALL)
-
-
-def json_depth(data: bytes) -> int:
-    """An upper bound of the nesting depth at which a JSON parser reading ``data`` recurses.
-
-    Linear time, no recursion. Brackets inside strings are not counted; an escaped pair
-    (``\\"``) is blanked first, the way the parser reads it, so the bound holds for the
-    whole prefix a parser accepts before it meets an error.
-    """
-    opens = data.count(b"[") + data.count(b"{")
-    if opens <= MAX_DEPTH:
-        return opens  # cannot nest deeper than it has brackets
-    raw = np.frombuffer(_ESCAPED_PAIR.sub(b"__", data), dtype=np.uint8)
-    outside = np.cumsum(raw == ord('"')) % 2 == 0
-    step = np.where(outside, _OPEN[raw], 0).astype(np.int64)
-    return int(np.cumsum(step).max(initial=0))
+# Everything below runs on bytes from anyone who can publish on the broker: size first, then
+# `bounded_json` (UTF-8, depth scanned before parsing, integer length capped, NaN/Infinity
+# refused), then every field checked for type, charset, length and range. Any failure is a
+# `WireError`; nothing else escapes `decode`.
 
 
 @functools.cache
@@ -655,16 +618,8 @@ def decode(topic: str, payload: bytes | bytearray | memoryview | str) -> tuple[T
     if len(data) > MAX_PAYLOAD_BYTES:
         raise WireError(topic, "payload", f"{len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WireError(topic, "payload", "not UTF-8") from None
-    if json_depth(data) > MAX_DEPTH:
-        raise WireError(topic, "payload", f"nested deeper than {MAX_DEPTH} levels")
-    try:
-        obj = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
-    except json.JSONDecodeError as exc:
-        raise WireError(topic, "payload", f"invalid JSON ({exc.msg} at char {exc.pos})") from None
-    except _Refused as exc:
+        obj = bounded_json.loads(data, max_depth=MAX_DEPTH, max_int_digits=MAX_INT_DIGITS)
+    except bounded_json.JsonRefused as exc:
         raise WireError(topic, "payload", str(exc)) from None
     if not isinstance(obj, dict):
         raise WireError(topic, "payload", f"expected a JSON object, got {type(obj).__name__}")
