@@ -1,4 +1,10 @@
-"""What the user sees in the terminal: assignments, cues, a live progress bar, the verdict."""
+"""What the user sees in the terminal: assignments, cues, a live progress bar, the verdict.
+
+Every received string (exercise, texts, reasons) is shown as text: `describe_assignment` and
+`describe_result` return `plain` text (for ``print``), and whatever goes into rich markup is
+escaped with `repfit.display_text.markup`, so a message cannot retitle or clear the terminal,
+plant a link, or style the screen.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from repfit import wire
+from repfit.display_text import markup, plain
 
 __all__ = ["ConsoleObserver", "describe_assignment", "describe_result"]
 
@@ -17,7 +24,7 @@ _UNIT_WORD = {"reps": "reps", "seconds": "s hold", "iterations": "iterations hol
 
 def describe_assignment(a: wire.Assignment) -> str:
     why = {"assigned": "", "penalty": " (penalty)", "reward": " (reward)"}[a.reason]
-    return f"{a.exercise} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
+    return f"{plain(a.exercise)} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
 
 
 def describe_result(r: wire.Result) -> str:
@@ -29,7 +36,7 @@ def describe_result(r: wire.Result) -> str:
     refused = f", {r.rejected} movement{'s' if r.rejected > 1 else ''} refused" if r.rejected \
         else ""
     when = datetime.fromtimestamp(r.finished_at).strftime("%H:%M:%S") if r.finished_at else ""
-    return (f"{r.exercise}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
+    return (f"{plain(r.exercise)}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
             f"{', ' + when if when else ''})")
 
 
@@ -47,8 +54,8 @@ class ConsoleObserver:
         self._bars: dict[str, tuple[Progress, TaskID]] = {}
 
     def assignment(self, a: wire.Assignment) -> None:
-        self.console.print(f"[cyan]assignment[/] {describe_assignment(a)}"
-                           + (f"  [dim]{a.text}[/]" if a.text else ""))
+        self.console.print(f"[cyan]assignment[/] {markup(describe_assignment(a), None)}"
+                           + (f"  [dim]{markup(a.text)}[/]" if a.text else ""))
 
     @staticmethod
     def _amount(p: wire.Progress | wire.Result) -> str:
@@ -59,7 +66,8 @@ class ConsoleObserver:
         else:
             text = f"{p.hold_seconds or 0.0:.1f} s held"
         if p.rejected:
-            why = f" ({p.last_reason})" if isinstance(p, wire.Progress) and p.last_reason else ""
+            reason = p.last_reason if isinstance(p, wire.Progress) else None
+            why = f" ({markup(reason)})" if reason else ""
             text += f"  [yellow]{p.rejected} refused{why}[/]"
         return text
 
@@ -74,7 +82,7 @@ class ConsoleObserver:
             bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                            TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
                            console=self.console)
-            task = bar.add_task(p.exercise, total=max(p.target, 1e-9), amount="")
+            task = bar.add_task(markup(p.exercise), total=max(p.target, 1e-9), amount="")
             bar.start()
             self._bars[p.assignment_id] = (bar, task)
         bar, task = self._bars[p.assignment_id]
@@ -82,7 +90,8 @@ class ConsoleObserver:
 
     def cue(self, c: wire.Cue) -> None:
         if self.show_cues and c.kind not in ("tick", "tick_major"):
-            self.console.print(f"[magenta]cue[/] {c.kind}" + (f": {c.text}" if c.text else ""))
+            self.console.print(f"[magenta]cue[/] {markup(c.kind)}"
+                               + (f": {markup(c.text)}" if c.text else ""))
 
     def result(self, r: wire.Result) -> None:
         if r.assignment_id in self._bars:
@@ -90,7 +99,7 @@ class ConsoleObserver:
             bar.update(task, completed=self._done(r), amount=self._amount(r))
             bar.stop()
         colour = "green" if r.completed else "red"
-        self.console.print(f"[{colour}]result[/] {describe_result(r)}")
+        self.console.print(f"[{colour}]result[/] {markup(describe_result(r), None)}")
         self.results.append(r)
         self.finished.set()
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from repfit import wire
+from repfit.display_text import plain
 from repfit.host.audio import CuePlayer
 from repfit.host.bus import Bus
 from repfit.host.session import Session
@@ -88,7 +89,7 @@ class WorkoutHost:
         ``sources`` (BLE wearables) alike.
         """
         for a in await asyncio.to_thread(self.store.open_assignments, self.user):
-            log.info("resuming open assignment %s (%s)", a.id, a.exercise)
+            log.info("resuming open assignment %s (%s)", plain(a.id), plain(a.exercise))
             self._queue(a)
         await self.bus.subscribe("assignment", "cue", "samples")
         self.bus.announce()
@@ -180,7 +181,7 @@ class WorkoutHost:
             a = self.pending.popleft()
             session = Session(a, started_at=self.clock())
             self.active = session
-            log.info("verifying %s: %g %s of %s", a.id, a.target, a.unit, a.exercise)
+            log.info("verifying %s: %g %s of %s", plain(a.id), a.target, a.unit, plain(a.exercise))
             result = session.outcome(self.clock())
             if result is not None:  # already past its deadline
                 await self._finish(result)
@@ -210,7 +211,7 @@ class WorkoutHost:
         self.bus.publish(result)
         if self.observer:
             self.observer.result(result)
-        log.info("%s: %s (%d/%g %s)", result.assignment_id,
+        log.info("%s: %s (%d/%g %s)", plain(result.assignment_id),
                  "completed" if result.completed else "not completed", result.reps,
                  result.target, result.unit)
         await self._advance()

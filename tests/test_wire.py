@@ -93,7 +93,7 @@ def _samples(**over: object) -> bytes:
     [
         ({"device": "other"}, "device", "does not match"),
         ({"t": "0,1"}, "t", "list of timestamps"),
-        ({"acc": [[0, 0], [0, 0]]}, "acc", r"rows must be \[x, y, z\]"),
+        ({"acc": [[0, 0], [0, 0]]}, "acc", "exactly 3 numbers"),
         ({"acc": [[0, 0, 1]]}, "acc", "1 rows for 2 timestamps"),
         ({"t": [0.0, "x"]}, "t", "must be numbers"),
         ({"t": [0.02, 0.0]}, "t", "strictly increasing"),

@@ -484,7 +484,7 @@ def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
         raise f.fail("t", "timestamps must be numbers")
     if not all(type(row) is list and len(row) == 3 and all(type(v) in _NUMBER for v in row)
                for row in acc_raw):
-        raise f.fail("acc", "rows must be [x, y, z] numbers")
+        raise f.fail("acc", "rows must be [x, y, z]: exactly 3 numbers each")
     t = np.array(t_raw, dtype=np.float64)
     acc = np.array(acc_raw, dtype=np.float64).reshape(len(acc_raw), 3)
     if not np.all(np.isfinite(t)):
