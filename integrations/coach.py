@@ -149,6 +149,9 @@ class CoachSettings:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive, got {value!r}")
+            high = wire.TARGET_RANGE[name][1]  # what a host accepts (docs/protocol.md)
+            if value is not None and value > high:
+                raise ValueError(f"{name} must be at most {high:g}, got {value!r}")
 
 
 @dataclass(frozen=True)

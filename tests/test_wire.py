@@ -214,3 +214,12 @@ def test_assignment_bounds(over: dict[str, object], field: str, reason: str) -> 
 def test_assignment_bounds_keep_sensible_values(over: dict[str, object]) -> None:
     _, a = wire.decode("repfit/ada/assignment", _payload(**over))
     assert isinstance(a, wire.Assignment)
+
+
+@pytest.mark.parametrize(("option", "value"), [("deadline_s", 1e300), ("deadline_s", 0.5),
+                                               ("reps", 5000), ("seconds", 7200)])
+def test_coach_settings_stay_inside_what_a_host_accepts(option: str, value: float) -> None:
+    from repfit.integrations.coach import CoachSettings
+
+    with pytest.raises(ValueError, match=option):
+        CoachSettings(**{option: value})
