@@ -195,3 +195,19 @@ def test_csv_refuses_oversized_and_special_files(tmp_path: Path) -> None:
     huge.write_bytes(b"t,ax,ay,az\n" + b'"' + b"1" * 200_000 + b'",0,0,1\n')
     with pytest.raises(RecordingError, match="not a CSV line"):
         read_csv(huge)
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"[" * 100_000, "nested deeper than 8"),
+    (b'{"messageId": 1' + b"0" * 400 + b', "payload": []}', "integer of 401 digits"),
+    (b'{"messageId": ' + b"7" * 5000 + b', "payload": []}', "integer of 5000 digits"),
+    (b'{"messageId": 1, "payload": [{"name": "gravity", "time": 1e400, '
+     b'"values": {"x": 1, "y": 0, "z": 0}}]}', "time is not epoch nanoseconds"),
+    (b'{"messageId": 1, "payload": [{"name": "gravity", "time": "12", '
+     b'"values": {"x": 1, "y": 0, "z": 0}}]}', "lacks numeric"),
+    (b'{"messageId": 1, "sessionId": {"a": [1]}, "payload": []}', "sessionId must be a string"),
+    (b'{"messageId": 1e300, "payload": []}', "messageId must be an integer"),
+])
+def test_sensor_logger_hostile_payloads_are_packet_errors(raw: bytes, reason: str) -> None:
+    with pytest.raises(PacketError, match=reason):
+        decode_sensor_logger(raw)

@@ -99,7 +99,7 @@ def _reading(raw: bytes, i: int, name: str, entry: dict[str, Any]
              ) -> tuple[int, float, float, float]:
     """``(t_ns, x, y, z)`` of one vector reading; `PacketError` unless all are sane numbers."""
     values = entry.get("values", entry)
-    t = entry.get("time")
+    t: Any = entry.get("time")
     if not isinstance(values, dict) or not all(_is_number(values.get(k)) for k in "xyz") \
             or not _is_number(t):
         raise _fail(raw, f"payload[{i}] ({name}) lacks numeric time/x/y/z")
