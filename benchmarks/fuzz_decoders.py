@@ -231,7 +231,8 @@ def report(rows: list[tuple[Target, Tally]], command: str) -> str:
         "strategies (a valid message mutated field by field at any level with hostile values "
         "and raw JSON fragments such as 100,000 `[`, a 5,000-digit integer, `NaN`; spliced or "
         "raw bytes; a CSV with a hostile cell; BLE packets from the encoders), and a seed for "
-        "a byte-level mutator that derives the rest of the example's inputs from it.",
+        "a byte-level mutator that derives the rest of the example's inputs from it. Rates "
+        "depend on the machine's load during the run; the counts do not.",
         "",
         "| decoder | documented error | inputs | accepted | refused | crashes | inputs/s "
         "| time for 1,000,000 |",
