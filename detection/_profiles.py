@@ -9,8 +9,9 @@ tilt against gravity with linear acceleration).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
+
+from repfit.exercises import canonical
 
 __all__ = ["EXERCISES", "HOLD_EXERCISES", "PROFILES", "ExerciseProfile", "profile_for",
            "profile_name"]
@@ -160,32 +161,15 @@ EXERCISES: tuple[str, ...] = tuple(PROFILES)
 HOLD_EXERCISES: tuple[str, ...] = tuple(n for n, p in PROFILES.items() if p.hold)
 
 
-_SPELLINGS = {
-    "pushup": "pushup", "pressup": "pushup",
-    "squat": "squat",
-    "situp": "situp",
-    "jumpingjack": "jumping_jack", "starjump": "jumping_jack",
-    "burpee": "burpee",
-    "plank": "plank",
-    "generic": "generic",
-}
-"""Exercise names as people write them, reduced to letters and singular (see
-`profile_name`), and the profile each one is."""
-
-
 def profile_name(exercise: str) -> str | None:
     """The profile for an exercise as people write it, or None when there is none.
 
-    Case, spaces, hyphens, underscores and a plural are ignored, so ``"Push-ups"``,
-    ``"sit_up"`` and ``"jumping jacks"`` all find their profile; ``"press-up"`` and
+    The names come from the shared vocabulary (`repfit.exercises`): case, spaces, hyphens,
+    underscores, accents and a plural are ignored, so ``"Push-ups"``, ``"sit_up"`` and
+    ``"jumping jacks"`` all find their profile; ``"press-up"``, ``"pompes"`` and
     ``"star jump"`` are the same exercises under other names.
     """
-    if not isinstance(exercise, str):
-        return None
-    key = re.sub(r"[^a-z]", "", exercise.lower())
-    if key not in _SPELLINGS and key.endswith("s"):
-        key = key[:-1]
-    return _SPELLINGS.get(key)
+    return canonical(exercise)
 
 
 def profile_for(exercise: str) -> ExerciseProfile:

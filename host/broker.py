@@ -2,6 +2,16 @@
 
 A lab or team points repfit at Mosquitto (or any MQTT 3.1.1/5 broker) by URL instead; the
 rest of the code does not know the difference.
+
+Two amqtt behaviours differ from Mosquitto and are corrected here (reproductions in
+``docs/embedded-broker.md``):
+
+- on connect, amqtt sends a new client the retained messages matching *every* client's
+  subscriptions, not only its own; the client then sees messages it never asked for;
+- its websockets listener pings every 20 s, and paho-mqtt answers a ping with an unmasked
+  pong, which the server must treat as a protocol error: the connection drops every 20 s and
+  QoS 0 messages in flight are lost. MQTT's own keep-alive already watches the connection, so
+  the listener sends no websocket pings.
 """
 
 from __future__ import annotations
@@ -85,14 +95,11 @@ class EmbeddedBroker:
         return self
 
     async def _start(self) -> None:
-        # Imported here: amqtt is only needed when the embedded broker is used.
-        from amqtt.broker import Broker
-
         if self.port == 0:
             self.port = free_port(self.host)
         if self.ws_port == 0:
             self.ws_port = free_port(self.host)
-        self._broker = Broker(self._config(), loop=asyncio.get_running_loop())
+        self._broker = _corrected_broker_class()(self._config(), loop=asyncio.get_running_loop())
         await self._broker.start()
 
     async def __aexit__(
@@ -104,3 +111,37 @@ class EmbeddedBroker:
         if self._broker is not None:
             await self._broker.shutdown()
             self._broker = None
+
+
+def _corrected_broker_class() -> type:
+    """amqtt's Broker with the two corrections of the module docstring.
+
+    Built on first use: amqtt (and its websockets dependency) load only when the embedded
+    broker runs.
+    """
+    from functools import partial
+
+    import websockets
+    from amqtt.broker import Broker
+
+    class CorrectedBroker(Broker):  # type: ignore[misc]
+        async def _publish_retained_messages_for_subscription(
+            self, subscription: tuple[str, int], session: Any
+        ) -> None:
+            holders = self._subscriptions.get(subscription[0], ())
+            if any(held is session for held, _qos in holders):
+                await super()._publish_retained_messages_for_subscription(subscription, session)
+
+        async def _create_server_instance(self, listener_name: str, listener_type: Any,
+                                          address: str | None, port: int,
+                                          ssl_context: Any) -> Any:
+            if listener_type != "ws":
+                return await super()._create_server_instance(
+                    listener_name, listener_type, address, port, ssl_context)
+            return await websockets.serve(
+                partial(self.ws_connected, listener_name=listener_name), address, port,
+                ssl=ssl_context, subprotocols=[websockets.Subprotocol("mqtt")],
+                ping_interval=None,
+            )
+
+    return CorrectedBroker

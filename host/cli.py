@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from repfit import __version__
 from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
@@ -43,6 +44,11 @@ class Args(argparse.Namespace):
     bind: str
     port: int
     ws_port: int | None
+    json: bool
+    tz: str | None
+    format: str
+    since_date: str | None
+    output: Path | None
 
 
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -124,9 +130,38 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--days", dest="since_days", type=float, default=7.0,
                          help="how many days back (default: 7)")
     _add_store_args(history)
+    _add_books_parsers(sub)
 
     _add_plugin_commands(sub)
     return parser
+
+
+def _add_books_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``stats`` and ``export``: read-only views of the stored results."""
+    tz_help = "time zone whose midnight starts a day, e.g. Europe/Paris (default: TZ, else " \
+              "this machine's zone)"
+    stats = sub.add_parser(
+        "stats", help="today and this week per exercise, streaks, penalties and rewards",
+        description="Verified sets and amounts today and this week per exercise, the streak "
+                    "of days in a row with a completed set (and the best one), and the "
+                    "penalties and rewards each experiment handed out.")
+    stats.add_argument("--user", metavar="NAME", help="user name (default: config)")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of text")
+    stats.add_argument("--tz", metavar="ZONE", help=tz_help)
+    _add_store_args(stats)
+    export = sub.add_parser(
+        "export", help="write every assignment and its result as CSV or JSON",
+        description="One row per stored assignment with its result's fields (empty while "
+                    "it is open); times in ISO 8601.")
+    export.add_argument("--format", choices=("csv", "json"), default="csv",
+                        help="output format (default: csv)")
+    export.add_argument("--since", dest="since_date", metavar="DATE",
+                        help="only from this day on (YYYY-MM-DD, local midnight)")
+    export.add_argument("--user", metavar="NAME", help="only this user (default: all users)")
+    export.add_argument("--output", "-o", type=Path, metavar="FILE",
+                        help="write to FILE instead of standard output")
+    export.add_argument("--tz", metavar="ZONE", help=tz_help)
+    _add_store_args(export)
 
 
 def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -264,12 +299,98 @@ def _cmd_history(args: Args) -> int:
 
     cfg = _config(args)
     user = args.user or cfg.user
+    since = time.time() - args.since_days * 86400
     with Store.in_dir(args.data_dir or cfg.data_dir) as store:
-        results = store.results(user, since=time.time() - args.since_days * 86400)
+        results = [r for _, _, _, r in store.records(user, since)
+                   if r is not None and r.finished_at >= since]
+        others = [(u, n) for u, n in store.users_with_results() if u != user] \
+            if not results else []
     if not results:
-        print(f"no results for {user} in the last {args.since_days:g} days")
+        where = "; results are stored for " + ", ".join(
+            f"{u} ({n})" for u, n in others) + " (--user NAME)" if others else ""
+        print(f"no results for {user} in the last {args.since_days:g} days{where}")
     for r in results:
-        print(describe_result(r))
+        print(describe_result(r, date=True))
+    return 0
+
+
+def _zone(args: Args) -> ZoneInfo:
+    """``--tz``, else ``TZ``, else this machine's zone, else UTC."""
+    import os
+
+    name = args.tz or os.environ.get("TZ")
+    if name:
+        try:
+            return ZoneInfo(name.lstrip(":"))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("--tz" if args.tz else "TZ", name,
+                              "an IANA time zone such as Europe/Paris") from None
+    try:
+        with open("/etc/localtime", "rb") as f:
+            zone = ZoneInfo.from_file(f, key=_zone_key())
+    except OSError:
+        return ZoneInfo("UTC")
+    return zone
+
+
+def _zone_key() -> str:
+    """The IANA name of this machine's zone when /etc/localtime links to one."""
+    import os
+
+    target = os.path.realpath("/etc/localtime")
+    marker = "zoneinfo/"
+    return target.split(marker, 1)[1] if marker in target else "localtime"
+
+
+def _cmd_stats(args: Args) -> int:
+    import json
+    import time
+
+    from repfit.host import stats
+    from repfit.host.store import Store
+
+    cfg = _config(args)
+    user = args.user or cfg.user
+    tz = _zone(args)
+    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
+        records = [stats.Record(*row) for row in store.records(user)]
+    computed = stats.compute(records, user, time.time(), tz)
+    if args.json:
+        print(json.dumps(stats.to_json(computed), indent=2))
+    else:
+        print("\n".join(stats.render(computed)))
+    return 0
+
+
+def _cmd_export(args: Args) -> int:
+    import datetime as dt
+    import json
+
+    from repfit.host import stats
+    from repfit.host.store import Store
+
+    cfg = _config(args)
+    tz = _zone(args)
+    since = 0.0
+    if args.since_date:
+        try:
+            day = dt.date.fromisoformat(args.since_date)
+        except ValueError:
+            raise ConfigError("--since", args.since_date, "a date, YYYY-MM-DD") from None
+        since = dt.datetime.combine(day, dt.time(), tz).timestamp()
+    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
+        records = [stats.Record(*row) for row in store.records(args.user, since)]
+    rows = stats.export_rows(records, tz)
+    text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else stats.export_csv(rows)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError("--output", str(args.output),
+                              f"a file that can be written ({exc.strerror})") from None
+        print(f"{len(rows)} assignments written to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -278,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv, namespace=Args())
     _setup_logging(args.verbose)
     handlers = {"demo": _cmd_demo, "host": _cmd_host, "broker": _cmd_broker,
-                "history": _cmd_history}
+                "history": _cmd_history, "stats": _cmd_stats, "export": _cmd_export}
     try:
         if args.command in handlers:
             return handlers[args.command](args)

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from repfit import wire
 from repfit.display_text import markup, plain
+from repfit.exercises import display_name
 
 __all__ = ["ConsoleObserver", "describe_assignment", "describe_result"]
 
@@ -24,10 +25,12 @@ _UNIT_WORD = {"reps": "reps", "seconds": "s hold", "iterations": "iterations hol
 
 def describe_assignment(a: wire.Assignment) -> str:
     why = {"assigned": "", "penalty": " (penalty)", "reward": " (reward)"}[a.reason]
-    return f"{plain(a.exercise)} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
+    name = plain(display_name(a.exercise, a.label))
+    return f"{name} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
 
 
-def describe_result(r: wire.Result) -> str:
+def describe_result(r: wire.Result, *, date: bool = False) -> str:
+    """One line for a result; ``date`` adds the day to the time (history spans days)."""
     done = "completed" if r.completed else "NOT completed"
     if r.unit == "reps":
         amount = f"{r.reps}/{r.target:g} reps"
@@ -35,8 +38,10 @@ def describe_result(r: wire.Result) -> str:
         amount = f"{r.hold_seconds or 0.0:.1f} s held"
     refused = f", {r.rejected} movement{'s' if r.rejected > 1 else ''} refused" if r.rejected \
         else ""
-    when = datetime.fromtimestamp(r.finished_at).strftime("%H:%M:%S") if r.finished_at else ""
-    return (f"{plain(r.exercise)}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
+    when = datetime.fromtimestamp(r.finished_at).strftime(
+        "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S") if r.finished_at else ""
+    name = plain(display_name(r.exercise, r.label))
+    return (f"{name}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
             f"{', ' + when if when else ''})")
 
 
@@ -82,7 +87,8 @@ class ConsoleObserver:
             bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                            TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
                            console=self.console)
-            task = bar.add_task(markup(p.exercise), total=max(p.target, 1e-9), amount="")
+            name = markup(display_name(p.exercise, p.label))
+            task = bar.add_task(name, total=max(p.target, 1e-9), amount="")
             bar.start()
             self._bars[p.assignment_id] = (bar, task)
         bar, task = self._bars[p.assignment_id]

@@ -129,5 +129,8 @@ async def run_demo(opts: DemoOptions, console: Console | None = None,
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     result = observer.results[0]
-    console.print(f"[dim]stored in {store.path}[/]")
+    home = Path.home()
+    shown = f"~/{store.path.relative_to(home)}" if store.path.is_relative_to(home) \
+        else str(store.path)
+    console.print(f"[dim]stored in {shown} (repfit history --user {opts.user})[/]")
     return 0 if result.completed else 1

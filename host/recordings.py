@@ -214,8 +214,8 @@ def add_count_parser(subparsers: Any) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE.csv",
                    help="CSV with header t,ax,ay,az (seconds, g); extra columns are ignored")
     p.add_argument("--exercise", required=True, metavar="NAME",
-                   help=f"the exercise: {', '.join(EXERCISES)} (any usual spelling: "
-                        "'push-ups', 'sit-up', 'jumping jacks'); other exercises are "
+                   help=f"the exercise: {', '.join(EXERCISES)} (any name of the exercise "
+                        "vocabulary: 'push-ups', 'press-up', 'pompes', 'gainage'); others are "
                         "counted as generic rhythmic motion")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per file and line")

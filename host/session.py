@@ -94,7 +94,7 @@ class Session:
         return wire.Progress(
             assignment_id=a.id, exercise=a.exercise, reps=self.reps, target=target, unit=unit,
             hold_seconds=self.hold_seconds, rejected=self.rejected, last_reason=self.last_reason,
-            at=now,
+            at=now, label=a.label,
         )
 
     @property
@@ -120,5 +120,5 @@ class Session:
             assignment_id=a.id, exercise=a.exercise, completed=self.target_reached,
             outcome=outcome, reps=self.reps, target=a.target, unit=a.unit,
             hold_seconds=self.hold_seconds, rejected=self.rejected, reason=a.reason,
-            started_at=self.started_at, finished_at=now,
+            started_at=self.started_at, finished_at=now, label=a.label,
         )

@@ -159,3 +159,44 @@ class Store:
                         reason=r[9], started_at=r[10], finished_at=r[11])
             for r in rows
         ]
+
+    # ------------------------------------------------------------------ bookkeeping reads
+
+    def users_with_results(self) -> list[tuple[str, int]]:
+        """Every user with stored results and how many, most results first (to say whose
+        history there is when the asked-for user has none)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT user, COUNT(*) FROM results GROUP BY user ORDER BY COUNT(*) DESC, user"
+            ).fetchall()
+        return [(str(u), int(n)) for u, n in rows]
+
+    def records(self, user: str | None = None, since: float = 0.0,
+                ) -> list[tuple[str, float, wire.Assignment, wire.Result | None]]:
+        """Every assignment with its result (None while open) as ``(user, received_at,
+        assignment, result)``, oldest first: for history, stats and export.
+
+        ``user`` None: all users. ``since`` (epoch seconds): only assignments received, or
+        results finished, at or after it. The result carries the assignment's ``label``.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.user, a.received_at, a.payload, r.completed, r.outcome, r.reps, "
+                "r.target, r.unit, r.hold_seconds, r.rejected, r.reason, r.started_at, "
+                "r.finished_at FROM assignments a LEFT JOIN results r ON r.assignment_id=a.id "
+                "WHERE (? IS NULL OR a.user=?) AND (a.received_at>=? OR r.finished_at>=?) "
+                "ORDER BY COALESCE(r.finished_at, a.received_at), a.received_at",
+                (user, user, since, since),
+            ).fetchall()
+        known = set(wire.Assignment.__dataclass_fields__)
+        out: list[tuple[str, float, wire.Assignment, wire.Result | None]] = []
+        for row in rows:
+            payload = json.loads(row[2])
+            a = wire.Assignment(**{k: v for k, v in payload.items() if k in known})
+            r = None if row[3] is None else wire.Result(
+                assignment_id=a.id, exercise=a.exercise, completed=bool(row[3]),
+                outcome=row[4], reps=row[5], target=row[6], unit=row[7], hold_seconds=row[8],
+                rejected=row[9], reason=row[10], started_at=row[11], finished_at=row[12],
+                label=a.label)
+            out.append((str(row[0]), float(row[1]), a, r))
+        return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,9 @@ from typing import Any, ClassVar, TypeVar
 from repfit.integrations.coach import Score, TrainingEvent, guess_higher_is_better
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.publisher import Publisher
+from repfit.integrations.report import TrainerReport
 from repfit.integrations.session import TrainingSession, WorkoutOptions, _Resolved, experiment_key
+from repfit.integrations.sigint import SigintChain, caller_frames, penalised
 
 __all__ = ["AdapterCore", "CoreContext", "build_options", "missing_extra", "scores_from_logs"]
 
@@ -90,8 +93,12 @@ class AdapterCore:
         self.clock: Callable[[], float] = time.perf_counter
         self._resolved: _Resolved | None = None
         self._publisher: Publisher | None = None
+        self._report: TrainerReport | None = None
         self.session: TrainingSession | None = None
         self._failed = False
+        # The frames that built the callback: not training (see repfit.integrations.sigint).
+        self._created = caller_frames(sys._getframe())
+        self._sigint: SigintChain | None = None
         # Config and the history file are read/created here, before training starts, so
         # the first iteration does as little as possible.
         resolved = self.resolved()
@@ -114,9 +121,12 @@ class AdapterCore:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_publisher"] = None
+        state["_report"] = None
         state["_reader"] = None
         state["session"] = None
         state["_resolved"] = None
+        state["_created"] = frozenset()
+        state["_sigint"] = None
         return state
 
     # ------------------------------------------------------------------ lifecycle
@@ -126,9 +136,11 @@ class AdapterCore:
         there is none (first use, unpickled) or an earlier run's was closed."""
         if self._publisher is None or self._publisher.closed:
             resolved = self.resolved()
+            self._report = report = TrainerReport(resolved.user, resolved.mqtt.url)
             self._publisher = Publisher(
                 resolved.mqtt, resolved.user,
-                outbox=HistoryStore.in_dir(resolved.data_dir) if self.store_usable else None)
+                outbox=HistoryStore.in_dir(resolved.data_dir) if self.store_usable else None,
+                listener=report.on_message, on_acked=report.delivered)
             self._publisher.start()
         return self._publisher
 
@@ -152,7 +164,19 @@ class AdapterCore:
         self.session = TrainingSession.start(resolved, self.options, experiment,
                                              self._open_publisher(),
                                              store_usable=self.store_usable,
-                                             reader=self._reader)
+                                             reader=self._reader, report=self._report)
+        self._chain_sigint(caller_frames(sys._getframe()) - self._created)
+
+    def _chain_sigint(self, training: frozenset[tuple[int, Any]]) -> None:
+        """Ctrl+C during this run gives its penalty, in every form the callback is used."""
+        self._restore_sigint()
+        self._sigint = SigintChain(self.interrupted, training)
+        self._sigint.install()
+
+    def _restore_sigint(self) -> None:
+        if self._sigint is not None:
+            self._sigint.restore()
+            self._sigint = None
 
     def event(self, iteration: int, begin: int, end: int | None,
               scores: tuple[Score, ...] = ()) -> None:
@@ -180,12 +204,14 @@ class AdapterCore:
 
     def finish(self, status: str = "finished") -> None:
         """The run ended (last iteration, early stop, ``on_train_end``)."""
+        self._restore_sigint()
         session = self.session
         if session is not None and not session.closed:
             self.guard(session.finish, status)
 
     def interrupted(self) -> None:
         """Ctrl+C: the penalty, stored then published (bounded), no matter what."""
+        self._restore_sigint()
         session = self.session
         if session is not None and not session.closed:
             self.guard(session.interrupted)
@@ -237,7 +263,8 @@ class CoreContext:
     def __enter__(self: _Context) -> _Context:
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is KeyboardInterrupt and self.penalise_interrupt_on_exit:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc_type is KeyboardInterrupt and self.penalise_interrupt_on_exit \
+                and not penalised(exc):
             self.core.interrupted()
         self.close()

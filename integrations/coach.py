@@ -500,6 +500,7 @@ class Coach:
             reason="assigned", issued_at=self._now(), deadline_s=self.settings.deadline_s,
             est_duration_s=est, seconds_per_rep=ex.seconds_per_rep, run_id=self.run_id or None,
             experiment=self.experiment or None, text=f"{ex.describe()} — start",
+            label=ex.name,
         )
 
     def _rule_assignment(self, rule: Rule, reason: Literal["penalty", "reward"],
@@ -517,7 +518,7 @@ class Coach:
             reason=reason, issued_at=self._now(), deadline_s=self.settings.deadline_s,
             est_duration_s=ex.target * (ex.seconds_per_rep or 1.0),
             seconds_per_rep=ex.seconds_per_rep, run_id=self.run_id or None,
-            experiment=self.experiment or None, text=text,
+            experiment=self.experiment or None, text=text, label=ex.name,
         )
 
     # ------------------------------------------------------------------ history

@@ -9,6 +9,10 @@ Use it as a context manager around training, or as a decorator on the training f
     @interrupt_penalty()
     def train(): ...
 
+A repfit callback in a plain ``callbacks=[...]`` list already gives the penalty for a Ctrl+C
+while it trains (`repfit.integrations.sigint`); these forms add the standalone penalty and
+training driven from another thread, and never give a second penalty for one Ctrl+C.
+
 On `KeyboardInterrupt` the penalty assignment (``[training.interrupt]`` in the config:
 exercise, size, on/off) is written to the outbox in SQLite, published, and acknowledged by
 the broker or given up after ``interrupt_wait_s`` seconds — then the `KeyboardInterrupt` is
@@ -27,6 +31,7 @@ from typing import Any
 from repfit.config import Config
 from repfit.integrations._adapter import AdapterCore
 from repfit.integrations.session import DEFAULT_INTERRUPT_WAIT_S, WorkoutOptions
+from repfit.integrations.sigint import penalised
 
 __all__ = ["interrupt_penalty"]
 
@@ -65,8 +70,9 @@ class interrupt_penalty(contextlib.ContextDecorator):
     def __enter__(self) -> interrupt_penalty:
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is KeyboardInterrupt:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        # A Ctrl+C that reached a training callback's run was penalised there already.
+        if exc_type is KeyboardInterrupt and not penalised(exc):
             self.penalize()     # and Ctrl+C goes on to stop the script
 
     def penalize(self) -> None:

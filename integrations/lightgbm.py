@@ -57,15 +57,17 @@ def workout(
         LightGBM callback order (see module docstring).
     **kwargs
         `repfit.integrations.session.WorkoutOptions` fields (``config``, ``data_dir``,
-        ``experiment``, ``history``, ``play_locally``, ``interrupt_wait_s``) and
+        ``experiment``, ``history``, ``play_locally``, ``interrupt_wait_s``,
+        ``result_wait_s``) and
         `repfit.integrations.coach.CoachSettings` fields (``checkpoint_every=50``,
         ``metric="auc"``, ``penalty=Rule(...)``, ...).
 
     Returns
     -------
     callable
-        Pass it in ``callbacks=[...]``. Also a context manager: leaving the block ends the
-        run, and a Ctrl+C inside it gives the interrupt penalty.
+        Pass it in ``callbacks=[...]``: a Ctrl+C while it trains gives the interrupt
+        penalty (`repfit.integrations.sigint`). Also a context manager: leaving the block
+        ends the run.
 
     Raises
     ------

@@ -6,7 +6,7 @@ the model", or in seconds for people who prefer that). The built-in default menu
 the config has no ``[training.menu.*]`` tables::
 
     [training.menu.push-ups]
-    detector = "pushup"        # one of DETECTOR_EXERCISES
+    detector = "pushup"        # an exercise of the vocabulary (repfit.exercises), any spelling
     type = "count"
     reps = 20
     seconds_per_rep = 2.5
@@ -19,11 +19,13 @@ the config has no ``[training.menu.*]`` tables::
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from repfit import exercises
 from repfit.config import ConfigError
 
 __all__ = [
@@ -34,9 +36,8 @@ __all__ = [
     "menu_from_tables",
 ]
 
-#: Exercise names the host's rep detector understands.
-DETECTOR_EXERCISES: Final = ("pushup", "squat", "situp", "jumping_jack", "burpee", "plank",
-                             "generic")
+#: Exercise names the host's rep detector understands (the vocabulary's canonical names).
+DETECTOR_EXERCISES: Final = exercises.EXERCISES
 
 ExerciseType = Literal["count", "duration"]
 
@@ -85,6 +86,10 @@ class Exercise:
         return Exercise(self.name, self.detector, self.type, target, self.unit,
                         self.seconds_per_rep)
 
+    def renamed(self, name: str) -> Exercise:
+        """The same exercise under the user's own name for it."""
+        return dataclasses.replace(self, name=name)
+
     def in_seconds(self, seconds_per_iteration: float | None) -> Exercise:
         """A hold converted to seconds (when iterations can no longer be counted)."""
         if self.unit != "iterations":
@@ -116,7 +121,9 @@ class Menu:
         return tuple(e.name for e in self.exercises)
 
     def get(self, name: str) -> Exercise:
-        """The entry called ``name`` (friendly name first, then detector name).
+        """The entry called ``name``: its menu name first, then any name of the same exercise
+        in the vocabulary ("pompes" finds the push-ups entry, and keeps the word "pompes" as
+        its name, so the user reads their own word in every line).
 
         Raises
         ------
@@ -127,9 +134,11 @@ class Menu:
         for e in self.exercises:
             if e.name.lower() == wanted:
                 return e
+        detector = exercises.canonical(name)
         for e in self.exercises:
-            if e.detector == wanted:
-                return e
+            if detector is not None and e.detector == detector:
+                own = name.strip()
+                return e if own.lower() == e.detector else e.renamed(own)
         raise KeyError(f"unknown exercise {name!r}; the menu has: {', '.join(self.names)}")
 
     def pick(self, name: str, rng: random.Random) -> Exercise:
@@ -176,11 +185,12 @@ def _exercise(name: str, entry: Any, source: str) -> Exercise:
     if unknown:
         raise ConfigError(f"{key}.{unknown[0]}", entry[unknown[0]],
                           "one of the keys " + ", ".join(sorted(known)), source)
-    detector = entry.get("detector", name)
-    if detector not in DETECTOR_EXERCISES:
-        raise ConfigError(f"{key}.detector", detector,
-                          "one of " + ", ".join(DETECTOR_EXERCISES), source)
-    kind = entry.get("type", "duration" if detector == "plank" else "count")
+    detector = exercises.canonical(entry.get("detector", name))
+    if detector is None:
+        raise ConfigError(f"{key}.detector", entry.get("detector", name),
+                          "an exercise: one of " + ", ".join(DETECTOR_EXERCISES)
+                          + " or another name for one (e.g. push-ups, pompes)", source)
+    kind = entry.get("type", "duration" if exercises.is_hold(detector) else "count")
     if kind == "count":
         reps = _positive(entry.get("reps", 20), f"{key}.reps", source)
         spr = _positive(entry.get("seconds_per_rep", 2.5), f"{key}.seconds_per_rep", source)

@@ -92,6 +92,10 @@ class Publisher:
         none, the oldest item) is dropped and counted; training never waits.
     client_id : str, optional
         MQTT client id; a random ``repfit-trainer-<hex>`` by default.
+    listener : callable, optional
+        Receives the user's host statuses and results (decoded; on the network thread).
+    on_acked : callable, optional
+        Called with an assignment's id once the broker has acknowledged it.
 
     Notes
     -----
@@ -108,6 +112,8 @@ class Publisher:
         outbox: Outbox | None = None,
         max_queue: int = 1000,
         client_id: str | None = None,
+        listener: Callable[[wire.Message], object] | None = None,
+        on_acked: Callable[[str], object] | None = None,
     ) -> None:
         if max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, got {max_queue!r}")
@@ -134,6 +140,8 @@ class Publisher:
         self._memory_pending: dict[str, PendingMessage] = {}
         self._acks: collections.deque[int] = collections.deque()
         self._warned: set[str] = set()
+        self.listener = listener
+        self.on_acked = on_acked
 
     # ------------------------------------------------------------------ public API
 
@@ -146,6 +154,11 @@ class Publisher:
     def connected(self) -> bool:
         """Whether the broker has accepted our connection right now."""
         return self._connected.is_set()
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether a connect attempt has ended without a connection (broker down, refused)."""
+        return self._attempted.is_set() and not self._connected.is_set()
 
     def start(self) -> None:
         """Start the background thread now (it connects to the broker) rather than at the
@@ -271,6 +284,7 @@ class Publisher:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         self._client = client
         client.connect_async(self.settings.host, self.settings.port, keepalive=30)
         client.loop_start()
@@ -408,6 +422,12 @@ class Publisher:
                                 message_id, type(exc).__name__, exc)
         for acked in waiters:
             acked.set()
+        if self.on_acked is not None:
+            try:
+                self.on_acked(message_id)
+            except Exception as exc:
+                self._warn_once("on-acked", "repfit: acknowledgement hook failed (%s: %s)",
+                                type(exc).__name__, exc)
 
     # ------------------------------------------------------------------ paho callbacks
     # They run on paho's network thread and only set flags / queue acks for the worker.
@@ -423,6 +443,11 @@ class Publisher:
                 self._cond.notify_all()
             return
         log.debug("connected to %s", self.settings.url)
+        if self.listener is not None:
+            # Before any publish on this connection, so the retained statuses arrive before
+            # the broker acknowledges the first assignment.
+            client.subscribe([(wire.subscription(self.user, "status"), 1),
+                              (wire.subscription(self.user, "result"), 1)])
         with self._cond:
             # paho re-sends its own in-flight QoS 1 messages; we re-send the rest. The
             # attempt counts as done only together with the connected state, so a closing
@@ -454,6 +479,17 @@ class Publisher:
         with self._cond:
             self._acks.append(mid)
             self._cond.notify_all()
+
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    msg: mqtt.MQTTMessage) -> None:
+        if self.listener is None:
+            return
+        try:
+            _, message = wire.decode(msg.topic, msg.payload)
+            self.listener(message)
+        except Exception as exc:  # a bad payload from someone else must not stop us
+            self._warn_once(f"incoming:{type(exc).__name__}", "repfit ignored a message on "
+                            "%s (%s)", msg.topic, exc)
 
     # ------------------------------------------------------------------ shutdown
 

@@ -31,7 +31,9 @@ from repfit.integrations.coach import Coach, CoachSettings, Score, TrainingEvent
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.menu import DEFAULT_MENU, Menu, menu_from_tables
 from repfit.integrations.publisher import Publisher
+from repfit.integrations.report import TrainerReport
 from repfit.integrations.settings import coach_settings_from_tables
+from repfit.integrations.sigint import PENALISED
 
 __all__ = ["TrainingSession", "WorkoutOptions", "experiment_key"]
 
@@ -39,6 +41,8 @@ log = logging.getLogger("repfit.integrations")
 
 #: How long the Ctrl+C path waits for the broker's acknowledgement by default.
 DEFAULT_INTERRUPT_WAIT_S = 3.0
+#: How long the end of a run waits for the host's results of its assignments by default.
+DEFAULT_RESULT_WAIT_S = 5.0
 
 
 def experiment_key(framework: str, parts: Mapping[str, Any]) -> str:
@@ -78,6 +82,9 @@ class WorkoutOptions:
     interrupt_wait_s : float
         Ctrl+C: how long to wait for the broker to acknowledge the penalty (it is stored
         durably first either way).
+    result_wait_s : float
+        End of a run: how long to wait for the host's results of the run's assignments
+        (only while a host is online), so their verdict lands in the training log.
     settings : dict
         Overrides for `CoachSettings` fields (``exercise``, ``reps``, ``seed``, ...).
     """
@@ -90,6 +97,7 @@ class WorkoutOptions:
     history: bool = True
     play_locally: bool = False
     interrupt_wait_s: float = DEFAULT_INTERRUPT_WAIT_S
+    result_wait_s: float = DEFAULT_RESULT_WAIT_S
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -201,8 +209,11 @@ class TrainingSession:
 
     def __init__(self, resolved: _Resolved, options: WorkoutOptions, experiment: str,
                  publisher: Publisher, store: HistoryStore | None,
-                 reader: Executor | None = None) -> None:
+                 reader: Executor | None = None, report: TrainerReport | None = None) -> None:
         self.resolved = resolved
+        self.report = report
+        #: Ids of the assignments this run sent, in order.
+        self.assignment_ids: list[str] = []
         self.options = options
         self.experiment = experiment
         self.run_id = uuid.uuid4().hex
@@ -252,14 +263,15 @@ class TrainingSession:
     @classmethod
     def start(cls, resolved: _Resolved, options: WorkoutOptions, experiment: str,
               publisher: Publisher, store_usable: bool = True,
-              reader: Executor | None = None) -> TrainingSession:
+              reader: Executor | None = None,
+              report: TrainerReport | None = None) -> TrainingSession:
         """A session that sends through ``publisher`` and keeps history in the data dir.
 
         ``store_usable=False`` (the history file could not be opened) keeps no history.
         """
         store = HistoryStore.in_dir(resolved.data_dir) if store_usable and options.history \
             else None
-        return cls(resolved, options, experiment, publisher, store, reader)
+        return cls(resolved, options, experiment, publisher, store, reader, report)
 
     # ------------------------------------------------------------------ per iteration
 
@@ -291,12 +303,34 @@ class TrainingSession:
             return
         self.closed = True
         self._take_previous(block=True)
+        during_run = list(self.assignment_ids)
         for message in self.coach.finish():
             self._send(message)
+            if isinstance(message, wire.Assignment) and message.reason == "assigned":
+                during_run.append(message.id)  # a short run's own workout, decided only now
         self._log_warnings()
         self._flush_scores()
         if self.store is not None:
             self._submit_store(self.store.finish_run, self.run_id, status)
+        self._await_results(during_run)
+
+    def _await_results(self, ids: list[str]) -> None:
+        """The run's verdicts in the training log: wait briefly for the host's results of
+        the run's workout and what was added during the run (not an end-of-run penalty,
+        which the user has not started yet), then say what is still open."""
+        report = self.report
+        if report is None or not ids:
+            return
+        try:
+            missing = report.wait_for_results(ids, self.options.result_wait_s,
+                                              lambda: self.publisher.unreachable)
+        except KeyboardInterrupt as exc:
+            # Ctrl+C to skip the wait: the run is over, so it is no reason for a penalty.
+            setattr(exc, PENALISED, True)
+            raise
+        if not self.publisher.connected:
+            report.undelivered(self.assignment_ids)
+        report.still_open(missing)
 
     def interrupted(self) -> None:
         """Ctrl+C: penalty stored durably, then published with a bounded wait.
@@ -321,6 +355,8 @@ class TrainingSession:
         # Every assignment (the run's own hold if it was decided only now, the penalty) is
         # on disk before any wait for the broker begins.
         assignments = [m for m in messages if isinstance(m, wire.Assignment)]
+        for a in assignments:
+            self._expect(a)
         penalties = [m.text or m.exercise for m in assignments if m.reason == "penalty"]
         wait = self.options.interrupt_wait_s
         if assignments:
@@ -341,7 +377,14 @@ class TrainingSession:
 
     # ------------------------------------------------------------------ helpers
 
+    def _expect(self, a: wire.Assignment) -> None:
+        self.assignment_ids.append(a.id)
+        if self.report is not None:
+            self.report.expect(a)
+
     def _send(self, message: wire.Message) -> None:
+        if isinstance(message, wire.Assignment):
+            self._expect(message)
         self.publisher.publish(message)
         if self.options.play_locally and isinstance(message, wire.Cue):
             player = self._local_player()

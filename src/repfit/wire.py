@@ -41,6 +41,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_ID_CHARS",
     "MAX_INT_DIGITS",
+    "MAX_LABEL_CHARS",
     "MAX_PAYLOAD_BYTES",
     "MAX_SECONDS_PER_REP",
     "MAX_TEXT_CHARS",
@@ -80,8 +81,11 @@ MAX_TEXT_CHARS: Final = 1024
 #: Longest id (assignment ids, ``run_id``, ``client_id``); ids use `ID_CHARS` only.
 MAX_ID_CHARS: Final = 128
 ID_CHARS: Final = "A-Za-z0-9_.:-"
-#: Exercise names (``squat``, ``Push-ups``): at most 64 of these characters.
-EXERCISE_CHARS: Final = "A-Za-z0-9_ -"
+#: Exercise names (``squat``, ``Push-ups``, ``saut en étoile``): at most 64 letters or digits
+#: of any script, ``_``, ``-``, ``'`` and spaces (a regular-expression class).
+EXERCISE_CHARS: Final = r"\w '-"
+#: Longest ``label`` (the user's own name for an exercise): free text, shown as text.
+MAX_LABEL_CHARS: Final = 64
 #: Accepted assignment targets per unit (inclusive). Reasons in ``docs/protocol.md``.
 TARGET_RANGE: Final[dict[str, tuple[float, float]]] = {
     "reps": (1.0, 1000.0),
@@ -158,6 +162,8 @@ class Assignment:
     run_id: str | None = None
     experiment: str | None = None
     text: str | None = None
+    #: The user's own name for the exercise ("pompes"); ``exercise`` is the canonical one.
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,7 @@ class Progress:
     rejected: int = 0
     last_reason: str | None = None
     at: float = 0.0
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +254,7 @@ class Result:
     reason: Reason = "assigned"
     started_at: float = 0.0
     finished_at: float = 0.0
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -388,9 +396,14 @@ def encode(message: Message) -> bytes:
 # `WireError`; nothing else escapes `decode`.
 
 
+_CHARSET_WORDS: Final = {ID_CHARS: "A-Z a-z 0-9 _ . : -",
+                         EXERCISE_CHARS: "letters, digits, _ ' - and spaces",
+                         "A-Za-z0-9_-": "A-Z a-z 0-9 _ -"}
+
+
 @functools.cache
 def _charset_re(charset: str) -> re.Pattern[str]:
-    return re.compile(f"[{charset}]+")
+    return re.compile(f"[{charset}]*")
 
 
 def _short(value: Any) -> builtins.str:
@@ -417,7 +430,8 @@ class _Fields:
         return True, self.obj[name]
 
     def str(self, name: str, *, default: Any = ..., choices: tuple[str, ...] = (),
-            charset: str | None = None, max_len: int = MAX_TEXT_CHARS) -> Any:
+            charset: str | None = None, min_len: int = 0,
+            max_len: int = MAX_TEXT_CHARS) -> Any:
         present, v = self._get(name, default)
         if not present:
             return v
@@ -427,8 +441,9 @@ class _Fields:
             raise self.fail(name, f"longer than {max_len} characters")
         if choices and v not in choices:
             raise self.fail(name, f"{_short(v)} is not one of {', '.join(choices)}")
-        if charset is not None and not _charset_re(charset).fullmatch(v):
-            raise self.fail(name, f"{_short(v)}: expected 1-{max_len} of {charset}")
+        if len(v) < min_len or (charset is not None and not _charset_re(charset).fullmatch(v)):
+            raise self.fail(name, f"{_short(v)}: expected {min_len}-{max_len} of "
+                                  f"{_CHARSET_WORDS.get(charset, charset)}")
         if not v.isascii():
             try:
                 v.encode("utf-8")
@@ -466,7 +481,7 @@ _NUMBER: Final = (int, float)
 
 
 def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
-    device = f.str("device", charset="A-Za-z0-9_-", max_len=64)
+    device = f.str("device", charset="A-Za-z0-9_-", min_len=1, max_len=64)
     if device != topic.device:
         raise f.fail("device", f"{device!r} does not match the topic's device {topic.device!r}")
     t_raw, acc_raw = f.obj.get("t"), f.obj.get("acc")
@@ -536,8 +551,9 @@ def _check_assignment(f: _Fields, a: Assignment) -> Assignment:
 
 _UNIT_SPEC: Final = ("str", {"choices": _UNITS})
 _REASON_SPEC: Final = ("str", {"choices": _REASONS})
-_ID_SPEC: Final = ("str", {"charset": ID_CHARS, "max_len": MAX_ID_CHARS})
-_EXERCISE_SPEC: Final = ("str", {"charset": EXERCISE_CHARS, "max_len": 64})
+_ID_SPEC: Final = ("str", {"charset": ID_CHARS, "min_len": 1, "max_len": MAX_ID_CHARS})
+_EXERCISE_SPEC: Final = ("str", {"charset": EXERCISE_CHARS, "min_len": 1, "max_len": 64})
+_LABEL_SPEC: Final = ("str", {"max_len": MAX_LABEL_CHARS})
 _TIME_SPEC: Final = ("num", {"minimum": 0.0, "maximum": MAX_TIMESTAMP})
 _COUNT_SPEC: Final = ("num", {"integer": True, "minimum": 0, "maximum": MAX_COUNTER})
 _AMOUNT_SPEC: Final = ("num", {"minimum": 0.0, "maximum": TARGET_RANGE["iterations"][1]})
@@ -556,6 +572,7 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
         "run_id": _ID_SPEC,
         "experiment": ("str", {"max_len": 256}),
         "text": ("str", {}),
+        "label": _LABEL_SPEC,
     },
     Cue: {
         "kind": ("str", {"choices": _CUES}),
@@ -574,6 +591,7 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
         "rejected": _COUNT_SPEC,
         "last_reason": ("str", {}),
         "at": _TIME_SPEC,
+        "label": _LABEL_SPEC,
     },
     Result: {
         "assignment_id": _ID_SPEC,
@@ -588,11 +606,12 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
         "reason": _REASON_SPEC,
         "started_at": _TIME_SPEC,
         "finished_at": _TIME_SPEC,
+        "label": _LABEL_SPEC,
     },
     Status: {
         "role": ("str", {"choices": _ROLES}),
         "online": ("bool", {}),
-        "client_id": ("str", {"max_len": MAX_ID_CHARS}),
+        "client_id": ("str", {"charset": ID_CHARS, "max_len": MAX_ID_CHARS}),  # may be empty
         "at": _TIME_SPEC,
     },
 }

@@ -84,7 +84,7 @@ def test_host_process_survives_bad_payloads_and_verifies(mosquitto: MqttSettings
     assert result.completed and result.reps == 6, (out, err)
     assert "invalid JSON" in err and "'target'" in err and "expected a number" in err
     assert "1 rows for 2 timestamps" in err
-    assert "squat: completed - 6/6 reps" in out
+    assert "squats: completed - 6/6 reps" in out  # the vocabulary's words
     with Store.in_dir(tmp_path) as store:
         assert store.results(user) == [result]
     assert host.returncode in (0, 130)

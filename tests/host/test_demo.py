@@ -34,11 +34,11 @@ def test_demo_with_a_lazy_athlete_is_not_verified(tmp_path: Path) -> None:
     proc = _demo(tmp_path, "--exercise", "situp", "--reps", "6", "--effort", "0.5", "--seed", "2",
                  "--data-dir", str(tmp_path / "store"))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "situp: NOT completed" in proc.stdout
+    assert "sit-ups: NOT completed" in proc.stdout  # the menu's name for it
     history = subprocess.run(
         [sys.executable, "-m", "repfit", "history", "--user", "demo", "--data-dir",
          str(tmp_path / "store")], capture_output=True, text=True, timeout=60,
         env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")})
     assert history.returncode == 0
     (line,) = history.stdout.splitlines()
-    assert line.startswith("situp: NOT completed - ") and "/6 reps" in line
+    assert line.startswith("sit-ups: NOT completed - ") and "/6 reps" in line

@@ -211,3 +211,116 @@ def test_second_ctrl_c_exits_promptly_and_the_stored_penalty_is_delivered_later(
     later.close(timeout=10.0)
     assert penalty.id == pending.message_id
     assert penalty.text == "keyboard interrupt — 100 seconds — plank — added"
+
+
+# --------------------------------------------------------------------------- plain list form
+# ``callbacks=[workout()]`` with no ``with``: the callback chains a SIGINT handler while the
+# run trains. The interrupts below are real signals (raised in this process's main thread, or
+# sent to a training subprocess), not exceptions thrown by a callback.
+
+
+def _sigint_at(iteration):
+    def cb(env):
+        if env.iteration == iteration:
+            signal.raise_signal(signal.SIGINT)
+    cb.order = 40
+    return cb
+
+
+def _outbox_reasons(data_dir) -> list[str]:
+    return sorted(wire.decode(m.topic, m.payload)[1].reason
+                  for m, _ in HistoryStore.in_dir(data_dir).outbox())
+
+
+def test_ctrl_c_in_the_plain_callback_list_gives_the_penalty_once(
+        mosquitto, user, listen, binary_data, tmp_path):
+    listener = listen(user)
+    xt, yt, _, _ = binary_data
+    before = signal.getsignal(signal.SIGINT)
+    cb = workout(user=user, broker=mosquitto.url, data_dir=tmp_path,
+                 interrupt=Rule(True, "squats", 30))
+    # interrupt_penalty around it as well: the penalty given by the signal is not doubled.
+    with pytest.raises(KeyboardInterrupt), interrupt_penalty(cb):
+        lgb.train(PARAMS, lgb.Dataset(xt, yt), 50, callbacks=[cb, _sigint_at(5)])
+    assert signal.getsignal(signal.SIGINT) is before
+    cb.close()
+    penalty = listener.assignment("penalty")
+    assert (penalty.exercise, penalty.target) == ("squat", 30.0)
+    assert _outbox_reasons(tmp_path) == ["assigned", "penalty"]
+    [run] = HistoryStore.in_dir(tmp_path).runs()
+    assert run.status == "interrupted"
+
+
+def test_ctrl_c_after_training_stopped_early_gives_no_penalty(
+        mosquitto, user, binary_data, tmp_path):
+    # LightGBM never tells the callback that early stopping ended the training: the run is
+    # still open, but the interrupted stack no longer holds the training.
+    xt, yt, _, _ = binary_data
+
+    def stop_early(env):
+        if env.iteration == 3:
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+    stop_early.order = 30
+
+    cb = workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="squats")
+    lgb.train(PARAMS, lgb.Dataset(xt, yt), 50, callbacks=[cb, stop_early])
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    cb.close()
+    assert _outbox_reasons(tmp_path) == ["assigned"]
+    [run] = HistoryStore.in_dir(tmp_path).runs()
+    assert run.status == "finished"
+
+
+PLAIN_CHILD = textwrap.dedent("""
+    import sys, time
+    import lightgbm as lgb
+    import numpy as np
+    from repfit.integrations.lightgbm import workout
+
+    port, data_dir, user = sys.argv[1], sys.argv[2], sys.argv[3]
+
+    def pace(env):
+        if env.iteration == 3:
+            print("TRAINING", flush=True)
+        time.sleep(0.01)
+    pace.order = 5
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    y = (x[:, 0] > 0).astype(int)
+    lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x, y),
+              num_boost_round=10**6,
+              callbacks=[workout(user=user, broker=f"mqtt://127.0.0.1:{port}",
+                                 data_dir=data_dir, exercise="squats"), pace])
+""")
+
+
+def test_sigint_to_a_training_process_in_the_plain_form_delivers_the_penalty(
+        mosquitto, user, listen, tmp_path):
+    listener = listen(user)
+    proc = subprocess.Popen([sys.executable, "-c", PLAIN_CHILD, str(mosquitto.port),
+                             str(tmp_path), user],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_q: queue.Queue = queue.Queue()
+    err_q: queue.Queue = queue.Queue()
+    for stream, q in ((proc.stdout, out_q), (proc.stderr, err_q)):
+        threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
+    err: list[str] = []
+    try:
+        _wait_line(out_q, "TRAINING", [])
+        proc.send_signal(signal.SIGINT)
+        returncode = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    while not err_q.empty():
+        err.append(err_q.get())
+    assert returncode != 0
+    assert "KeyboardInterrupt" in "".join(err)
+    penalty = listener.assignment("penalty")
+    assert penalty.text == "keyboard interrupt — 100 seconds — plank — added"
+    # Acknowledged by the broker before the process went on to exit.
+    assert [at is not None for m, at in HistoryStore.in_dir(tmp_path).outbox()
+            if wire.decode(m.topic, m.payload)[1].reason == "penalty"] == [True]
+    assert "repfit: assigned 100 s of plank" in "".join(err)

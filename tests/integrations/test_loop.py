@@ -61,3 +61,18 @@ def test_generators_without_length_work(tmp_path):
         assert [int(b) for b in coach.track(batches())] == list(range(7))
     [run] = HistoryStore.in_dir(tmp_path).runs()
     assert run.status == "finished"
+
+
+def test_ctrl_c_in_a_plain_tracked_loop_gives_the_penalty(mosquitto, user, listen, tmp_path):
+    import signal
+
+    listener = listen(user)
+    coach = workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="squats")
+    with pytest.raises(KeyboardInterrupt):
+        for step in coach.track(range(50)):
+            if step == 5:
+                signal.raise_signal(signal.SIGINT)  # a real interrupt, no `with` around
+    coach.close()
+    assert listener.assignment("penalty").exercise == "plank"
+    [run] = HistoryStore.in_dir(tmp_path).runs()
+    assert run.status == "interrupted"

@@ -77,3 +77,24 @@ def test_ctrl_c_gives_the_penalty_and_the_callback_pickles(mosquitto, user, list
     with pytest.raises(KeyboardInterrupt), cb:
         xgb.train(PARAMS, xgb.DMatrix(xt, label=yt), 50, callbacks=[cb, CtrlC()])
     assert listener.assignment("penalty").text.startswith("keyboard interrupt")
+
+
+def test_ctrl_c_in_the_plain_callback_list_gives_the_penalty(mosquitto, user, listen,
+                                                             binary_data, tmp_path):
+    import signal
+
+    class CtrlC(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            if epoch == 4:
+                signal.raise_signal(signal.SIGINT)  # a real interrupt, not a raised exception
+            return False
+
+    listener = listen(user)
+    xt, yt, _, _ = binary_data
+    cb = workout(user=user, broker=mosquitto.url, data_dir=tmp_path, exercise="squats")
+    with pytest.raises(KeyboardInterrupt):
+        xgb.train(PARAMS, xgb.DMatrix(xt, label=yt), 50, callbacks=[cb, CtrlC()])
+    cb.close()
+    assert listener.assignment("penalty").exercise == "plank"
+    [run] = HistoryStore.in_dir(tmp_path).runs()
+    assert run.status == "interrupted"
