@@ -78,15 +78,15 @@ def add_source_args(p: argparse.ArgumentParser, *, required: bool) -> None:
 # --------------------------------------------------------------------------- scan
 
 def run_scan(args: argparse.Namespace) -> int:
-    from bleak.exc import BleakError
-
+    from repfit.host.sources import NoAdapter
     from repfit.host.sources._ble import scan
 
     console = Console()
     try:
         found = asyncio.run(scan(args.timeout))
-    except (BleakError, OSError) as err:
-        console.print(f"[red]repfit scan: no usable Bluetooth adapter ({err})[/]")
+    except NoAdapter as err:
+        console.print(f"repfit scan: {err}", style="red", markup=False, highlight=False,
+                      soft_wrap=True)
         return 4
     if not found:
         console.print(f"no supported devices seen in {args.timeout:g} s")
@@ -203,7 +203,7 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
 
     from repfit.detection.simulate import simulate_set
     from repfit.host.sources._ble import BleWearable, Reconnect
-    from repfit.host.sources._devices import profile_for
+    from repfit.host.sources._devices import REPFIT_CONTROL, profile_for
     from repfit.host.sources._replay import ReplayDevice, Session, encode_recording
 
     rate = int(args.rate or 100)
@@ -212,7 +212,9 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
     rng = np.random.default_rng(1)
     period = 38 / rate
     notes = [(period, p) for p in packets if rng.random() >= args.drop]
-    device = ReplayDevice([Session(notes)], pace=args.speed)
+    # The control characteristic reads back what the firmware runs: streaming, +-8 g, rate.
+    state = bytes([1, 2]) + rate.to_bytes(2, "little")
+    device = ReplayDevice([Session(notes)], pace=args.speed, reads={REPFIT_CONTROL: state})
     return BleWearable(device.factory, profile_for("repfit", rate_hz=rate, range_g=8),
                        name=f"replay-{args.replay}", clock=device.clock,
                        policy=Reconnect(max_attempts=1))
@@ -221,7 +223,15 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
 def open_from_args(args: argparse.Namespace, console: Console) -> WearableSource:
     """The source chosen by `add_source_args` options (scans first when given a name).
 
-    Call it outside a running event loop: resolving a name runs a short scan.
+    Call it outside a running event loop: resolving a name runs a short scan, and an
+    address is preceded by a 0.1 s scan that checks the machine has Bluetooth.
+
+    Raises
+    ------
+    NoAdapter
+        No usable Bluetooth adapter (for ``--device``).
+    DeviceNotFound
+        ``--device NAME`` matched nothing advertising.
     """
     if args.replay:
         return _replay_source(args)
@@ -229,9 +239,13 @@ def open_from_args(args: argparse.Namespace, console: Console) -> WearableSource
         return open_source("phone", broker_url=args.phone, topic=args.phone_topic,
                            device_id=args.phone_device)
     address, kind = args.device, args.kind
-    if not _ADDRESS.match(address) or kind is None:
-        from repfit.host.sources._ble import find_device
+    from repfit.host.sources._ble import find_device, probe_adapter
 
+    if _ADDRESS.match(address) and kind is not None:
+        # Fails at once, in one line, on a machine without Bluetooth (the connection
+        # manager would otherwise retry a link that can never come up).
+        asyncio.run(probe_adapter())
+    else:
         console.print(f"scanning for {address!r} ...")
         found = asyncio.run(find_device(address))
         address, kind = found.address, kind or found.kind
@@ -249,10 +263,10 @@ def run_stream(args: argparse.Namespace) -> int:
     try:
         src = open_from_args(args, console)
     except ValueError as err:
-        console.print(f"[red]repfit stream: {err}[/]")
+        console.print(f"repfit stream: {err}", style="red", markup=False, soft_wrap=True)
         return 2
     except SourceError as err:
-        console.print(f"[red]repfit stream: {err}[/]")
+        console.print(f"repfit stream: {err}", style="red", markup=False, soft_wrap=True)
         return 3
 
     live = console.is_terminal
@@ -273,10 +287,10 @@ def run_stream(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except SourceError as err:  # could not connect at all
-        console.print(f"[red]repfit stream: {err}[/]")
+        console.print(f"repfit stream: {err}", style="red", markup=False, soft_wrap=True)
         return 3
     except ConnectionError as err:
-        console.print(f"[red]repfit stream: {err}[/]")
+        console.print(f"repfit stream: {err}", style="red", markup=False, soft_wrap=True)
         return 3
     if status.ended and not args.replay:
         console.print(f"\n[yellow]repfit stream: {status.ended}[/]")

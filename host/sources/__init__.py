@@ -22,6 +22,8 @@ from repfit.wire import SampleBatch
 __all__ = [
     "ConnectionLost",
     "DeviceNotFound",
+    "DeviceRefused",
+    "NoAdapter",
     "PacketError",
     "SourceError",
     "SourceKind",
@@ -99,6 +101,8 @@ def open_source(kind: SourceKind | str, **options: Any) -> WearableSource:
 from ._errors import (  # noqa: E402
     ConnectionLost,
     DeviceNotFound,
+    DeviceRefused,
+    NoAdapter,
     PacketError,
     TransportError,
 )

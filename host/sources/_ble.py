@@ -28,17 +28,22 @@ from types import TracebackType
 from typing import Any
 
 from repfit.host.log_limit import RateLimitedLog
+from repfit.host.sources import SourceError
 from repfit.wire import SampleBatch
 
-from ._devices import BATTERY_LEVEL_UUID, PROFILES, DeviceProfile, profile_for
-from ._errors import ConnectionLost, DeviceNotFound, PacketError, TransportError
+from ._devices import BATTERY_LEVEL_UUID, PROFILES, DeviceProfile, Link, profile_for
+from ._errors import ConnectionLost, DeviceNotFound, NoAdapter, PacketError, TransportError
+from ._packets import Frame
 from ._stream import StreamAssembler, StreamStats
 from ._transport import BleTransport, NotifyCallback, TransportFactory
 
 __all__ = ["BleWearable", "BleakTransport", "FoundDevice", "Reconnect", "find_device", "open_ble",
-           "scan"]
+           "probe_adapter", "scan"]
 
 log = logging.getLogger(__name__)
+# bleak warns on every start when the bluetoothctl tool is missing; repfit reports the
+# adapter problem itself in one line, so this one only adds noise.
+logging.getLogger("bleak.backends.bluezdbus.version").setLevel(logging.ERROR)
 
 _DISCONNECTED = object()
 _LINK_ERRORS = (TransportError, DeviceNotFound, OSError, asyncio.TimeoutError)
@@ -113,11 +118,17 @@ class BleWearable:
         self.name = name or "ble"
         self.assembler = StreamAssembler(self.name, profile.rate_hz, range_g=profile.range_g,
                                          reorder_depth=reorder_depth, limiter=self._limiter)
+        self._decode: Callable[[bytes], Frame | None] | None = None
         self.battery_percent: int | None = None
         self.mtu: int | None = None
         self.connected = False
         self.attempt_log: list[float] = []
         """Backoff delays actually waited, in order (diagnostics and tests)."""
+
+    @property
+    def decoder(self) -> Callable[[bytes], Frame | None] | None:
+        """The decoder the device's answers set up on the current connection."""
+        return self._decode
 
     @property
     def stats(self) -> StreamStats:
@@ -178,9 +189,13 @@ class BleWearable:
             except _LINK_ERRORS as err:
                 log.info("%s: battery level unavailable: %s", self.name, err)
         await t.start_notify(self.profile.data_uuid, self._on_notify)
-        await self.profile.start(t)
+        started = await self.profile.start(t, Link(self.name, self._limiter))
+        # The device's answers, not the request, decide how its bytes are read.
+        self._decode = started.decode
+        self.assembler.set_rate(started.rate_hz, started.range_g)
         self.connected = True
-        log.info("%s: streaming (%s, MTU %s)", self.name, self.profile.kind, self.mtu)
+        log.info("%s: streaming (%s at %g Hz, MTU %s)", self.name, self.profile.kind,
+                 started.rate_hz, self.mtu)
 
     async def _connect_with_retry(self) -> None:
         attempts = 0
@@ -200,6 +215,9 @@ class BleWearable:
                             self.name, attempts, cause, delay)
                 self.attempt_log.append(delay)
                 await self._sleep(delay)
+            except SourceError:  # no adapter, or a refused setting: no retry changes that
+                await self._close_transport(stop=False)
+                raise
 
     # -- the stream --------------------------------------------------------------------
 
@@ -207,7 +225,6 @@ class BleWearable:
         """Batches until the device is given up on (`ConnectionLost`) or the caller stops."""
         if self._transport is None:
             raise RuntimeError("use 'async with source:' before iterating samples()")
-        decode = self.profile.decode
         silent_sessions = 0
         while True:
             try:
@@ -236,8 +253,9 @@ class BleWearable:
                 continue
             silent_sessions = 0
             arrival, data = item
+            assert self._decode is not None
             try:
-                frame = decode(data)
+                frame = self._decode(data)
             except PacketError as err:
                 self.stats.bad_packets += 1
                 self._limiter.warning(f"bad:{err.reason[:24]}", "%s: %s", self.name, err)
@@ -291,7 +309,10 @@ class BleakTransport:
 
         try:
             return await coro
-        except BleakError as err:
+        except (BleakError, OSError) as err:
+            no_adapter = _no_adapter(err)
+            if no_adapter is not None:
+                raise no_adapter from err
             raise TransportError(operation, self.address, str(err) or type(err).__name__) \
                 from err
 
@@ -314,6 +335,22 @@ class BleakTransport:
 
     async def read(self, char_uuid: str) -> bytes:
         return bytes(await self._call(f"read {char_uuid}", self._client.read_gatt_char(char_uuid)))
+
+
+_NO_ADAPTER_WORDS = ("adapter", "turned off", "powered off", "not ready", "notready",
+                     "bluetoothd")
+
+
+def _no_adapter(err: BaseException) -> NoAdapter | None:
+    """`NoAdapter` if ``err`` means this machine has no usable Bluetooth (no adapter, adapter
+    off, no BlueZ/D-Bus), else ``None``. A missing system bus shows up as an ``OSError``."""
+    if isinstance(err, OSError):
+        return NoAdapter(f"the system's Bluetooth service is not reachable: "
+                         f"{err.strerror or err}")
+    text = str(err).lower()
+    if any(word in text for word in _NO_ADAPTER_WORDS):
+        return NoAdapter(str(err))
+    return None
 
 
 @dataclass(frozen=True)
@@ -346,9 +383,13 @@ async def scan(timeout_s: float = 5.0, *, backend: type | None = None) -> list[F
     ``backend`` is handed to `BleakScanner` (a custom or virtual stack).
     """
     from bleak import BleakScanner
+    from bleak.exc import BleakError
 
     kwargs: dict[str, Any] = {"backend": backend} if backend is not None else {}
-    seen = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **kwargs)
+    try:
+        seen = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **kwargs)
+    except (BleakError, OSError) as err:
+        raise _no_adapter(err) or NoAdapter(f"scan failed: {err}") from err
     found: list[FoundDevice] = []
     for device, adv in seen.values():
         kind = classify(adv.local_name or device.name, list(adv.service_uuids))
@@ -357,6 +398,12 @@ async def scan(timeout_s: float = 5.0, *, backend: type | None = None) -> list[F
                                      adv.rssi))
     found.sort(key=lambda d: -(d.rssi if d.rssi is not None else -999))
     return found
+
+
+async def probe_adapter(*, backend: type | None = None) -> None:
+    """Raise `NoAdapter` now if this machine has no usable Bluetooth (a 0.1 s scan), so a
+    command fails with one line instead of retrying a connection that cannot work."""
+    await scan(0.1, backend=backend)
 
 
 async def find_device(query: str, timeout_s: float = 5.0, *,

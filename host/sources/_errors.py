@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from . import SourceError
 
-__all__ = ["ConnectionLost", "DeviceNotFound", "PacketError", "TransportError"]
+__all__ = ["ConnectionLost", "DeviceNotFound", "DeviceRefused", "NoAdapter", "PacketError",
+           "TransportError"]
 
 
 class DeviceNotFound(SourceError):
@@ -50,3 +51,22 @@ class TransportError(SourceError):
         self.address = address
         self.cause = cause
         super().__init__(f"{operation} on {address!r} failed: {cause}")
+
+
+class NoAdapter(SourceError):
+    """No usable Bluetooth adapter or stack on this machine (not worth retrying)."""
+
+    def __init__(self, cause: str) -> None:
+        self.cause = cause
+        super().__init__(f"no usable Bluetooth adapter ({cause})")
+
+
+class DeviceRefused(SourceError):
+    """The device refused, ignored or answered a setting so that its stream cannot be read
+    at the right scale; the stream stops instead of producing wrong values."""
+
+    def __init__(self, device: str, what: str, value: object) -> None:
+        self.device = device
+        self.what = what
+        self.value = value
+        super().__init__(f"{device}: {what}: {value}; stream stopped")

@@ -11,25 +11,27 @@ Profiles and their published sources
 repfit (our firmware)
     ``docs/ble-profile.md``; the C encoder in ``device_firmware/lib/repfit_packet`` writes it.
 BBC micro:bit accelerometer service
-    Lancaster University, "micro:bit Bluetooth profile", Accelerometer Service
-    (https://lancaster-university.github.io/microbit-docs/ble/profile/): data characteristic
-    E95DCA4B-251D-470A-A062-FA1922DFA9A8 notifies X, Y, Z as int16 little-endian in milli-g;
-    period characteristic E95DFB24-... (uint16, ms; 1, 2, 5, 10, 20, 80, 160, 640).
+    Lancaster University, micro:bit DAL ``MicroBitAccelerometerService`` (v2.x) and the
+    "micro:bit Bluetooth profile" pages: data characteristic E95DCA4B-251D-470A-A062-
+    FA1922DFA9A8 notifies X, Y, Z as int16 little-endian in milli-g; period characteristic
+    E95DFB24-... (uint16, ms). The firmware rounds a written period to one its
+    accelerometer supports and writes the actual one back, so the host reads it again.
 Polar H10 / Verity Sense (PMD)
-    Polar, polar-ble-sdk ``technical_documentation/Polar_Measurement_Data_Specification.pdf``
-    and its ``PmdDataFrame``/``AccData`` parsers: data characteristic FB005C82-02E7-F387-
-    1CAD-8ACD2D8DF0C8; frame = measurement type (0x02 = ACC), uint64 LE timestamp in ns of
-    the *last* sample, frame type (0x00/0x01/0x02 = 8/16/24-bit signed samples; bit 7 set =
-    delta-compressed), then X, Y, Z per sample in milli-g.
+    Polar BLE SDK (polar-ble-sdk 5.x): ``technical_documentation/Polar_Measurement_Data_
+    Specification.pdf`` and the Android parsers ``PmdDataFrame``, ``AccData``,
+    ``PmdSetting``, ``PmdControlPointResponse`` and ``PmdTimeStampUtils``. Control point
+    FB005C81-..., data FB005C82-02E7-F387-1CAD-8ACD2D8DF0C8. See `decode_polar_pmd`.
 WitMotion WT901BLE family
-    WitMotion "WT901BLE5.0 communication protocol": notify characteristic 0xFFE4 carries
+    WitMotion "WT901BLE / BLE 5.0 communication protocol" and its official Python SDK
+    (``device_model.py``): service 0000FFE5-0000-1000-8000-00805F9A34FB, notify 0xFFE4,
+    write 0xFFE9 (on the base ``-0000-1000-8000-00805f9a34fb``, not the Bluetooth base);
     20-byte records ``0x55 0x61`` + 9 int16 LE (acc X/Y/Z, gyro X/Y/Z, angle roll/pitch/yaw);
-    acceleration = raw / 32768 * 16 g.
+    acceleration = raw / 32768 * 16 g. Commands ``FF AA reg lo hi``: unlock, write, save.
 Nordic Thingy:52 raw motion
-    Nordic Thingy:52 firmware documentation, "Motion service" (https://nordicsemiconductor.
-    github.io/Nordic-Thingy52-FW/documentation/firmware_architecture.html): raw data
+    Nordic Thingy:52 firmware documentation (v2.x), "Motion service": raw data
     characteristic EF680406-9B35-4933-9B10-52FFA9740042, 18 bytes: accelerometer int16 x3 in
-    Q6.10 fixed point (g), gyroscope Q11.5 (deg/s), compass Q12.4 (uT).
+    Q6.10 fixed point (g), gyroscope Q11.5 (deg/s), compass Q12.4 (uT); configuration
+    EF680401-... (9 bytes, readable).
 """
 
 from __future__ import annotations
@@ -49,13 +51,23 @@ __all__ = [
     "SAMPLE_LEN",
     "Control",
     "Frame",
+    "PmdResponse",
+    "PolarSetting",
+    "decode_control_state",
     "decode_microbit",
+    "decode_pmd_response",
+    "decode_pmd_settings",
     "decode_polar_pmd",
     "decode_repfit",
     "decode_thingy52",
+    "decode_thingy52_config",
     "decode_witmotion",
     "encode_control",
     "encode_repfit",
+    "polar_frame_kind",
+    "polar_get_settings",
+    "polar_start",
+    "polar_stop",
     "samples_per_packet",
 ]
 
@@ -203,6 +215,20 @@ def encode_control(opcode: int, value: int | None = None) -> bytes:
     raise ValueError(f"unknown control opcode 0x{opcode:02x}")
 
 
+_CONTROL_STATE = struct.Struct("<BBH")
+
+
+def decode_control_state(data: bytes | bytearray | memoryview) -> tuple[bool, int, int]:
+    """Control characteristic read back: ``(streaming, range code, rate Hz)``."""
+    if len(data) != _CONTROL_STATE.size:
+        raise PacketError("repfit", len(data), "control state must be exactly 4 bytes")
+    state, rng, rate = _CONTROL_STATE.unpack(bytes(data))
+    if state > 1 or rng > 3 or rate == 0:
+        raise PacketError("repfit", len(data),
+                          f"control state out of range (state {state}, range {rng}, {rate} Hz)")
+    return bool(state), rng, rate
+
+
 # --------------------------------------------------------------------------- micro:bit
 
 _MICROBIT = struct.Struct("<hhh")
@@ -219,35 +245,191 @@ def decode_microbit(data: bytes | bytearray | memoryview) -> Frame:
 # --------------------------------------------------------------------------- Polar PMD
 
 POLAR_ACC = 0x02
+POLAR_MEASUREMENT_MASK = 0x3F
+"""Low six bits of a PMD frame's first byte name the measurement; the top two flag
+offline/recording variants (Polar masks them off, so does repfit)."""
+POLAR_RESPONSE = 0xF0
+POLAR_GET_SETTINGS = 0x01
+POLAR_START = 0x02
+POLAR_STOP = 0x03
+POLAR_RAW_TYPES = {0x00: 1, 0x01: 2, 0x02: 3}
+"""Uncompressed ACC frame types and their sample width in bytes (values in milli-g)."""
+POLAR_COMPRESSED_TYPES = (0x80, 0x81)
+"""Delta-compressed ACC frame types: 0x80 = raw x factor in g, 0x81 = raw x factor in mg."""
+
+
+class PolarSetting(IntEnum):
+    """PMD setting ids and, in `POLAR_SETTING_SIZE`, the size of one value in bytes."""
+
+    SAMPLE_RATE = 0
+    RESOLUTION = 1
+    RANGE = 2
+    RANGE_MILLIUNIT = 3
+    CHANNELS = 4
+    FACTOR = 5
+
+
+POLAR_SETTING_SIZE = {PolarSetting.SAMPLE_RATE: 2, PolarSetting.RESOLUTION: 2,
+                      PolarSetting.RANGE: 2, PolarSetting.RANGE_MILLIUNIT: 4,
+                      PolarSetting.CHANNELS: 1, PolarSetting.FACTOR: 4}
+POLAR_ERRORS = {1: "invalid op code", 2: "invalid measurement type", 3: "not supported",
+                4: "invalid length", 5: "invalid parameter", 6: "already in that state",
+                7: "invalid resolution", 8: "invalid sample rate", 9: "invalid range",
+                10: "invalid MTU", 11: "invalid number of channels", 12: "invalid state",
+                13: "device in charger", 14: "disk full"}
+"""PMD control-point error codes (status byte of a response)."""
+
 _POLAR_HEAD = struct.Struct("<BQB")
-_POLAR_WIDTH = {0x00: 1, 0x01: 2, 0x02: 3}
+
+
+@dataclass(frozen=True)
+class PmdResponse:
+    """One PMD control-point response: ``F0 op measurement status more parameters...``."""
+
+    op: int
+    measurement: int
+    status: int
+    more: bool
+    params: bytes
+
+    @property
+    def error(self) -> str:
+        return POLAR_ERRORS.get(self.status, f"error code {self.status}")
+
+
+def decode_pmd_response(data: bytes | bytearray | memoryview) -> PmdResponse | None:
+    """A control-point indication as a `PmdResponse`; ``None`` for device-initiated messages
+    (first byte other than 0xF0, e.g. 0x01 "measurement stopped")."""
+    data = bytes(data)
+    if not data or data[0] != POLAR_RESPONSE:
+        return None
+    if len(data) < 4:
+        raise PacketError("polar", len(data), "control-point response shorter than 4 bytes")
+    ok = data[3] == 0
+    return PmdResponse(op=data[1], measurement=data[2] & POLAR_MEASUREMENT_MASK,
+                       status=data[3], more=ok and len(data) > 4 and data[4] != 0,
+                       params=data[5:] if ok else b"")
+
+
+def decode_pmd_settings(params: bytes | bytearray | memoryview) -> dict[PolarSetting,
+                                                                        tuple[float, ...]]:
+    """Settings block (``id, count, count x value``...) -> values per setting.
+
+    Integers are little-endian unsigned; the factor (id 5) is an IEEE-754 float32.
+
+    Raises
+    ------
+    PacketError
+        An unknown setting id or a value list running past the end.
+    """
+    params = bytes(params)
+    out: dict[PolarSetting, tuple[float, ...]] = {}
+    off = 0
+    while off < len(params):
+        if off + 2 > len(params):
+            raise PacketError("polar", len(params), "settings block ends inside a setting header")
+        sid, count = params[off], params[off + 1]
+        off += 2
+        try:
+            setting = PolarSetting(sid)
+        except ValueError:
+            raise PacketError("polar", len(params), f"unknown PMD setting id {sid}") from None
+        size = POLAR_SETTING_SIZE[setting]
+        if off + size * count > len(params):
+            raise PacketError("polar", len(params),
+                              f"setting {setting.name} announces {count} values past the end")
+        values: list[float] = []
+        for k in range(count):
+            chunk = params[off + k * size: off + (k + 1) * size]
+            if setting is PolarSetting.FACTOR:
+                values.append(struct.unpack("<f", chunk)[0])
+            else:
+                values.append(int.from_bytes(chunk, "little"))
+        out[setting] = tuple(values)
+        off += size * count
+    return out
+
+
+def polar_get_settings(measurement: int = POLAR_ACC) -> bytes:
+    """PMD "get measurement settings" request: the device answers with what it supports."""
+    return bytes([POLAR_GET_SETTINGS, measurement])
+
+
+def polar_start(selected: dict[PolarSetting, int], measurement: int = POLAR_ACC) -> bytes:
+    """PMD start request with one chosen value per setting (the factor is never sent)."""
+    out = bytearray([POLAR_START, measurement])
+    for setting, value in selected.items():
+        if setting is PolarSetting.FACTOR:
+            continue
+        size = POLAR_SETTING_SIZE[setting]
+        if not 0 <= value < 1 << (8 * size):
+            raise ValueError(f"PMD setting {setting.name} = {value} does not fit {size} bytes")
+        out += bytes([setting, 1]) + int(value).to_bytes(size, "little")
+    return bytes(out)
+
+
+def polar_stop(measurement: int = POLAR_ACC) -> bytes:
+    """PMD stop request."""
+    return bytes([POLAR_STOP, measurement])
+
+
+POLAR_STOP_ACC = polar_stop()
+"""PMD control-point command stopping the ACC stream."""
+
+
+def polar_frame_kind(data: bytes | bytearray | memoryview) -> tuple[int, int] | None:
+    """``(measurement, frame type)`` of a PMD data frame (measurement masked), or ``None`` if
+    it is shorter than the header."""
+    if len(data) < _POLAR_HEAD.size:
+        return None
+    return data[0] & POLAR_MEASUREMENT_MASK, data[_POLAR_HEAD.size - 1]
 
 
 def decode_polar_pmd(data: bytes | bytearray | memoryview, rate_hz: float,
-                     factor: float = 1.0) -> Frame | None:
-    """Polar PMD accelerometer frame, raw (H10: type 0x01) or delta-compressed (Verity Sense).
+                     factor: float | None = None, previous_ns: int | None = None) -> Frame | None:
+    """Polar PMD accelerometer frame (Polar BLE SDK ``AccData``/``PmdDataFrame`` layout).
 
-    Raw frame types 0x00/0x01/0x02 carry 8/16/24-bit signed samples in milli-g. Compressed
-    types (bit 7 set; 0x80, 0x81) carry a 16-bit reference sample, then blocks of
-    ``delta bit width, sample count`` followed by that many bit-packed (LSB first) signed
-    deltas per axis; samples are multiplied by ``factor`` (reported by the device in its
-    settings; 1.0 unless configured otherwise). The frame timestamp (ns since 2000-01-01)
-    belongs to the last sample; the first sample's time is derived with ``rate_hz``, which
-    the frame does not carry. Frames of other measurements (ECG, PPG, ...) return ``None``.
+    Header: measurement type (low six bits; 0x02 = ACC), uint64 LE timestamp in ns of the
+    *last* sample, frame type. Uncompressed types 0x00/0x01/0x02 carry 8/16/24-bit signed
+    X, Y, Z samples in milli-g. Delta-compressed types carry a reference sample (3 x int16),
+    then blocks of ``delta bit width, sample count`` followed by that many bit-packed (LSB
+    first) signed deltas per axis: type 0x80 samples are ``raw x factor`` in g, type 0x81
+    ``raw x factor`` in milli-g, where ``factor`` is the float the device returned in its
+    reply to the start request. 0x80 without a factor cannot be scaled and is rejected; 0x81
+    without one uses 1.0, as Polar's SDK does.
+
+    Timing follows Polar's SDK: with ``previous_ns`` (the previous frame's timestamp) the
+    samples are spaced by ``(timestamp - previous_ns) / n`` and the frame's ``rate_hz`` is
+    that spacing's inverse; without it the nominal ``rate_hz`` spaces them back from the
+    timestamp. Frames of other measurements (ECG, PPG, ...) return ``None``.
+
+    Raises
+    ------
+    PacketError
+        Truncated header or body, an unknown frame type, a compressed body that does not
+        parse, 0x80 without a factor, or a non-positive rate.
     """
     length = len(data)
     if length < _POLAR_HEAD.size:
         raise PacketError("polar", length, f"shorter than the {_POLAR_HEAD.size}-byte PMD header")
     mtype, ts_ns, ftype = _POLAR_HEAD.unpack_from(data)
-    if mtype != POLAR_ACC:
+    if mtype & POLAR_MEASUREMENT_MASK != POLAR_ACC:
         return None
-    body = memoryview(data)[_POLAR_HEAD.size:]
+    if not rate_hz > 0:
+        raise PacketError("polar", length, f"nominal sample rate must be positive, got {rate_hz}")
+    body = bytes(memoryview(data)[_POLAR_HEAD.size:])
     if ftype & 0x80:
-        if ftype & 0x7F > 1:
+        if ftype not in POLAR_COMPRESSED_TYPES:
             raise PacketError("polar", length, f"unknown compressed ACC frame type 0x{ftype:02x}")
-        raw = _polar_delta_samples(bytes(body), length) * factor
+        if factor is None and ftype == 0x80:
+            raise PacketError("polar", length, "frame type 0x80 needs the factor from the "
+                              "start reply and none was given")
+        scale = (factor if factor is not None else 1.0) * (1.0 if ftype == 0x80 else 1e-3)
+        if not np.isfinite(scale) or scale == 0.0:
+            raise PacketError("polar", length, f"factor {factor!r} cannot scale samples")
+        acc = _polar_delta_samples(body, length) * scale
     else:
-        width = _POLAR_WIDTH.get(ftype)
+        width = POLAR_RAW_TYPES.get(ftype)
         if width is None:
             raise PacketError("polar", length, f"unknown ACC frame type 0x{ftype:02x}")
         per_sample = 3 * width
@@ -261,9 +443,12 @@ def decode_polar_pmd(data: bytes | bytearray | memoryview, rate_hz: float,
             raw = np.where(v & 0x800000, v - (1 << 24), v).reshape(-1, 3)
         else:
             raw = np.frombuffer(body, dtype="<i1" if width == 1 else "<i2").reshape(-1, 3)
-    n = raw.shape[0]
-    acc = raw * 1e-3
-    return Frame(acc=acc, t_dev=ts_ns * 1e-9 - (n - 1) / rate_hz, rate_hz=rate_hz)
+        acc = raw * 1e-3
+    n = acc.shape[0]
+    if previous_ns is not None and 0 <= previous_ns < ts_ns:
+        step_ns = (ts_ns - previous_ns) / n
+        return Frame(acc=acc, t_dev=(previous_ns + step_ns) * 1e-9, rate_hz=1e9 / step_ns)
+    return Frame(acc=acc, t_dev=ts_ns * 1e-9 - (n - 1) / rate_hz, rate_hz=float(rate_hz))
 
 
 def _polar_delta_samples(body: bytes, length: int) -> np.ndarray:
@@ -283,30 +468,14 @@ def _polar_delta_samples(body: bytes, length: int) -> np.ndarray:
         if width == 0 or width > 32 or off + nbytes > len(body):
             raise PacketError("polar", length,
                               f"delta block of {count} samples x {width} bits overruns the frame")
+        if count == 0:
+            continue
         bits = bits_all[off * 8: off * 8 + nbits].reshape(count * 3, width).astype(np.int64)
         vals = bits @ (np.int64(1) << np.arange(width, dtype=np.int64))
         vals = np.where(vals >= (1 << (width - 1)), vals - (1 << width), vals)
         rows.append(rows[-1][-1] + np.cumsum(vals.reshape(count, 3), axis=0))
         off += nbytes
     return np.concatenate(rows)
-
-
-def polar_start_acc(rate_hz: int = 50, range_g: int = 8) -> bytes:
-    """PMD control-point command starting the ACC stream (16-bit resolution).
-
-    Layout (Polar PMD specification): op 0x02 (start), type 0x02 (ACC), then settings as
-    ``setting id, count, value (uint16 LE)``: 0x00 sample rate, 0x01 resolution, 0x02 range.
-    """
-    if rate_hz not in (25, 50, 100, 200):
-        raise ValueError(f"Polar H10 ACC rate must be 25, 50, 100 or 200 Hz, got {rate_hz}")
-    if range_g not in (2, 4, 8):
-        raise ValueError(f"Polar H10 ACC range must be 2, 4 or 8 g, got {range_g}")
-    return struct.pack("<BBBBHBBHBBH", 0x02, POLAR_ACC, 0x00, 1, rate_hz, 0x01, 1, 16,
-                       0x02, 1, range_g)
-
-
-POLAR_STOP_ACC = bytes([0x03, POLAR_ACC])
-"""PMD control-point command stopping the ACC stream."""
 
 
 # --------------------------------------------------------------------------- WitMotion
@@ -340,6 +509,10 @@ def decode_witmotion(data: bytes | bytearray | memoryview) -> Frame | None:
 
 
 WITMOTION_UNLOCK = bytes([0xFF, 0xAA, 0x69, 0x88, 0xB5])
+"""Register write enable (key 0xB588 into register 0x69), valid for the next writes."""
+WITMOTION_SAVE = bytes([0xFF, 0xAA, 0x00, 0x00, 0x00])
+"""SAVE register = 0: keep the configuration just written (WitMotion's SDKs send it after
+every setting)."""
 WITMOTION_RATE_CODES = {10: 0x06, 20: 0x07, 50: 0x08, 100: 0x09, 200: 0x0B}
 
 
@@ -364,6 +537,16 @@ def decode_thingy52(data: bytes | bytearray | memoryview) -> Frame:
         raise PacketError("thingy52", len(data), "raw motion data must be exactly 18 bytes")
     f = _THINGY_RAW.unpack(data)
     return Frame(acc=np.array([f[:3]], dtype=np.float64) / 1024.0)
+
+
+def decode_thingy52_config(data: bytes | bytearray | memoryview) -> int:
+    """Motion-processing frequency (Hz) from a 9-byte motion configuration read back."""
+    if len(data) != _THINGY_CONFIG.size:
+        raise PacketError("thingy52", len(data), "motion configuration must be 9 bytes")
+    freq = int(_THINGY_CONFIG.unpack(bytes(data))[3])
+    if freq == 0:
+        raise PacketError("thingy52", len(data), "motion processing frequency 0 Hz")
+    return freq
 
 
 def thingy52_config_with_rate(current: bytes, rate_hz: int) -> bytes:

@@ -106,6 +106,10 @@ class StreamAssembler:
             ref = self._last_index
             return ref + ((f.counter - ref + m // 2) % m - m // 2)
         if f.t_dev is not None:
+            # Step from the previous frame (short distances round exactly even when the
+            # device's rate differs from nominal; an absolute origin would accumulate it).
+            if self._last_index is not None and self._last_t_dev is not None:
+                return self._last_index + round((f.t_dev - self._last_t_dev) * rate)
             if self._t_ref is None:
                 self._t_ref = f.t_dev
             return round((f.t_dev - self._t_ref) * rate)
@@ -130,6 +134,13 @@ class StreamAssembler:
         return f.t_dev + round((predicted - f.t_dev) / m) * m
 
     # -- public --------------------------------------------------------------------------
+
+    def set_rate(self, rate_hz: float, range_g: float | None = None) -> None:
+        """The device confirmed its rate (and range) at connection: use them from now on."""
+        self.rate_hz = float(rate_hz)
+        if range_g is not None:
+            self.range_g = range_g
+            self.units.range_g = range_g
 
     def resync(self) -> None:
         """A new connection: the next frame restarts the stream without reorder waiting."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 
 import numpy as np
 import pytest
@@ -14,8 +13,6 @@ from repfit.host.sources import ConnectionLost
 from repfit.host.sources._ble import BleWearable, Reconnect, classify
 from repfit.host.sources._devices import (
     MICROBIT_PERIOD,
-    POLAR_PMD_CONTROL,
-    POLAR_PMD_DATA,
     THINGY_CONFIG,
     WITMOTION_WRITE,
     profile_for,
@@ -72,7 +69,8 @@ def microbit_stream(acc: np.ndarray, true_rate: float, *, outage: tuple[int, int
 
 class TestMicrobit:
     def test_period_written_and_every_sample_delivered(self, motion: np.ndarray) -> None:
-        dev = ReplayDevice([Session(microbit_stream(motion, 50.0))])
+        dev = ReplayDevice([Session(microbit_stream(motion, 50.0))],
+                           reads={MICROBIT_PERIOD: b"\x14\x00"})
         src, batches = asyncio.run(run(dev, "microbit", 50))
         assert dev.ops("write") == [("write", MICROBIT_PERIOD, b"\x14\x00")]  # 20 ms
         t, acc = joined(batches)
@@ -97,36 +95,6 @@ class TestMicrobit:
         assert src.stats.samples == len(motion) - 100
 
 
-def polar_frames(acc: np.ndarray, rate: int, per: int, t0_ns: int) -> list[bytes]:
-    mg = np.rint(acc * 1000).astype("<i2")
-    out = []
-    for lo in range(0, len(acc) - per + 1, per):
-        last_ns = t0_ns + round((lo + per - 1) * 1e9 / rate)
-        out.append(struct.pack("<BQB", 2, last_ns, 1) + mg[lo:lo + per].tobytes())
-    return out
-
-
-class TestPolar:
-    def test_start_stop_and_timestamp_gaps(self, motion: np.ndarray) -> None:
-        frames = polar_frames(motion, 50, 36, t0_ns=789_000_000_000_000_000)
-        kept = frames[:10] + frames[12:]  # two frames lost on air
-        ecg = struct.pack("<BQB", 0, 0, 0) + bytes(9)  # another measurement, ignored
-        dev = ReplayDevice([Session([(0.72, f) for f in kept[:5]] + [(0.0, ecg)]
-                                    + [(0.72, kept[5])] + [(0.72, f) for f in kept[6:]],
-                                    end="stay")])
-        total = 36 * len(kept)
-        src, batches = asyncio.run(run(dev, "polar", 50, stop_after=total))
-        assert [n[1] for n in dev.ops("notify")] == [POLAR_PMD_DATA, POLAR_PMD_CONTROL]
-        ops = [(e[0], e[1]) for e in dev.log]
-        assert ops.index(("notify", POLAR_PMD_CONTROL)) < ops.index(("write", POLAR_PMD_CONTROL))
-        writes = [(w[1], w[2].hex()) for w in dev.ops("write")]
-        assert writes == [(POLAR_PMD_CONTROL, "02020001320001011000020108" + "00"),
-                          (POLAR_PMD_CONTROL, "0302")]
-        assert [b.lost_before for b in batches if b.lost_before] == [72]
-        assert src.stats.samples == total
-        assert src.battery_percent == 87
-
-
 class TestWitMotionAndThingy:
     def test_witmotion_unlocks_sets_rate_and_decodes(self, motion: np.ndarray) -> None:
         raw = np.rint(motion[:100] * 32768 / 16).astype("<i2")
@@ -135,27 +103,24 @@ class TestWitMotionAndThingy:
         _, batches = asyncio.run(run(dev, "witmotion", 50))
         assert [w[1:] for w in dev.ops("write")] == [
             (WITMOTION_WRITE, bytes.fromhex("ffaa6988b5")),
-            (WITMOTION_WRITE, bytes.fromhex("ffaa030800"))]
+            (WITMOTION_WRITE, bytes.fromhex("ffaa030800")),
+            (WITMOTION_WRITE, bytes.fromhex("ffaa000000"))]
         np.testing.assert_allclose(joined(batches)[1], raw * 16 / 32768)
 
-    def test_thingy_patches_its_motion_config(self, motion: np.ndarray) -> None:
+    def test_thingy_patches_its_motion_config(self, motion: np.ndarray,
+                                              caplog: pytest.LogCaptureFixture) -> None:
         q = np.rint(motion[:60] * 1024).astype("<i2")
+        # This Thingy ignores the write: its configuration still reads 10 Hz afterwards.
         dev = ReplayDevice([Session([(0.02, r.tobytes() + bytes(12)) for r in q])],
                            reads={THINGY_CONFIG: bytes.fromhex("e80310276400" "0a00" "00")})
-        _, batches = asyncio.run(run(dev, "thingy52", 50))
+        with caplog.at_level(logging.WARNING, logger="repfit.host.sources"):
+            src, batches = asyncio.run(run(dev, "thingy52", 50))
+        assert src.assembler.rate_hz == 10.0
+        assert any("asked for 50 Hz" in r.getMessage() and "reads 10 Hz" in r.getMessage()
+                   for r in caplog.records)
         assert dev.ops("write") == [("write", THINGY_CONFIG, bytes.fromhex("e803102764003200"
                                                                            "00"))]
         np.testing.assert_allclose(joined(batches)[1], q / 1024)
-
-
-def test_polar_control_point_responses_are_logged(caplog: pytest.LogCaptureFixture) -> None:
-    from repfit.host.sources._devices import _polar_response
-
-    with caplog.at_level(logging.INFO, logger="repfit.host.sources"):
-        _polar_response(bytes.fromhex("f0020200"))
-        _polar_response(bytes.fromhex("f0020206"))
-    assert "accepted" in caplog.records[0].getMessage()
-    assert "error code 6" in caplog.records[1].getMessage()
 
 
 def test_scan_classification_by_service_then_name() -> None:
@@ -167,8 +132,8 @@ def test_scan_classification_by_service_then_name() -> None:
 
 
 @pytest.mark.parametrize(("kind", "kw", "msg"), [
-    ("microbit", {"rate_hz": 33}, "period must be one of"),
-    ("polar", {"rate_hz": 60}, "25, 50, 100 or 200"),
+    ("microbit", {"rate_hz": 5000}, "1..1000 Hz"),
+    ("polar", {"rate_hz": 0.5}, "positive rate"),
     ("repfit", {"range_g": 3}, "2, 4, 8, 16"),
     ("garmin", {}, "unknown device kind"),
 ])

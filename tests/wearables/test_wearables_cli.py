@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from repfit.host.broker import free_port
 from repfit.host.sources._ble import BleWearable, Reconnect
@@ -15,9 +17,11 @@ from repfit.host.sources._replay import ReplayDevice, Session, encode_recording
 from repfit.host.wearables_cli import StreamStatus, describe_status, stream
 
 
-def repfit(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def repfit(*args: str, timeout: float = 120,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "repfit", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def test_stream_replay_counts_reps_through_the_real_ble_path() -> None:
@@ -56,6 +60,32 @@ def test_scan_without_crashing() -> None:
     assert out.returncode in (0, 4)
     if out.returncode == 4:
         assert "no usable Bluetooth adapter" in out.stdout
+
+
+NO_BLUETOOTH = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/repfit-test-bus"}
+"""On Linux, bleak reaches BlueZ over the system D-Bus: pointing it nowhere is a machine
+without Bluetooth, whatever this machine has."""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="BlueZ (Linux) only")
+@pytest.mark.parametrize("args", [
+    ("host", "--device", "AA:BB:CC:DD:EE:FF", "--kind", "polar"),
+    ("host", "--device", "my-band"),
+    ("stream", "--device", "AA:BB:CC:DD:EE:FF", "--kind", "repfit"),
+    ("stream", "--device", "my-band"),
+    ("scan", "--timeout", "0.5"),
+])
+def test_no_bluetooth_adapter_is_one_line_and_a_non_zero_exit(args: tuple[str, ...],
+                                                               tmp_path: object) -> None:
+    out = repfit(*args, *(("--data-dir", str(tmp_path)) if args[0] == "host" else ()),
+                 env=NO_BLUETOOTH, timeout=60)
+    text = out.stdout + out.stderr
+    assert out.returncode in (3, 4)
+    assert "Traceback" not in text and "retrying" not in text
+    errors = [line for line in text.splitlines() if "no usable Bluetooth adapter" in line]
+    assert len(errors) == 1
+    other = [line for line in text.splitlines() if line and "scanning for" not in line]
+    assert other == errors
 
 
 def test_status_tracks_rate_loss_and_reps() -> None:

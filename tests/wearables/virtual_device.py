@@ -132,3 +132,191 @@ class VirtualWearable:
         """The peripheral goes out of range for a moment (disconnect from its side)."""
         for connection in list(self.device.connections.values()):
             await connection.disconnect()
+
+
+# --------------------------------------------------------------------------- vendor devices
+
+# The makers' UUIDs, written here from their documents (not imported from the host, so a
+# typo on either side fails the tests).
+POLAR_PMD_SERVICE = "FB005C80-02E7-F387-1CAD-8ACD2D8DF0C8"
+POLAR_PMD_CONTROL = "FB005C81-02E7-F387-1CAD-8ACD2D8DF0C8"
+POLAR_PMD_DATA = "FB005C82-02E7-F387-1CAD-8ACD2D8DF0C8"
+WITMOTION_SERVICE = "0000FFE5-0000-1000-8000-00805F9A34FB"
+WITMOTION_NOTIFY = "0000FFE4-0000-1000-8000-00805F9A34FB"
+WITMOTION_WRITE = "0000FFE9-0000-1000-8000-00805F9A34FB"
+MICROBIT_SERVICE = "E95D0753-251D-470A-A062-FA1922DFA9A8"
+MICROBIT_DATA = "E95DCA4B-251D-470A-A062-FA1922DFA9A8"
+MICROBIT_PERIOD = "E95DFB24-251D-470A-A062-FA1922DFA9A8"
+
+
+class VirtualVendorDevice:
+    """An off-the-shelf sensor emulated on a bumble virtual controller.
+
+    It serves the maker's GATT layout (the UUIDs are the makers', so a mistyped UUID on
+    the host side fails the subscription), answers control writes the way the maker's
+    documents say the device does (subclasses), and, once ``streaming`` is set, notifies
+    ``frames`` in order on ``data`` (paced, while someone is connected).
+    """
+
+    name = "vendor"
+    address_text = "F4:F4:F4:F4:F4:F4"
+
+    def __init__(self, link: LocalLink, frames: list[bytes], *, pace_s: float = 0.004) -> None:
+        self.device = make_device(link, self.name, self.address_text)
+        self.frames = list(frames)
+        self.pace_s = pace_s
+        self.writes: list[tuple[str, bytes]] = []
+        self.sent = 0
+        self.streaming = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.data: Characteristic = self.build()
+        self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
+        self.device.on("characteristic_subscription", self._on_subscription)
+
+    streams_when_subscribed = False
+    """Sensors that stream by themselves (no start command) begin once notifications are on."""
+
+    def _on_subscription(self, connection: Any, characteristic: Any, notify: bool,
+                         indicate: bool) -> None:
+        if self.streams_when_subscribed and characteristic is self.data and notify:
+            self.streaming.set()
+
+    def build(self) -> Characteristic:
+        """Add the services; return the characteristic that carries samples."""
+        raise NotImplementedError
+
+    @property
+    def address(self) -> str:
+        return str(self.device.random_address)
+
+    async def start(self) -> None:
+        await self.device.power_on()
+        await self.device.start_advertising(
+            auto_restart=True, advertising_data=advertisement(self.name),
+            advertising_interval_min=20, advertising_interval_max=20)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_connection(self, connection: Any) -> None:
+        self.spawn(self._stream())
+
+    async def _stream(self) -> None:
+        await self.streaming.wait()
+        while self.sent < len(self.frames) and self.device.connections:
+            if self.streaming.is_set():
+                await self.device.notify_subscribers(self.data, self.frames[self.sent])
+                self.sent += 1
+            await asyncio.sleep(self.pace_s)
+
+
+def _char(uuid: str, props: Any, *, read: Any = None, write: Any = None,
+          value: bytes = b"") -> Characteristic:
+    perms = Characteristic.Permissions.READABLE | Characteristic.Permissions.WRITEABLE
+    if read is None and write is None:
+        return Characteristic(uuid, props, perms, value)
+    return Characteristic(uuid, props, perms, CharacteristicValue(read=read, write=write))
+
+
+class VirtualPolar(VirtualVendorDevice):
+    """A Polar PMD device (H10 or Verity Sense) per Polar's PMD specification.
+
+    ``settings`` is the parameter block of its "get measurement settings" reply and
+    ``start_params`` that of its start reply (the factor lives there). ``start_status`` lets
+    a test make it refuse. It streams only after a start request it accepted.
+    """
+
+    name = "Polar Sense 0A1B2C3D"
+
+    def __init__(self, link: LocalLink, frames: list[bytes], *, settings: bytes,
+                 start_params: bytes = b"", start_status: int = 0, answer: bool = True,
+                 battery: int = 64) -> None:
+        self.settings = settings
+        self.start_params = start_params
+        self.start_status = start_status
+        self.answer = answer
+        self.battery = battery
+        super().__init__(link, frames)
+
+    def build(self) -> Characteristic:
+        p = Characteristic.Properties
+        self.control = _char(POLAR_PMD_CONTROL, p.READ | p.WRITE | p.INDICATE,
+                             read=lambda _c: bytes([0x0F, 0x05, 0x00]), write=self._on_write)
+        data = _char(POLAR_PMD_DATA, p.NOTIFY)
+        battery = _char("2A19", p.READ, value=bytes([self.battery]))
+        self.device.add_services([Service(POLAR_PMD_SERVICE, [self.control, data]),
+                                  Service("180F", [battery])])
+        return data
+
+    def _on_write(self, connection: Any, value: bytes) -> None:
+        value = bytes(value)
+        self.writes.append((POLAR_PMD_CONTROL.lower(), value))
+        if not self.answer or len(value) < 2:
+            return
+        op, mtype = value[0], value[1]
+        if op == 0x01:
+            reply = bytes([0xF0, op, mtype, 0, 0]) + self.settings
+        elif op == 0x02:
+            status = self.start_status
+            reply = bytes([0xF0, op, mtype, status, 0]) + (self.start_params if not status
+                                                           else b"")
+            if not status:
+                self.streaming.set()
+        elif op == 0x03:
+            self.streaming.clear()
+            reply = bytes([0xF0, op, mtype, 0, 0])
+        else:
+            reply = bytes([0xF0, op, mtype, 1, 0])
+        self.spawn(self.device.indicate_subscribers(self.control, reply))
+
+
+class VirtualWitMotion(VirtualVendorDevice):
+    """A WitMotion WT901BLE: service FFE5, notify FFE4, write FFE9 on WitMotion's base
+    UUID (``...-00805f9a34fb``). It streams from connection on, like the real sensor."""
+
+    name = "WT901BLE68"
+    streams_when_subscribed = True
+
+    def build(self) -> Characteristic:
+        p = Characteristic.Properties
+        data = _char(WITMOTION_NOTIFY, p.NOTIFY | p.READ)
+        write = _char(WITMOTION_WRITE, p.WRITE_WITHOUT_RESPONSE | p.WRITE,
+                      read=lambda _c: b"", write=self._on_write)
+        self.device.add_services([Service(WITMOTION_SERVICE, [data, write])])
+        return data
+
+    def _on_write(self, connection: Any, value: bytes) -> None:
+        self.writes.append((WITMOTION_WRITE.lower(), bytes(value)))
+
+
+class VirtualMicrobit(VirtualVendorDevice):
+    """A BBC micro:bit accelerometer service as the DAL implements it: a written period is
+    rounded to the nearest one the accelerometer supports and the actual one is what a read
+    returns afterwards."""
+
+    name = "BBC micro:bit [vivit]"
+    streams_when_subscribed = True
+    supported_ms = (1, 2, 5, 10, 20, 80, 160, 640)
+
+    def __init__(self, link: LocalLink, frames: list[bytes], *,
+                 supported_ms: tuple[int, ...] | None = None) -> None:
+        if supported_ms is not None:
+            self.supported_ms = supported_ms
+        self.period_ms = 20
+        super().__init__(link, frames)
+
+    def build(self) -> Characteristic:
+        p = Characteristic.Properties
+        data = _char(MICROBIT_DATA, p.NOTIFY | p.READ)
+        period = _char(MICROBIT_PERIOD, p.READ | p.WRITE,
+                       read=lambda _c: self.period_ms.to_bytes(2, "little"),
+                       write=self._on_write)
+        self.device.add_services([Service(MICROBIT_SERVICE, [data, period])])
+        return data
+
+    def _on_write(self, connection: Any, value: bytes) -> None:
+        self.writes.append((MICROBIT_PERIOD.lower(), bytes(value)))
+        asked = int.from_bytes(bytes(value)[:2], "little")
+        self.period_ms = min(self.supported_ms, key=lambda p: (abs(p - asked), p))
