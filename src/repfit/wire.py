@@ -442,8 +442,8 @@ class _Fields:
         if choices and v not in choices:
             raise self.fail(name, f"{_short(v)} is not one of {', '.join(choices)}")
         if len(v) < min_len or (charset is not None and not _charset_re(charset).fullmatch(v)):
-            raise self.fail(name, f"{_short(v)}: expected {min_len}-{max_len} of "
-                                  f"{_CHARSET_WORDS.get(charset, charset)}")
+            words = _CHARSET_WORDS.get(charset, charset) if charset else "characters"
+            raise self.fail(name, f"{_short(v)}: expected {min_len}-{max_len} of {words}")
         if not v.isascii():
             try:
                 v.encode("utf-8")
