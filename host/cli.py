@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from repfit import __version__
-from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
+from repfit.config import Config, ConfigError, MqttSettings, broker_settings, load
 from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import StoreError
 
@@ -44,6 +44,8 @@ class Args(argparse.Namespace):
     bind: str
     port: int
     ws_port: int | None
+    password_file: Path | None
+    add_user: str | None
     json: bool
     tz: str | None
     format: str
@@ -114,9 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         "broker", help="run the embedded MQTT broker (no Mosquitto needed)",
         description="Run repfit's embedded MQTT broker (amqtt) until Ctrl+C, so the training "
                     "side, the host and a phone (Sensor Logger publishes over websockets) "
-                    "have a broker to meet on. It allows anonymous clients: it binds "
-                    "loopback unless --bind says otherwise; bind 0.0.0.0 only on a network "
-                    "you trust.")
+                    "have a broker to meet on. Without --password-file it allows anonymous "
+                    "clients: it binds loopback unless --bind says otherwise; bind 0.0.0.0 "
+                    "only with a password file, or on a network you trust.")
     broker.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
                         help="address to listen on (default: 127.0.0.1; 0.0.0.0 for the LAN)")
     broker.add_argument("--port", type=int, default=1883,
@@ -124,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--ws-port", type=int, default=None, metavar="PORT",
                         help="also accept MQTT over websockets on this port (phones; "
                              "Sensor Logger's usual port is 9001)")
+    broker.add_argument("--password-file", type=Path, metavar="FILE",
+                        help="accept only the users in FILE (NAME:argon2-hash lines; write "
+                             "them with --add-user)")
+    broker.add_argument("--add-user", metavar="NAME",
+                        help="add NAME to --password-file (password from "
+                             "REPFIT_BROKER_PASSWORD, else asked for) and exit")
 
     history = sub.add_parser("history", help="list stored results")
     history.add_argument("--user", metavar="NAME", help="user name (default: config)")
@@ -196,15 +204,20 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _config(args: Args) -> Config:
-    return load(args.config)
+    """The config; each unusable value is one warning line (naming where it came from) and
+    falls back on its own. Commands that need a value call ``Config.check`` for it."""
+    cfg = load(args.config)
+    for problem in cfg.problems:
+        log.warning("config: %s; using %s", problem, problem.fallback or "the default")
+    return cfg
 
 
 def _settings(args: Args, cfg: Config) -> MqttSettings:
+    """The broker for a command that needs one: a broker problem is an error here."""
     if args.broker:
-        s = parse_broker_url(args.broker, key="--broker")
-        return MqttSettings(host=s.host, port=s.port, username=s.username or cfg.mqtt.username,
-                            password=s.password or cfg.mqtt.password, tls=s.tls,
-                            websocket=s.websocket)
+        cfg.check("mqtt.username", "mqtt.password")
+        return broker_settings(args.broker, cfg.mqtt, key="--broker")
+    cfg.check("mqtt")
     return cfg.mqtt
 
 
@@ -232,13 +245,18 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     from repfit.host.service import WorkoutHost
     from repfit.host.store import Store
 
+    if not args.user:
+        cfg.check("user")
+    # A signing key that was meant but cannot be used must not turn into accepting anyone.
+    cfg.check("signing_key")
     user = args.user or cfg.user
     data_dir = args.data_dir or cfg.data_dir
     observer = ConsoleObserver()
     settings = _settings(args, cfg)
     player = default_player(data_dir / "cues") if args.sound else None
     with Store.in_dir(data_dir) as store:
-        async with Bus(settings, user=user, role="host") as bus:
+        async with Bus(settings, user=user, role="host", persistent=True,
+                       signing_key=cfg.signing_key) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
             try:
@@ -258,7 +276,7 @@ def _cmd_host(args: Args) -> int:
     sources: list[WearableSource] = []
     if args.device or args.phone or args.replay:
         try:
-            sources.append(wearables_cli.open_from_args(args, Console(stderr=True)))
+            sources.append(wearables_cli.open_from_args(args, Console(stderr=True), cfg.mqtt))
         except ConfigError:
             raise
         except ValueError as exc:
@@ -278,8 +296,12 @@ def _cmd_broker(args: Args) -> int:
         if port is not None and not 0 <= port < 65536:
             raise ConfigError(option, str(port), "a TCP port, 1-65535 (0: any free one)")
 
+    if args.add_user is not None:
+        return _add_broker_user(args)
+
     async def serve() -> None:
-        async with EmbeddedBroker(port=args.port, ws_port=args.ws_port, host=args.bind) as b:
+        async with EmbeddedBroker(port=args.port, ws_port=args.ws_port, host=args.bind,
+                                  password_file=args.password_file) as b:
             ws = f", websockets on ws://{b.host}:{b.ws_port}" if b.ws_port else ""
             print(f"embedded MQTT broker on {b.url}{ws}. Ctrl+C to stop.", flush=True)
             await asyncio.Event().wait()
@@ -288,6 +310,24 @@ def _cmd_broker(args: Args) -> int:
         asyncio.run(serve())
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def _add_broker_user(args: Args) -> int:
+    import getpass
+    import os
+
+    from repfit.host.broker import add_user
+
+    if args.password_file is None or args.add_user is None:
+        raise ConfigError("--add-user", args.add_user, "--password-file FILE as well")
+    password = os.environ.get("REPFIT_BROKER_PASSWORD") or getpass.getpass(
+        f"password for {args.add_user}: ")
+    if not password:
+        raise ConfigError("--add-user", args.add_user, "a non-empty password")
+    add_user(args.password_file, args.add_user, password)
+    print(f"{args.add_user} can log in to the embedded broker started with "
+          f"--password-file {args.password_file}")
     return 0
 
 

@@ -129,14 +129,20 @@ class WorkoutHost:
 
     async def _on_assignment(self, a: wire.Assignment) -> None:
         if a.id in self._known:
+            self._acknowledge(a)
             return
         if await asyncio.to_thread(self.store.has_result, a.id):
             self._known.add(a.id)
             log.debug("assignment %s already verified; ignoring its re-delivery", a.id)
+            self._acknowledge(a)
             return
         await asyncio.to_thread(self.store.add_assignment, self.user, a, self.clock())
+        self._acknowledge(a)  # stored: the training side may forget it
         self._queue(a)
         await self._advance()
+
+    def _acknowledge(self, a: wire.Assignment) -> None:
+        self.bus.publish(wire.Ack(a.id, client_id=self.bus.client_id, at=self.clock()))
 
     def _queue(self, a: wire.Assignment) -> None:
         self._known.add(a.id)

@@ -101,7 +101,8 @@ def spliced_bytes(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
 
 TOPICS = {"assignment": "repfit/ada/assignment", "cue": "repfit/ada/cue",
           "samples": "repfit/ada/samples/w", "progress": "repfit/ada/progress",
-          "result": "repfit/ada/result", "status": "repfit/ada/status/w"}
+          "result": "repfit/ada/result", "status": "repfit/ada/status/w",
+          "ack": "repfit/ada/ack"}
 WIRE_SEEDS = {
     "assignment": [wire.Assignment(id="a1", exercise="squat", target=12, issued_at=1.7e9,
                                    deadline_s=300, seconds_per_rep=2.5, run_id="r1",
@@ -117,6 +118,7 @@ WIRE_SEEDS = {
                            outcome="target_reached", reps=12, target=12, started_at=1.7e9,
                            finished_at=1.7e9 + 40)],
     "status": [wire.Status(role="host", online=False, client_id="repfit-host-1", at=1.0)],
+    "ack": [wire.Ack(assignment_id="a1", client_id="repfit-host-1", at=1.7e9)],
 }
 WIRE_DOCS = {k: [json.loads(wire.encode(m)) for m in ms] for k, ms in WIRE_SEEDS.items()}
 

@@ -123,7 +123,8 @@ def test_nan_fields_encode_as_null_not_invalid_json() -> None:
 # --------------------------------------------------------------------------- hostile payloads
 
 ALL_TOPICS = ["repfit/ada/assignment", "repfit/ada/cue", "repfit/ada/samples/w",
-              "repfit/ada/progress", "repfit/ada/result", "repfit/ada/status/w"]
+              "repfit/ada/progress", "repfit/ada/result", "repfit/ada/status/w",
+              "repfit/ada/ack"]
 
 
 @pytest.mark.parametrize("topic", ALL_TOPICS)
