@@ -269,8 +269,11 @@ class Bus:
             raise BusError("announce() outside 'async with Bus(...)'")
         self._client.publish(self._status_topic(), self._status(True), qos=1, retain=True)
 
-    def publish(self, message: wire.Message, *, device: str | None = None) -> None:
-        """Queue a message for sending; paho delivers it (QoS 1 survives reconnects)."""
+    def publish(self, message: wire.Message, *,
+                device: str | None = None) -> mqtt.MQTTMessageInfo:
+        """Queue a message for sending; paho delivers it (QoS 1 survives reconnects).
+
+        Returns paho's handle: ``is_published()`` says when the broker acknowledged it."""
         if self._client is None:
             raise BusError("publish() outside 'async with Bus(...)'")
         topic = wire.topic_for(self.user, message, device)
@@ -283,6 +286,7 @@ class Bus:
         if qos > 0:
             self._unacked = [i for i in self._unacked if not i.is_published()]
             self._unacked.append(info)
+        return info
 
     async def messages(self) -> AsyncIterator[Incoming]:
         """Decoded incoming messages, forever. Malformed ones are logged and skipped."""

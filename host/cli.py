@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from repfit import __version__
+from repfit import __version__, wire
 from repfit.config import Config, ConfigError, MqttSettings, broker_settings, load
 from repfit.host.sources import SourceError, WearableSource
-from repfit.host.store import StoreError
+from repfit.host.store import StoreDamaged, StoreError
 
 __all__ = ["build_parser", "main"]
 
@@ -253,9 +253,10 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     data_dir = args.data_dir or cfg.data_dir
     observer = ConsoleObserver()
     settings = _settings(args, cfg)
-    player = default_player(data_dir / "cues") if args.sound else None
-    with Store.in_dir(data_dir) as store:
+    with Store.recovering(data_dir) as store:
+        player = default_player(data_dir / "cues") if args.sound else None
         async with Bus(settings, user=user, role="host", persistent=True,
+                       client_id=_host_client_id(user, data_dir),
                        signing_key=cfg.signing_key) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
@@ -265,6 +266,18 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
             finally:
                 observer.close()
     return 0
+
+
+def _host_client_id(user: str, data_dir: Path) -> str:
+    """The host's stable client id: one per user, machine and data directory, so that two
+    hosts of one user (each with its own history) never take each other's broker session."""
+    import hashlib
+    import socket
+
+    from repfit.mqtt_link import stable_client_id
+
+    where = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:6]
+    return stable_client_id("host", user, f"{where}-{socket.gethostname()}")
 
 
 def _cmd_host(args: Args) -> int:
@@ -335,16 +348,21 @@ def _cmd_history(args: Args) -> int:
     import time
 
     from repfit.host.console import describe_result
-    from repfit.host.store import Store
+    from repfit.host.store import Store, StoreMissing
 
     cfg = _config(args)
     user = args.user or cfg.user
+    data_dir = args.data_dir or cfg.data_dir
     since = time.time() - args.since_days * 86400
-    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
-        results = [r for _, _, _, r in store.records(user, since)
-                   if r is not None and r.finished_at >= since]
-        others = [(u, n) for u, n in store.users_with_results() if u != user] \
-            if not results else []
+    try:
+        with Store.read_only_in(data_dir) as store:     # creates nothing
+            results = [r for _, _, _, r in store.records(user, since)
+                       if r is not None and r.finished_at >= since]
+            others = [(u, n) for u, n in store.users_with_results() if u != user] \
+                if not results else []
+    except StoreMissing:
+        print(f"no results for {user}: nothing stored yet in {data_dir}")
+        return 0
     if not results:
         where = "; results are stored for " + ", ".join(
             f"{u} ({n})" for u, n in others) + " (--user NAME)" if others else ""
@@ -382,18 +400,30 @@ def _zone_key() -> str:
     return target.split(marker, 1)[1] if marker in target else "localtime"
 
 
+def _stored_records(data_dir: Path, user: str | None, since: float = 0.0,
+                    ) -> list[tuple[str, float, wire.Assignment, wire.Result | None]]:
+    """`Store.records` of a data directory, read-only: nothing stored yet is no records,
+    and no folder or database is created."""
+    from repfit.host.store import Store, StoreMissing
+
+    try:
+        with Store.read_only_in(data_dir) as store:
+            return store.records(user, since)
+    except StoreMissing:
+        return []
+
+
 def _cmd_stats(args: Args) -> int:
     import json
     import time
 
     from repfit.host import stats
-    from repfit.host.store import Store
 
     cfg = _config(args)
     user = args.user or cfg.user
     tz = _zone(args)
-    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
-        records = [stats.Record(*row) for row in store.records(user)]
+    records = [stats.Record(*row) for row in _stored_records(args.data_dir or cfg.data_dir,
+                                                              user)]
     computed = stats.compute(records, user, time.time(), tz)
     if args.json:
         print(json.dumps(stats.to_json(computed), indent=2))
@@ -407,7 +437,6 @@ def _cmd_export(args: Args) -> int:
     import json
 
     from repfit.host import stats
-    from repfit.host.store import Store
 
     cfg = _config(args)
     tz = _zone(args)
@@ -418,8 +447,8 @@ def _cmd_export(args: Args) -> int:
         except ValueError:
             raise ConfigError("--since", args.since_date, "a date, YYYY-MM-DD") from None
         since = dt.datetime.combine(day, dt.time(), tz).timestamp()
-    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
-        records = [stats.Record(*row) for row in store.records(args.user, since)]
+    records = [stats.Record(*row) for row in _stored_records(args.data_dir or cfg.data_dir,
+                                                              args.user, since)]
     rows = stats.export_rows(records, tz)
     text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else stats.export_csv(rows)
     if args.output is None:
@@ -450,8 +479,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConnectionError, SourceError) as exc:
         print(f"repfit: {exc}", file=sys.stderr)
         return 3
+    except StoreDamaged as exc:
+        print(f"repfit: {exc} (it was left untouched; `repfit host` keeps it aside under a "
+              "timestamped name and starts a new one)", file=sys.stderr)
+        return 4
     except StoreError as exc:
-        print(f"repfit: {exc} (it was left untouched)", file=sys.stderr)
+        print(f"repfit: {exc}", file=sys.stderr)
         return 4
 
 
