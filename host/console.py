@@ -1,9 +1,9 @@
 """What the user sees in the terminal: assignments, cues, a live progress bar, the verdict.
 
-Every received string (exercise, texts, reasons) is shown as text: `describe_assignment` and
-`describe_result` return `plain` text (for ``print``), and whatever goes into rich markup is
-escaped with `repfit.display_text.markup`, so a message cannot retitle or clear the terminal,
-plant a link, or style the screen.
+Every received string (exercise, label, texts, reasons, details) is shown as text:
+`describe_assignment` and `describe_result` return `plain` text (for ``print``), and whatever
+goes into rich markup is escaped with `repfit.display_text.markup`, so a message cannot
+retitle or clear the terminal, plant a link, or style the screen.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import asyncio
 from datetime import datetime
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from repfit import wire
 from repfit.display_text import markup, plain
 from repfit.exercises import display_name
+from repfit.host.lifecycle import provenance
 
 __all__ = ["ConsoleObserver", "describe_assignment", "describe_result"]
 
@@ -26,24 +26,32 @@ _UNIT_WORD = {"reps": "reps", "seconds": "s hold", "iterations": "iterations hol
 
 def describe_assignment(a: wire.Assignment) -> str:
     why = {"assigned": "", "penalty": " (penalty)", "reward": " (reward)"}[a.reason]
-    name = plain(display_name(a.exercise, a.label))
-    return f"{name} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
+    return f"{display_name(a.exercise, a.label)} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
 
 
-def describe_result(r: wire.Result, *, date: bool = False) -> str:
-    """One line for a result; ``date`` adds the day to the time (history spans days)."""
+def describe_result(r: wire.Result, *, date: bool = False,
+                    assignment: wire.Assignment | None = None) -> str:
+    """One line for a result; ``date`` adds the day to the time (history spans days). With
+    its ``assignment``, the line says which one it was: why, where from, its short id."""
+    when = datetime.fromtimestamp(r.finished_at).strftime(
+        "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S") if r.finished_at else ""
+    name = display_name(r.exercise, r.label)
+    which = f" — {plain(provenance(assignment))}" if assignment is not None else \
+        f" — {r.reason}" if r.reason != "assigned" else ""
+    if r.outcome in ("capped", "missed"):         # never announced: nothing was asked
+        detail = plain(r.detail or r.outcome)
+        return f"{name}: {r.outcome} - {detail}{f' ({when})' * bool(when)}{which}"
     done = "completed" if r.completed else "NOT completed"
+    if not r.verified:
+        done = f"reported, not verified, {'complete' if r.completed else 'incomplete'}"
     if r.unit == "reps":
         amount = f"{r.reps}/{r.target:g} reps"
     else:
         amount = f"{r.hold_seconds or 0.0:.1f} s held"
     refused = f", {r.rejected} movement{'s' if r.rejected > 1 else ''} refused" if r.rejected \
         else ""
-    when = datetime.fromtimestamp(r.finished_at).strftime(
-        "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S") if r.finished_at else ""
-    name = plain(display_name(r.exercise, r.label))
     return (f"{name}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
-            f"{', ' + when if when else ''})")
+            f"{', ' + when if when else ''}){which}")
 
 
 class ConsoleObserver:
@@ -58,9 +66,12 @@ class ConsoleObserver:
         self.results: list[wire.Result] = []
         self.finished = asyncio.Event()
         self._bars: dict[str, tuple[Progress, TaskID]] = {}
+        self._assignments: dict[str, wire.Assignment] = {}
 
     def assignment(self, a: wire.Assignment) -> None:
+        self._assignments[a.id] = a
         self.console.print(f"[cyan]assignment[/] {markup(describe_assignment(a), None)}"
+                           f"  [dim]{markup(provenance(a))}[/]"
                            + (f"  [dim]{markup(a.text)}[/]" if a.text else ""))
 
     @staticmethod
@@ -88,8 +99,11 @@ class ConsoleObserver:
             bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                            TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
                            console=self.console)
-            name = markup(display_name(p.exercise, p.label))
-            task = bar.add_task(name, total=max(p.target, 1e-9), amount="")
+            name = display_name(p.exercise, p.label)
+            a = self._assignments.get(p.assignment_id)
+            which = provenance(a) if a is not None else p.assignment_id[:8]
+            task = bar.add_task(markup(f"{name} ({which})"), total=max(p.target, 1e-9),
+                                amount="")
             bar.start()
             self._bars[p.assignment_id] = (bar, task)
         bar, task = self._bars[p.assignment_id]
@@ -105,14 +119,16 @@ class ConsoleObserver:
             bar, task = self._bars.pop(r.assignment_id)
             bar.update(task, completed=self._done(r), amount=self._amount(r))
             bar.stop()
-        colour = "green" if r.completed else "red"
-        self.console.print(f"[{colour}]result[/] {markup(describe_result(r), None)}")
+        colour = "yellow" if r.outcome in ("capped", "missed") or not r.verified else \
+            "green" if r.completed else "red"
+        line = describe_result(r, assignment=self._assignments.pop(r.assignment_id, None))
+        self.console.print(f"[{colour}]result[/] {markup(line, None)}")
         self.results.append(r)
         self.finished.set()
 
     def health(self, text: str) -> None:
         """A task of the host failed and was restarted, or the host's role changed."""
-        self.console.print("[yellow]host[/] " + escape(text), highlight=False)
+        self.console.print("[yellow]host[/] " + markup(text, None), highlight=False)
 
     def close(self) -> None:
         for bar, _ in self._bars.values():

@@ -102,7 +102,7 @@ def spliced_bytes(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
 TOPICS = {"assignment": "repfit/ada/assignment", "cue": "repfit/ada/cue",
           "samples": "repfit/ada/samples/w", "progress": "repfit/ada/progress",
           "result": "repfit/ada/result", "status": "repfit/ada/status/w",
-          "ack": "repfit/ada/ack"}
+          "ack": "repfit/ada/ack", "state": "repfit/ada/state", "report": "repfit/ada/report"}
 WIRE_SEEDS = {
     "assignment": [wire.Assignment(id="a1", exercise="squat", target=12, issued_at=1.7e9,
                                    deadline_s=300, seconds_per_rep=2.5, run_id="r1",
@@ -119,6 +119,9 @@ WIRE_SEEDS = {
                            finished_at=1.7e9 + 40)],
     "status": [wire.Status(role="host", online=False, client_id="repfit-host-1", at=1.0)],
     "ack": [wire.Ack(assignment_id="a1", client_id="repfit-host-1", at=1.7e9)],
+    "state": [wire.StateChange("a1", "in_progress", 1.7e9, exercise="squat", label="squats",
+                               run_id="r1", experiment="exp", detail="d")],
+    "report": [wire.Report("a1", reps=12, hold_seconds=None, at=1.7e9), wire.Report()],
 }
 WIRE_DOCS = {k: [json.loads(wire.encode(m)) for m in ms] for k, ms in WIRE_SEEDS.items()}
 
