@@ -4,6 +4,7 @@ training history, the host queueing with the result, and the commands."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -129,6 +130,16 @@ def stored_day(store: Store, day: str, n: int, completed: bool = True) -> None:
         target=10, started_at=at(f"{day}T09:01"), finished_at=at(f"{day}T09:02")))
 
 
+def new_set(store: Store, aid: str, finished: str, reps: int = 10) -> wire.Result:
+    """A push-up assignment received five minutes before ``finished`` (local time), and its
+    result, not stored: what the host has in hand when it plans."""
+    store.add_assignment("ada", wire.Assignment(id=aid, exercise="pushup", target=10),
+                         at(finished) - 300)
+    return wire.Result(assignment_id=aid, exercise="pushup", completed=reps >= 10,
+                       outcome="target_reached" if reps >= 10 else "deadline", reps=reps,
+                       target=10, finished_at=at(finished))
+
+
 def test_the_posts_of_a_result_come_from_the_store_and_the_history(tmp_path: Path) -> None:
     seed_history(tmp_path)
     cfg = load(write_config(tmp_path, CONFIG, 0o644), env=ENV)
@@ -160,21 +171,13 @@ def test_a_streak_milestone_is_posted_once(tmp_path: Path) -> None:
     with Store.in_dir(tmp_path) as store:
         stored_day(store, "2026-12-01", 1)
         stored_day(store, "2026-12-02", 1)
-        a = wire.Assignment(id="third", exercise="pushup", target=10)
-        store.add_assignment("ada", a, at("2026-12-03T09:00"))
-        r = wire.Result(assignment_id="third", exercise="pushup", completed=True,
-                        outcome="target_reached", reps=10, target=10,
-                        finished_at=at("2026-12-03T09:05"))
+        r = new_set(store, "third", "2026-12-03T09:05")
         planner = PostPlanner(load_settings(cfg, env=ENV), store, {"x": X},
                               clock=lambda: at("2026-12-03T09:05"))
         kinds = sorted(p.kind for p in planner.plan("ada", r) if p.service == "x")
         assert kinds == ["milestone", "set"]
         store.add_result("ada", r, posts=planner.plan("ada", r))
-        r2 = wire.Result(assignment_id="fourth", exercise="pushup", completed=True,
-                         outcome="target_reached", reps=10, target=10,
-                         finished_at=at("2026-12-03T10:00"))
-        store.add_assignment("ada", wire.Assignment(id="fourth", exercise="pushup",
-                                                    target=10), at("2026-12-03T09:59"))
+        r2 = new_set(store, "fourth", "2026-12-03T10:00")
         assert [p.kind for p in planner.plan("ada", r2) if p.service == "x"] == ["set"]
 
 
@@ -354,11 +357,7 @@ def test_a_set_in_quiet_hours_is_queued_for_their_end(tmp_path: Path) -> None:
                           'timezone = "Europe/Paris"\nquiet_hours = "22:00-07:30"')
     cfg = load(write_config(tmp_path, text, 0o644), env=ENV)
     with Store.in_dir(tmp_path) as store:
-        a = wire.Assignment(id="late", exercise="pushup", target=10)
-        store.add_assignment("ada", a, at("2026-12-04T23:00"))
-        r = wire.Result(assignment_id="late", exercise="pushup", completed=False,
-                        outcome="deadline", reps=2, target=10,
-                        finished_at=at("2026-12-04T23:05"))
+        r = new_set(store, "late", "2026-12-04T23:05", reps=2)
         planner = PostPlanner(load_settings(cfg, env=ENV), store, {"x": X},
                               clock=lambda: at("2026-12-04T23:05"))
         posts = planner.plan("ada", r)
@@ -376,11 +375,7 @@ def test_a_streak_longer_than_the_window_is_counted_whole(tmp_path: Path) -> Non
     with Store.in_dir(tmp_path) as store:
         for k in range(WINDOW_DAYS + 5):
             stored_day(store, (first + timedelta(days=k)).isoformat(), 1)
-        a = wire.Assignment(id="today", exercise="pushup", target=10)
-        store.add_assignment("ada", a, at("2026-12-04T09:00"))
-        r = wire.Result(assignment_id="today", exercise="pushup", completed=True,
-                        outcome="target_reached", reps=10, target=10,
-                        finished_at=at("2026-12-04T09:05"))
+        r = new_set(store, "today", "2026-12-04T09:05")
         planner = PostPlanner(load_settings(cfg, env=ENV), store, {"x": X},
                               clock=lambda: at("2026-12-04T09:05"))
         (post,) = [p for p in planner.plan("ada", r) if p.service == "x"]
@@ -391,11 +386,8 @@ def test_a_reported_set_is_posted_only_with_honour_mode_and_says_so(tmp_path: Pa
     text = CONFIG.replace('when = ["missed"]', 'when = ["verified", "missed"]\nhonour_mode = true')
     cfg = load(write_config(tmp_path, text, 0o644), env=ENV)
     with Store.in_dir(tmp_path) as store:
-        store.add_assignment("ada", wire.Assignment(id="rep1", exercise="pushup", target=10),
-                             at("2026-12-04T09:00"))
-        r = wire.Result(assignment_id="rep1", exercise="pushup", completed=True,
-                        outcome="reported", reps=10, target=10, verified=False,
-                        finished_at=at("2026-12-04T09:05"))
+        r = dataclasses.replace(new_set(store, "rep1", "2026-12-04T09:05"),
+                                outcome="reported", verified=False)
         planner = PostPlanner(load_settings(cfg, env=ENV), store, {"x": X},
                               clock=lambda: at("2026-12-04T09:05"))
         posts = {p.service: p for p in planner.plan("ada", r)}
