@@ -277,7 +277,8 @@ def _cmd_demo(args: Args) -> int:
     return asyncio.run(run_demo(opts))
 
 
-async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> int:
+async def _serve(args: Args, cfg: Config, settings: MqttSettings,
+                 sources: Sequence[WearableSource]) -> int:
     from repfit.host.audio import default_player
     from repfit.host.bus import Bus
     from repfit.host.console import ConsoleObserver
@@ -294,7 +295,6 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     caps = _caps(cfg, user)
     honour = honour_mode(cfg.tables, user, _source(cfg))
     observer = ConsoleObserver()
-    settings = _settings(args, cfg)
     with Store.recovering(data_dir) as store:
         player = default_player(data_dir / "cues") if args.sound else None
         async with Bus(settings, user=user, role="host", persistent=True,
@@ -332,6 +332,7 @@ def _cmd_host(args: Args) -> int:
     from repfit.host import wearables_cli
 
     cfg = _config(args)
+    settings = _settings(args, cfg)     # a broker setting that cannot work, before any scan
     sources: list[WearableSource] = []
     if args.device or args.phone or args.replay:
         try:
@@ -343,7 +344,7 @@ def _cmd_host(args: Args) -> int:
                                  if (v := getattr(args, k)))
             raise ConfigError(option, value, f"a usable wearable ({exc})") from None
     try:
-        return asyncio.run(_serve(args, cfg, sources))
+        return asyncio.run(_serve(args, cfg, settings, sources))
     except KeyboardInterrupt:
         return 130
 

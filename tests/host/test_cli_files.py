@@ -144,3 +144,13 @@ def test_a_user_name_that_cannot_be_a_topic_is_one_line(tmp_path: Path, command:
     (line,) = proc.stderr.strip().splitlines()
     assert line == ("repfit: configuration error: --user: expected 1-64 letters, digits, "
                     "'_' or '-', got 'bad name'")
+
+
+def test_a_broker_url_that_cannot_work_is_reported_before_the_wearable_is_looked_for(
+        tmp_path: Path) -> None:
+    proc = run(tmp_path, "host", "--broker", "foo://x", "--device", "X", "--data-dir",
+               str(tmp_path / "store"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("repfit: configuration error: --broker: expected a URL like mqtt://")
+    assert "scanning" not in proc.stdout + proc.stderr and not (tmp_path / "store").exists()
