@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from repfit import __version__, wire
@@ -28,6 +28,7 @@ from repfit.host.store import StoreDamaged, StoreError
 
 if TYPE_CHECKING:
     from repfit.host.caps import CapRules
+    from repfit.host.livepage import WebAddress
     from repfit.host.posts.posting import Posting
     from repfit.host.store import Store
 
@@ -66,6 +67,9 @@ class Args(argparse.Namespace):
     format: str
     since_date: str | None
     output: Path | None
+    web: str | None
+    remove: bool
+    plot: Path | None
     assignment: str | None
     done_reps: int | None
     done_seconds: float | None
@@ -127,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_args(host)
     host.add_argument("--no-sound", dest="sound", action="store_false",
                       help="do not play cues from the training side")
+    host.add_argument("--web", metavar="[ADDR:]PORT", default=None,
+                      help="serve the live page (read-only) on PORT of 127.0.0.1, or on ADDR; "
+                           "any address but loopback needs the token printed at start")
+    host.add_argument("--tz", metavar="ZONE",
+                      help="time zone whose midnight starts the live views' day (default: "
+                           "the caps' timezone in config.toml, else TZ, else this machine's "
+                           "zone)")
     from repfit.host import wearables_cli
 
     wearables_cli.add_source_args(host, required=False)
@@ -160,6 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="how many days back (default: 7)")
     _add_store_args(history)
     _add_books_parsers(sub)
+
+    ha = sub.add_parser(
+        "homeassistant", help="remove the user's Home Assistant entities",
+        description="The host announces the user's Home Assistant entities itself when the "
+                    "config says [homeassistant] enabled = true. --remove publishes an empty "
+                    "retained config on each of their discovery topics (and clears their "
+                    "state topic), which makes Home Assistant delete them.")
+    _add_connection_args(ha)
+    ha.add_argument("--remove", action="store_true", required=True,
+                    help="remove the entities (required: the only action)")
 
     done = sub.add_parser(
         "done", help="honour mode, with no wearable: report a set you did; it is recorded "
@@ -196,6 +217,11 @@ def _add_books_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore
                        help="time zone whose midnight starts a day, e.g. Europe/Paris (default: "
                             "the caps' timezone in config.toml, else TZ, else this machine's "
                             "zone)")
+    stats.add_argument("--plot", type=Path, metavar="OUT.png",
+                       help="also draw the last 30 days as charts: reps per day per "
+                            "exercise, sets verified or not, the streak, penalties and "
+                            "rewards per training run beside its final validation metric "
+                            "(needs repfit[plot])")
     _add_store_args(stats)
     export = sub.add_parser(
         "export", help="write every assignment and its result as CSV or JSON",
@@ -288,11 +314,12 @@ def _cmd_demo(args: Args) -> int:
 
 async def _serve(args: Args, cfg: Config, settings: MqttSettings,
                  sources: Sequence[WearableSource]) -> int:
+    from repfit.host import homeassistant
     from repfit.host.audio import default_player
     from repfit.host.bus import Bus
     from repfit.host.console import ConsoleObserver
     from repfit.host.honour import honour_mode
-    from repfit.host.service import WorkoutHost
+    from repfit.host.liveviews import LiveViews
     from repfit.host.store import Store
 
     if not args.user:
@@ -304,6 +331,9 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
     caps = _caps(cfg, user)
     honour = honour_mode(cfg.tables, user, _source(cfg))
     observer = ConsoleObserver()
+    web = _web_address(args)
+    ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
+    tz = _zone(args) if args.tz else caps.timezone
     with Store.recovering(data_dir) as store:
         player = default_player(data_dir / "cues") if args.sound else None
         async with Bus(settings, user=user, role="host", persistent=True,
@@ -314,13 +344,14 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
             observer.console.print(f"daily caps: {caps.describe()}"
                                    + ("; honour mode on (`repfit done`)" if honour else ""),
                                    markup=False)
-            posting = _start_posting(cfg, store, user, data_dir, caps.timezone,
+            posting = _start_posting(cfg, store, user, data_dir, tz,
                                      observer.console.print)
             try:
-                host = WorkoutHost(bus, store, observer=observer, player=player, caps=caps,
-                                   honour=honour,
-                                   posts=posting.planner.plan if posting else None)
-                await host.run(sources)
+                async with LiveViews(bus, store, user, tz, web=web, homeassistant=ha,
+                                     console=observer.console, caps=caps) as views:
+                    await views.workout_host(
+                        observer, player=player, caps=caps, honour=honour,
+                        posts=posting.planner.plan if posting else None).run(sources)
             finally:
                 observer.close()
                 if posting:
@@ -331,7 +362,7 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
 def _start_posting(cfg: Config, store: Store, user: str, data_dir: Path, tz: ZoneInfo,
                    tell: Callable[[str], None]) -> Posting | None:
     """Accountability posts when the config sets up a service (docs/posts.md); days are
-    those of ``tz`` (the caps' zone) unless ``[posts] timezone`` says otherwise."""
+    those of ``tz`` (--tz, else the caps' zone) unless ``[posts] timezone`` says otherwise."""
     if not cfg.tables.get("posts"):
         return None
     try:
@@ -341,6 +372,17 @@ def _start_posting(cfg: Config, store: Store, user: str, data_dir: Path, tz: Zon
              "posting is off")
         return None
     return start_posting(cfg, store, user, tz, data_dir, tell)
+
+
+def _web_address(args: Args) -> WebAddress | None:
+    from repfit.host.livepage import parse_web_address
+
+    if args.web is None:
+        return None
+    try:
+        return parse_web_address(args.web)
+    except ValueError as exc:
+        raise ConfigError("--web", args.web, f"[ADDR:]PORT ({exc})") from None
 
 
 def _host_client_id(user: str, data_dir: Path) -> str:
@@ -501,11 +543,33 @@ def _cmd_stats(args: Args) -> int:
     records = [stats.Record(*row) for row in _stored_records(_books_dir(args, cfg),
                                                               user)]
     computed = stats.compute(records, user, time.time(), tz, caps)
+    if args.plot is not None:
+        _plot_history(args.plot, records, user, tz, args.data_dir or cfg.data_dir)
     if args.json:
         print(json.dumps(stats.to_json(computed), indent=2))
     else:
         print("\n".join(stats.render(computed)))
     return 0
+
+
+def _plot_history(path: Path, records: list[Any], user: str, tz: ZoneInfo,
+                  data_dir: Path) -> None:
+    import time
+
+    try:
+        from repfit.host import charts
+
+        image = charts.png(charts.history(records, user, time.time(), tz,
+                                          run_scores=charts.read_run_scores(data_dir)), user)
+    except ImportError:
+        raise ConfigError("--plot", str(path), "matplotlib installed: "
+                          "pip install 'repfit[plot]'") from None
+    try:
+        path.write_bytes(image)
+    except OSError as exc:
+        raise ConfigError("--plot", str(path),
+                          f"a file that can be written ({exc.strerror})") from None
+    print(f"charts written to {path}", file=sys.stderr)
 
 
 def _cmd_export(args: Args) -> int:
@@ -536,6 +600,24 @@ def _cmd_export(args: Args) -> int:
             raise ConfigError("--output", str(args.output),
                               f"a file that can be written ({exc.strerror})") from None
         print(f"{len(rows)} assignments written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cmd_homeassistant(args: Args) -> int:
+    from repfit.host import homeassistant
+    from repfit.host.bus import Bus
+
+    cfg = _config(args)
+    user = args.user or cfg.user
+    ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
+
+    async def remove() -> int:
+        async with Bus(_settings(args, cfg), user=user, role="host") as bus:
+            return await homeassistant.remove(bus, prefix=ha.discovery_prefix)
+
+    n = asyncio.run(remove())
+    print(f"cleared {n} retained Home Assistant topics of {user} under "
+          f"{ha.discovery_prefix}/ (the entities disappear from Home Assistant)")
     return 0
 
 
@@ -604,7 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     handlers = {"demo": _cmd_demo, "host": _cmd_host, "broker": _cmd_broker,
                 "history": _cmd_history, "stats": _cmd_stats, "export": _cmd_export,
-                "done": _cmd_done}
+                "homeassistant": _cmd_homeassistant, "done": _cmd_done}
     try:
         user = getattr(args, "user", None)
         if user is not None and not is_user_name(user):

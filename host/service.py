@@ -111,6 +111,9 @@ class WorkoutHost:
         Bounds devices and sample rates (default: `SampleGate` defaults).
     clock : callable
         Wall clock (epoch seconds); injectable for tests.
+    on_samples : callable, optional
+        Told of every wearable sample batch and the battery level when the source knows it
+        (the live views show rate, loss and battery); must return at once.
     tick_s : float
         How often deadlines are checked.
     keep_s : float
@@ -136,6 +139,7 @@ class WorkoutHost:
         player: CuePlayer | None = None,
         gate: SampleGate | None = None,
         clock: Callable[[], float] = time.time,
+        on_samples: Callable[[wire.SampleBatch, int | None], None] | None = None,
         tick_s: float = 0.5,
         keep_s: float = 0.5,
         republish_s: float = 10.0,
@@ -149,6 +153,7 @@ class WorkoutHost:
         self.player = player
         self.gate = gate or SampleGate()
         self.clock = clock
+        self.on_samples = on_samples
         self.tick_s = tick_s
         self.keep_s = keep_s
         self.republish_s = republish_s
@@ -261,7 +266,7 @@ class WorkoutHost:
         try:
             async with source:
                 async for batch in source.samples():
-                    await self._on_samples(batch)
+                    await self._on_samples(batch, getattr(source, "battery_percent", None))
         except SourceError as exc:
             log.error("wearable %s stopped: %s", source.name, exc)
         else:
@@ -432,7 +437,9 @@ class WorkoutHost:
         if self.observer:
             self.observer.assignment(a)
 
-    async def _on_samples(self, batch: wire.SampleBatch) -> None:
+    async def _on_samples(self, batch: wire.SampleBatch, battery: int | None = None) -> None:
+        if self.on_samples is not None:
+            self.on_samples(batch, battery)
         session = self.active
         if session is None or len(batch) == 0:
             return
