@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -95,6 +95,7 @@ class Bus:
         self._connected: asyncio.Event | None = None
         self._connect_error: BaseException | None = None
         self._filters: dict[str, int] = {}
+        self._watched: dict[str, Callable[[bytes], None]] = {}
         self._suback: dict[int, asyncio.Future[None]] = {}
         self._unacked: list[mqtt.MQTTMessageInfo] = []
         self._dropped = 0
@@ -103,8 +104,13 @@ class Bus:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _status_topic(self) -> str:
+    @property
+    def status_topic(self) -> str:
+        """This participant's retained status topic (its Last Will)."""
         return wire.topic_for(self.user, "status", self.client_id)
+
+    def _status_topic(self) -> str:
+        return self.status_topic
 
     def _status(self, online: bool) -> bytes:
         role = self.role if self.role in ("host", "trainer", "wearable") else "host"
@@ -214,6 +220,10 @@ class Bus:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         assert self._loop is not None
+        for pattern, callback in list(self._watched.items()):
+            if mqtt.topic_matches_sub(pattern, message.topic):
+                self._loop.call_soon_threadsafe(callback, bytes(message.payload))
+                return
         self._loop.call_soon_threadsafe(self._enqueue, message)
 
     def _enqueue(self, message: mqtt.MQTTMessage) -> None:
@@ -231,7 +241,19 @@ class Bus:
         """Subscribe to message kinds (``"assignment"``, ``"samples"``, ...) for this user."""
         if self._client is None:
             raise BusError("subscribe() outside 'async with Bus(...)'")
-        new = {wire.subscription(self.user, k): wire.qos_retain(k)[0] for k in kinds}
+        await self._subscribe({wire.subscription(self.user, k): wire.qos_retain(k)[0]
+                               for k in kinds})
+
+    async def watch(self, topic_filter: str, callback: Callable[[bytes], None]) -> None:
+        """Subscribe to a topic outside repfit's contract (e.g. Home Assistant's
+        ``homeassistant/status``); ``callback`` gets each raw payload on the event loop."""
+        if self._client is None:
+            raise BusError("watch() outside 'async with Bus(...)'")
+        self._watched[topic_filter] = callback
+        await self._subscribe({topic_filter: 1})
+
+    async def _subscribe(self, new: dict[str, int]) -> None:
+        assert self._client is not None
         self._filters.update(new)
         result, mid = self._client.subscribe(list(new.items()))
         if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
@@ -257,16 +279,23 @@ class Bus:
             raise BusError("announce() outside 'async with Bus(...)'")
         self._client.publish(self._status_topic(), self._status(True), qos=1, retain=True)
 
+    def publish_raw(self, topic: str, payload: bytes, *, qos: int = 1,
+                    retain: bool = False) -> None:
+        """Queue bytes for a topic outside repfit's contract (Home Assistant discovery)."""
+        if self._client is None:
+            raise BusError("publish_raw() outside 'async with Bus(...)'")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if qos > 0:
+            self._unacked = [i for i in self._unacked if not i.is_published()]
+            self._unacked.append(info)
+
     def publish(self, message: wire.Message, *, device: str | None = None) -> None:
         """Queue a message for sending; paho delivers it (QoS 1 survives reconnects)."""
         if self._client is None:
             raise BusError("publish() outside 'async with Bus(...)'")
         topic = wire.topic_for(self.user, message, device)
         qos, retain = wire.qos_retain(wire.parse_topic(topic).kind)
-        info = self._client.publish(topic, wire.encode(message), qos=qos, retain=retain)
-        if qos > 0:
-            self._unacked = [i for i in self._unacked if not i.is_published()]
-            self._unacked.append(info)
+        self.publish_raw(topic, wire.encode(message), qos=qos, retain=retain)
 
     async def messages(self) -> AsyncIterator[Incoming]:
         """Decoded incoming messages, forever. Malformed ones are logged and skipped."""

@@ -9,12 +9,16 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from repfit import __version__
 from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
 from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import StoreError
+
+if TYPE_CHECKING:
+    from repfit.host.livepage import WebAddress
 
 __all__ = ["build_parser", "main"]
 
@@ -49,6 +53,8 @@ class Args(argparse.Namespace):
     format: str
     since_date: str | None
     output: Path | None
+    web: str | None
+    remove: bool
 
 
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -106,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_args(host)
     host.add_argument("--no-sound", dest="sound", action="store_false",
                       help="do not play cues from the training side")
+    host.add_argument("--web", metavar="[ADDR:]PORT", default=None,
+                      help="serve the live page (read-only) on PORT of 127.0.0.1, or on ADDR; "
+                           "any address but loopback needs the token printed at start")
+    host.add_argument("--tz", metavar="ZONE",
+                      help="time zone whose midnight starts the live views' day (default: TZ, "
+                           "else this machine's zone)")
     from repfit.host import wearables_cli
 
     wearables_cli.add_source_args(host, required=False)
@@ -131,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="how many days back (default: 7)")
     _add_store_args(history)
     _add_books_parsers(sub)
+
+    ha = sub.add_parser(
+        "homeassistant", help="remove the user's Home Assistant entities",
+        description="The host announces the user's Home Assistant entities itself when the "
+                    "config says [homeassistant] enabled = true. --remove publishes an empty "
+                    "retained config on each of their discovery topics (and clears their "
+                    "state topic), which makes Home Assistant delete them.")
+    _add_connection_args(ha)
+    ha.add_argument("--remove", action="store_true", required=True,
+                    help="remove the entities (required: the only action)")
 
     _add_plugin_commands(sub)
     return parser
@@ -223,9 +245,11 @@ def _cmd_demo(args: Args) -> int:
 
 
 async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> int:
+    from repfit.host import homeassistant
     from repfit.host.audio import default_player
     from repfit.host.bus import Bus
     from repfit.host.console import ConsoleObserver
+    from repfit.host.liveviews import LiveViews
     from repfit.host.service import WorkoutHost
     from repfit.host.store import Store
 
@@ -234,16 +258,32 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     observer = ConsoleObserver()
     settings = _settings(args, cfg)
     player = default_player(data_dir / "cues") if args.sound else None
+    web = _web_address(args)
+    ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
     with Store.in_dir(data_dir) as store:
         async with Bus(settings, user=user, role="host") as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
             try:
-                host = WorkoutHost(bus, store, observer=observer, player=player)
-                await host.run(sources)
+                async with LiveViews(bus, store, user, _zone(args), web=web, homeassistant=ha,
+                                     console=observer.console) as views:
+                    host = WorkoutHost(bus, store, observer=views.observer(observer),
+                                       player=player, on_samples=views.on_samples)
+                    await host.run(sources)
             finally:
                 observer.close()
     return 0
+
+
+def _web_address(args: Args) -> WebAddress | None:
+    from repfit.host.livepage import parse_web_address
+
+    if args.web is None:
+        return None
+    try:
+        return parse_web_address(args.web)
+    except ValueError as exc:
+        raise ConfigError("--web", args.web, f"[ADDR:]PORT ({exc})") from None
 
 
 def _cmd_host(args: Args) -> int:
@@ -391,12 +431,31 @@ def _cmd_export(args: Args) -> int:
     return 0
 
 
+def _cmd_homeassistant(args: Args) -> int:
+    from repfit.host import homeassistant
+    from repfit.host.bus import Bus
+
+    cfg = _config(args)
+    user = args.user or cfg.user
+    ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
+
+    async def remove() -> int:
+        async with Bus(_settings(args, cfg), user=user, role="host") as bus:
+            return await homeassistant.remove(bus, prefix=ha.discovery_prefix)
+
+    n = asyncio.run(remove())
+    print(f"cleared {n} retained Home Assistant topics of {user} under "
+          f"{ha.discovery_prefix}/ (the entities disappear from Home Assistant)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv, namespace=Args())
     _setup_logging(args.verbose)
     handlers = {"demo": _cmd_demo, "host": _cmd_host, "broker": _cmd_broker,
-                "history": _cmd_history, "stats": _cmd_stats, "export": _cmd_export}
+                "history": _cmd_history, "stats": _cmd_stats, "export": _cmd_export,
+                "homeassistant": _cmd_homeassistant}
     try:
         if args.command in handlers:
             return handlers[args.command](args)

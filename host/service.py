@@ -50,6 +50,9 @@ class WorkoutHost:
         Plays cues from the training side.
     clock : callable
         Wall clock (epoch seconds); injectable for tests.
+    on_samples : callable, optional
+        Told of every wearable sample batch and the battery level when the source knows it
+        (the live views show rate, loss and battery); must return at once.
     tick_s : float
         How often deadlines are checked.
     """
@@ -62,6 +65,7 @@ class WorkoutHost:
         observer: HostObserver | None = None,
         player: CuePlayer | None = None,
         clock: Callable[[], float] = time.time,
+        on_samples: Callable[[wire.SampleBatch, int | None], None] | None = None,
         tick_s: float = 0.5,
     ) -> None:
         self.bus = bus
@@ -69,6 +73,7 @@ class WorkoutHost:
         self.observer = observer
         self.player = player
         self.clock = clock
+        self.on_samples = on_samples
         self.tick_s = tick_s
         self.active: Session | None = None
         self.pending: deque[wire.Assignment] = deque()
@@ -109,7 +114,7 @@ class WorkoutHost:
         try:
             async with source:
                 async for batch in source.samples():
-                    await self._on_samples(batch)
+                    await self._on_samples(batch, getattr(source, "battery_percent", None))
         except SourceError as exc:
             log.error("wearable %s stopped: %s", source.name, exc)
         else:
@@ -143,7 +148,9 @@ class WorkoutHost:
         if self.observer:
             self.observer.assignment(a)
 
-    async def _on_samples(self, batch: wire.SampleBatch) -> None:
+    async def _on_samples(self, batch: wire.SampleBatch, battery: int | None = None) -> None:
+        if self.on_samples is not None:
+            self.on_samples(batch, battery)
         session = self.active
         if session is None:
             return
