@@ -79,7 +79,7 @@ def check_discovery(topic: str, payload: dict[str, Any]) -> str:
     schema = SENSOR_KEYS if component == "sensor" else BINARY_SENSOR_KEYS
     unknown = set(payload) - set(schema)
     assert not unknown, f"{topic}: keys HA does not document for {component}: {unknown}"
-    assert REQUIRED <= set(payload), f"{topic}: missing {REQUIRED - set(payload)}"
+    assert set(payload) >= REQUIRED, f"{topic}: missing {REQUIRED - set(payload)}"
     for key, value in payload.items():
         _typed(f"{topic} {key}", value, schema[key])
     assert not ("availability" in payload and "availability_topic" in payload)
