@@ -172,6 +172,10 @@ class Bus:
         client.disconnect()
         await asyncio.get_running_loop().run_in_executor(None, client.loop_stop)
 
+    async def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait (at most ``timeout_s``) until every QoS 1 publish so far reached the broker."""
+        await asyncio.get_running_loop().run_in_executor(None, self._flush, timeout_s)
+
     def _flush(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         for info in self._unacked:

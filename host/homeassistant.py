@@ -206,6 +206,7 @@ class HomeAssistantBridge:
         self.board = board
         self.settings = settings
         self.announcements = 0
+        self._announced_caps: list[str] = []
         self._last_state: bytes | None = None
         self._stop_listening: Callable[[], None] | None = None
 
@@ -226,6 +227,12 @@ class HomeAssistantBridge:
     def announce(self) -> None:
         """Publish every discovery config (retained), then the current state."""
         caps = sorted(self.board.snapshot()["caps_remaining"] or {})
+        gone = [e for e in self._announced_caps if e not in caps]
+        for topic, _ in discovery_configs(self.bus.user, "-", caps=gone,
+                                          prefix=self.settings.discovery_prefix):
+            if "/repfit_" in topic and "_cap_remaining_" in topic:
+                self.bus.publish_raw(topic, b"", qos=1, retain=True)  # no cap, no entity
+        self._announced_caps = caps
         for topic, payload in discovery_configs(
                 self.bus.user, self.bus.status_topic, prefix=self.settings.discovery_prefix,
                 caps=caps):

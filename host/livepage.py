@@ -163,14 +163,14 @@ class LivePage:
     # ------------------------------------------------------------------ fan-out
 
     @staticmethod
-    def _event(snapshot: dict[str, Any]) -> bytes:
+    def event_bytes(snapshot: dict[str, Any]) -> bytes:
         return b"data: " + json.dumps(snapshot, separators=(",", ":")).encode() + b"\n\n"
 
     def publish(self, why: str, snapshot: dict[str, Any]) -> None:
         """Queue one snapshot for every open tab; never waits (a full queue drops the tab)."""
         if not self.clients:
             return
-        event = self._event(snapshot)
+        event = self.event_bytes(snapshot)
         for client in list(self.clients):
             try:
                 client.queue.put_nowait(event)
@@ -261,7 +261,7 @@ class LivePage:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                          b"Cache-Control: no-store\r\nConnection: keep-alive\r\n"
                          b"X-Accel-Buffering: no\r\n\r\nretry: 1000\n\n"
-                         + self._event(self.board.snapshot()))
+                         + self.event_bytes(self.board.snapshot()))
             await writer.drain()
             while True:
                 try:

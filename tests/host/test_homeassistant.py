@@ -250,7 +250,7 @@ def test_retained_configs_and_state_on_mosquitto_reannounce_and_remove(
             await bridge.start()
             board.set_today(_stats(user))
             board.progress(wire.Progress("a1", "squat", reps=4, target=8))
-            await asyncio.to_thread(bus._flush, 10)
+            await bus.flush()
             seen = await asyncio.to_thread(retained, mosquitto, *filters)
             configs = {t: json.loads(p) for t, p in seen.items() if t.startswith(prefix)}
             expected = {t.replace("homeassistant/", f"{prefix}/", 1) for t, _ in
@@ -267,6 +267,15 @@ def test_retained_configs_and_state_on_mosquitto_reannounce_and_remove(
             template = next(iter(configs.values()))["availability"][0]["value_template"]
             assert render(template, status[bus.status_topic]) == "online"
 
+            # Caps configured: their entity appears; no caps: it goes away.
+            cap = f"{prefix}/sensor/repfit_{user}_cap_remaining_pushup/config"
+            board.set_caps({"pushup": 40})
+            await bus.flush()
+            assert cap in await asyncio.to_thread(retained, mosquitto, *filters)
+            board.set_caps(None)
+            await bus.flush()
+            assert cap not in await asyncio.to_thread(retained, mosquitto, *filters)
+
             # HA restarts and lost an entity: its birth message brings every config back.
             lost = sorted(configs)[0]
             await asyncio.to_thread(publish, mosquitto, lost, b"", True)
@@ -275,7 +284,7 @@ def test_retained_configs_and_state_on_mosquitto_reannounce_and_remove(
             await asyncio.to_thread(publish, mosquitto, f"{prefix}/status", b"offline")
             await asyncio.to_thread(publish, mosquitto, f"{prefix}/status", b"online")
             await _until(lambda: bridge.announcements == before + 1, "a re-announcement")
-            await asyncio.to_thread(bus._flush, 10)
+            await bus.flush()
             assert lost in await asyncio.to_thread(retained, mosquitto, *filters)
             bridge.stop()
         status = await asyncio.to_thread(retained, mosquitto, bus.status_topic)
