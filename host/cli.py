@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from repfit import __version__
@@ -55,6 +55,7 @@ class Args(argparse.Namespace):
     output: Path | None
     web: str | None
     remove: bool
+    plot: Path | None
 
 
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -170,6 +171,10 @@ def _add_books_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore
     stats.add_argument("--user", metavar="NAME", help="user name (default: config)")
     stats.add_argument("--json", action="store_true", help="print JSON instead of text")
     stats.add_argument("--tz", metavar="ZONE", help=tz_help)
+    stats.add_argument("--plot", type=Path, metavar="OUT.png",
+                       help="also draw the last 30 days as charts: reps per day per "
+                            "exercise, sets verified or not, the streak, penalties and "
+                            "rewards per training run (needs repfit[plot])")
     _add_store_args(stats)
     export = sub.add_parser(
         "export", help="write every assignment and its result as CSV or JSON",
@@ -392,11 +397,31 @@ def _cmd_stats(args: Args) -> int:
     with Store.in_dir(args.data_dir or cfg.data_dir) as store:
         records = [stats.Record(*row) for row in store.records(user)]
     computed = stats.compute(records, user, time.time(), tz)
+    if args.plot is not None:
+        _plot_history(args.plot, records, user, tz)
     if args.json:
         print(json.dumps(stats.to_json(computed), indent=2))
     else:
         print("\n".join(stats.render(computed)))
     return 0
+
+
+def _plot_history(path: Path, records: list[Any], user: str, tz: ZoneInfo) -> None:
+    import time
+
+    try:
+        from repfit.host import charts
+
+        image = charts.png(charts.history(records, user, time.time(), tz), user)
+    except ImportError:
+        raise ConfigError("--plot", str(path), "matplotlib installed: "
+                          "pip install 'repfit[plot]'") from None
+    try:
+        path.write_bytes(image)
+    except OSError as exc:
+        raise ConfigError("--plot", str(path),
+                          f"a file that can be written ({exc.strerror})") from None
+    print(f"charts written to {path}", file=sys.stderr)
 
 
 def _cmd_export(args: Args) -> int:

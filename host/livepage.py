@@ -22,6 +22,7 @@ import ipaddress
 import json
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -112,11 +113,15 @@ class LivePage:
         Updates buffered per tab before the tab is dropped as too slow.
     max_clients : int
         Open event streams allowed at once; more get 503.
+    charts : callable, optional
+        Returns the history charts as PNG bytes (None when they cannot be drawn); served
+        at ``/charts.png``.
     """
 
     def __init__(self, board: LiveBoard, host: str = "127.0.0.1", port: int = 8080, *,
                  token: str | None = None, queue_size: int = 32,
-                 max_clients: int = 200) -> None:
+                 max_clients: int = 200,
+                 charts: Callable[[], Awaitable[bytes | None]] | None = None) -> None:
         self.board = board
         self.host = host
         self.port = port
@@ -124,6 +129,7 @@ class LivePage:
             None if is_loopback(host) else secrets.token_urlsafe(16))
         self.queue_size = queue_size
         self.max_clients = max_clients
+        self.charts = charts
         self.clients: set[_Client] = set()
         self.dropped = 0
         self._server: asyncio.base_events.Server | None = None
@@ -212,7 +218,7 @@ class LivePage:
             f"Content-Length: {len(body)}", "Cache-Control: no-store", "Connection: close",
             "X-Content-Type-Options: nosniff", "Referrer-Policy: no-referrer",
             "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
-            "style-src 'unsafe-inline'; connect-src 'self'",
+            "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
         ]
         writer.write(("\r\n".join(headers) + "\r\n\r\n").encode())
         if not head_only:
@@ -244,6 +250,13 @@ class LivePage:
         elif url.path == "/state":
             body = json.dumps(self.board.snapshot()).encode()
             await self._reply(writer, "200 OK", body, "application/json", head_only)
+        elif url.path == "/charts.png":
+            image = await self.charts() if self.charts is not None else None
+            if image is None:
+                await self._reply(writer, "404 Not Found", b"no charts (needs repfit[plot])\n",
+                                  "text/plain", head_only)
+            else:
+                await self._reply(writer, "200 OK", image, "image/png", head_only)
         elif url.path == "/events" and not head_only:
             await self._stream(peer, writer)
         else:

@@ -78,6 +78,7 @@ class LiveViews:
         self.page: LivePage | None = None
         self.bridge: HomeAssistantBridge | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._charts: tuple[Any, bytes] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -110,6 +111,24 @@ class LiveViews:
         records = [stats.Record(*row) for row in rows]
         self.board.set_today(stats.compute(records, self.user, time.time(), self.tz))
 
+    async def charts_png(self) -> bytes | None:
+        """The history charts, drawn again only after a new result (None without
+        matplotlib)."""
+        key = self.board.snapshot()["last_result"]
+        if self._charts is None or self._charts[0] != key:
+            try:
+                from repfit.host import charts
+            except ImportError:
+                return None
+
+            def draw() -> bytes:
+                records = [stats.Record(*row) for row in self.store.records(self.user)]
+                return charts.png(charts.history(records, self.user, time.time(), self.tz),
+                                  self.user)
+
+            self._charts = (key, await asyncio.to_thread(draw))
+        return self._charts[1]
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
@@ -121,7 +140,8 @@ class LiveViews:
         await self.refresh_today()
         self._spawn(self._tick())
         if self.web is not None:
-            self.page = await LivePage(self.board, self.web.host, self.web.port).start()
+            self.page = await LivePage(self.board, self.web.host, self.web.port,
+                                       charts=self.charts_png).start()
             self._announce_page(self.page)
         if self.ha_settings.enabled:
             self.bridge = HomeAssistantBridge(self.bus, self.board, self.ha_settings)

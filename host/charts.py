@@ -1,0 +1,112 @@
+"""History charts: reps per day per exercise, sets verified or not, the streak, and what
+each training run handed out. Drawn for ``repfit stats --plot`` and the live page.
+
+The data (`history`) is pure, from the stored records like `repfit.host.stats`; drawing
+uses matplotlib's object API (no pyplot, no global state, safe in a worker thread) and
+needs the ``plot`` extra.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from repfit.exercises import display_name
+from repfit.host.stats import Record, streaks
+
+__all__ = ["History", "history", "png"]
+
+
+@dataclass(frozen=True)
+class History:
+    """Per-day and per-run series over the last ``days`` days."""
+
+    days: tuple[date, ...]
+    reps: dict[str, tuple[int, ...]]          # exercise label -> reps per day
+    completed: tuple[int, ...]                # sets verified complete per day
+    not_completed: tuple[int, ...]            # sets not verified (deadline, cancelled)
+    streak: tuple[int, ...]                   # streak length at the end of each day
+    runs: tuple[tuple[str, int, int], ...]    # (run, penalties, rewards), oldest first
+
+
+def history(records: Sequence[Record], user: str, now: float, tz: ZoneInfo,
+            days: int = 30) -> History:
+    """The series of ``user`` for the ``days`` days that end today."""
+    today = datetime.fromtimestamp(now, tz).date()
+    span = tuple(today - timedelta(days=days - 1 - i) for i in range(days))
+    index = {d: i for i, d in enumerate(span)}
+    reps: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    completed, not_completed = [0] * days, [0] * days
+    done_days: list[date] = []
+    runs: dict[str, list[int]] = {}
+    for rec in records:
+        if rec.user != user:
+            continue
+        a, r = rec.assignment, rec.result
+        if a.reason != "assigned" and a.run_id:
+            counts = runs.setdefault(a.run_id, [0, 0])
+            counts[0 if a.reason == "penalty" else 1] += 1
+        if r is None:
+            continue
+        day = datetime.fromtimestamp(r.finished_at, tz).date()
+        if r.completed:
+            done_days.append(day)
+        if day not in index:
+            continue
+        i = index[day]
+        if r.unit == "reps":
+            reps[display_name(r.exercise, r.label)][i] += r.reps
+        (completed if r.completed else not_completed)[i] += 1
+    streak = tuple(streaks((d for d in done_days if d <= day), day)[0]
+                   if day in set(done_days) else 0 for day in span)
+    return History(span, {k: tuple(v) for k, v in sorted(reps.items())}, tuple(completed),
+                   tuple(not_completed), streak,
+                   tuple((run, p, w) for run, (p, w) in runs.items()))
+
+
+def _figure(h: History, user: str) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 9), layout="constrained")
+    by_day, sets, streak, per_run = fig.subplots(4, 1)
+    x = list(range(len(h.days)))
+    labels = [d.strftime("%m-%d") for d in h.days]
+    bottom = [0] * len(x)
+    for name, series in h.reps.items():
+        by_day.bar(x, series, bottom=bottom, label=name)
+        bottom = [b + s for b, s in zip(bottom, series, strict=True)]
+    by_day.set_title(f"{user}: verified reps per day")
+    if h.reps:
+        by_day.legend(loc="upper left", fontsize="small")
+    sets.bar(x, h.completed, color="tab:green", label="verified complete")
+    sets.bar(x, h.not_completed, bottom=h.completed, color="tab:red",
+             label="not verified (deadline or cancelled)")
+    sets.set_title("sets per day")
+    sets.legend(loc="upper left", fontsize="small")
+    streak.plot(x, h.streak, marker="o", color="tab:orange")
+    streak.set_title("streak (days in a row with a completed set)")
+    for ax in (by_day, sets, streak):
+        ax.set_xticks(x[::max(1, len(x) // 10)], labels[::max(1, len(x) // 10)])
+    runs = h.runs[-15:]
+    rx = list(range(len(runs)))
+    per_run.bar([i - 0.2 for i in rx], [p for _, p, _ in runs], width=0.4,
+                color="tab:red", label="penalties")
+    per_run.bar([i + 0.2 for i in rx], [w for _, _, w in runs], width=0.4,
+                color="tab:blue", label="rewards")
+    per_run.set_xticks(rx, [run[-10:] for run, _, _ in runs], rotation=30, fontsize="small")
+    per_run.set_title("penalties and rewards per training run (latest 15)")
+    if runs:
+        per_run.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def png(h: History, user: str) -> bytes:
+    """The charts as one PNG image."""
+    out = io.BytesIO()
+    _figure(h, user).savefig(out, format="png", dpi=80)
+    return out.getvalue()
