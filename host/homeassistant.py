@@ -222,7 +222,7 @@ class HomeAssistantBridge:
     def stop(self) -> None:
         if self._stop_listening is not None:
             self._stop_listening()
-            self._stop_listening: Callable[[], None] | None = None
+            self._stop_listening = None
 
     def announce(self) -> None:
         """Publish every discovery config (retained), then the current state."""
