@@ -44,7 +44,6 @@ from repfit.host.athlete import Athlete, perform_assignments
 from repfit.host.bus import Bus
 from repfit.host.livepage import WebAddress, page_html
 from repfit.host.liveviews import LiveViews
-from repfit.host.service import WorkoutHost
 from repfit.host.store import Store
 
 WATCH = """() => {
@@ -118,8 +117,7 @@ async def run(settings: MqttSettings, *, sets: int, reps: int, speed: float, tab
                 LiveViews(host_bus, store, user, ZoneInfo("UTC"),
                           web=WebAddress("127.0.0.1", 0)) as views:
             assert views.page is not None
-            host = WorkoutHost(host_bus, store, observer=views.observer(host_times),
-                               on_samples=views.on_samples, tick_s=0.1)
+            host = views.workout_host(host_times, tick_s=0.1)
             tasks = [asyncio.create_task(host.run())]
             await host.ready.wait()
             async with async_playwright() as pw:

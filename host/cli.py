@@ -255,7 +255,6 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     from repfit.host.bus import Bus
     from repfit.host.console import ConsoleObserver
     from repfit.host.liveviews import LiveViews
-    from repfit.host.service import WorkoutHost
     from repfit.host.store import Store
 
     user = args.user or cfg.user
@@ -272,9 +271,7 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
             try:
                 async with LiveViews(bus, store, user, _zone(args), web=web, homeassistant=ha,
                                      console=observer.console) as views:
-                    host = WorkoutHost(bus, store, observer=views.observer(observer),
-                                       player=player, on_samples=views.on_samples)
-                    await host.run(sources)
+                    await views.workout_host(observer, player=player).run(sources)
             finally:
                 observer.close()
     return 0

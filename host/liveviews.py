@@ -28,7 +28,7 @@ from repfit.host.fanout import FanOut
 from repfit.host.homeassistant import HomeAssistantBridge, HomeAssistantSettings
 from repfit.host.liveboard import LiveBoard
 from repfit.host.livepage import LivePage, WebAddress, is_loopback, page_url
-from repfit.host.service import HostObserver
+from repfit.host.service import HostObserver, WorkoutHost
 from repfit.host.store import Store
 
 __all__ = ["LiveViews", "terminal_qr"]
@@ -87,6 +87,12 @@ class LiveViews:
     def observer(self, terminal: HostObserver) -> HostObserver:
         """What the host should report to: the terminal, plus the board when a view runs."""
         return FanOut([terminal, self.board, self]) if self.enabled else terminal
+
+    def workout_host(self, terminal: HostObserver, **options: Any) -> WorkoutHost:
+        """The host on this bus and store, reporting to ``terminal`` and to these views
+        (``options``: the other `WorkoutHost` arguments)."""
+        return WorkoutHost(self.bus, self.store, observer=self.observer(terminal),
+                           on_samples=self.on_samples, **options)
 
     def on_samples(self, batch: wire.SampleBatch, battery: int | None) -> None:
         if self.enabled:

@@ -23,7 +23,6 @@ from repfit.host.athlete import Athlete, perform_assignments
 from repfit.host.bus import Bus
 from repfit.host.livepage import LivePage, WebAddress
 from repfit.host.liveviews import LiveViews
-from repfit.host.service import WorkoutHost
 from repfit.host.store import Store
 
 pytestmark = pytest.mark.slow
@@ -82,8 +81,7 @@ def test_the_page_follows_a_set_to_its_target(mosquitto: MqttSettings, tmp_path:
                     LiveViews(host_bus, store, user, tz=_utc(),
                               web=WebAddress("127.0.0.1", 0)) as views:
                 assert views.page is not None
-                host = WorkoutHost(host_bus, store, observer=views.observer(observer),
-                                   on_samples=views.on_samples, tick_s=0.1)
+                host = views.workout_host(observer, tick_s=0.1)
                 tasks = [asyncio.create_task(host.run())]
                 await host.ready.wait()
                 async with async_playwright() as pw:
