@@ -2,6 +2,8 @@
 
 - `RepCounter` -- count reps (or hold seconds) of one exercise from accelerometer batches.
 - `RepEvent`, `Rejection`, `CounterUpdate` -- what a batch produced.
+- `POSITIONS`, `sensor_position`, `position_refusal`, `countable_positions` -- where the
+  sensor is worn, and the exercises the physics cannot count from there.
 - `EXERCISES`, `HOLD_EXERCISES` -- the exercise profiles; `PROFILES` holds their parameters;
   `profile_name` finds the profile for a name as people write it ("Push-ups", "sit-up").
 - `repfit.detection.simulate` -- synthetic recordings of exercises and everyday motion.
@@ -10,16 +12,21 @@
 
 from ._counter import RepCounter
 from ._events import CounterUpdate, Rejection, RepEvent
+from ._positions import POSITIONS, countable_positions, position_refusal, sensor_position
 from ._profiles import EXERCISES, HOLD_EXERCISES, PROFILES, ExerciseProfile, profile_name
 
 __all__ = [
     "EXERCISES",
     "HOLD_EXERCISES",
+    "POSITIONS",
     "PROFILES",
     "CounterUpdate",
     "ExerciseProfile",
     "Rejection",
     "RepCounter",
     "RepEvent",
+    "countable_positions",
+    "position_refusal",
     "profile_name",
+    "sensor_position",
 ]

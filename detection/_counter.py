@@ -3,7 +3,8 @@
 Pipeline (all state carried between batches, all of it bounded):
 
 1. clean: drop NaN/inf rows and timestamps that are not later than every earlier one;
-2. resample onto a uniform 25 Hz grid (linear, never across a gap longer than ``gap_s``);
+2. resample onto a uniform 25 Hz grid (linear interpolation, each grid point the mean of
+   two points 10 ms either side, never across a gap longer than ``gap_s``);
 3. band-pass the three axes (2nd-order Butterworth low-pass, 1st-order high-pass;
    `sosfilt` with carried ``zi``, started at steady state so gravity does not ring up as
    a fake first rep, at a typical level of the run's first second, held back for that:
@@ -38,6 +39,7 @@ from scipy.signal import butter
 from ._events import CounterUpdate, Rejection, RepEvent
 from ._filters import ew_sos, filter_inplace, steady_state
 from ._hold import HoldTracker
+from ._positions import position_refusal, sensor_position, where_countable
 from ._profiles import ExerciseProfile, profile_for
 from ._reps import Extreme, SetTracker
 from ._resample import CleanStats, Resampler, clean_batch
@@ -80,6 +82,9 @@ FLIGHT_BLOCKS = 17
 rep or so (`ExerciseProfile.flight_g`)."""
 HOLD_BLOCK = 12
 """Grid samples per hold-posture decision (~0.5 s)."""
+SILENT_MOVEMENT = 0.25
+"""A stream whose movement never swung a quarter of the exercise's smallest rep is quiet
+(sensor noise, a device on a table): counting nothing there needs no explanation."""
 WARMUP = 25
 """Grid samples (1 s) of a run held back before filtering starts, so that the filters
 start from a typical level of them (`_start_level`), not from the first sample alone. A
@@ -112,6 +117,12 @@ class RepCounter:
     keep_trace : bool
         Keep the movement signal (grid time, value) for plotting; memory then grows with
         the stream, so only for offline analysis (``repfit count --plot``).
+    position : str or None
+        Where the sensor is worn (`repfit.detection.POSITIONS`, or a name
+        `sensor_position` knows), if the caller knows it. Counting never needs it, but an
+        exercise the physics cannot count from there (sit-ups from a trouser pocket) is
+        then refused: `refusal` holds the reason, and the first batch returns it as a
+        `Rejection` instead of counting a silent 0.
 
     Examples
     --------
@@ -128,9 +139,15 @@ class RepCounter:
     10
     """
 
-    def __init__(self, exercise: str, *, gap_s: float = GAP_S, keep_trace: bool = False) -> None:
+    def __init__(self, exercise: str, *, gap_s: float = GAP_S, keep_trace: bool = False,
+                 position: str | None = None) -> None:
         self.profile: ExerciseProfile = profile_for(exercise)
         self.exercise = self.profile.name
+        self.position = None if position is None else sensor_position(position)
+        self.refusal: str | None = (None if position is None
+                                    else position_refusal(self.exercise, position))
+        """Why this exercise cannot be counted from the sensor's position (None: it can)."""
+        self._refusal_told = False
         if not gap_s > 0:
             raise ValueError(f"gap_s must be positive, got {gap_s}")
         self.stats = CleanStats()
@@ -161,6 +178,7 @@ class RepCounter:
         self._lam_axis = math.exp(-1.0 / (FS_HZ * AXIS_TAU_S))
         self._lam_env = math.exp(-1.0 / (FS_HZ * ENV_TAU_S))
         self._env = 0.0
+        self._env_peak = 0.0                     # the envelope's highest (`_silent_zero`)
         # The unfinished axis block: one row per grid sample (y0, y1, y2, |a|).
         self._blk = np.zeros((0, 4))
         self._w_blk = self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1)
@@ -226,6 +244,11 @@ class RepCounter:
         tt, aa = clean_batch(t, acc, self._res.last_t, self.stats)
         events: list[RepEvent] = []
         rejected: list[Rejection] = []
+        if self.refusal is not None:
+            if tt.size:
+                self._res.last_t = float(tt[-1])
+                self._tell_refusal(float(tt[0]), rejected)
+            return self._update(events, rejected)
         for k0, g, x, new_run in self._res.push(tt, aa):
             if new_run:
                 self._end_warmup(events, rejected)      # a run shorter than the warm-up
@@ -268,14 +291,41 @@ class RepCounter:
         """End of stream: confirm a pending extreme that the signal had already left."""
         events: list[RepEvent] = []
         rejected: list[Rejection] = []
+        if self.refusal is not None and not self._finished:
+            last = self._res.last_t
+            self._tell_refusal(last if math.isfinite(last) else 0.0, rejected)
         if not self._finished:
             self._end_warmup(events, rejected)
         if not self._finished and self._run_open:
             self._close_run(events, rejected)
+        if not self._finished:
+            self._silent_zero(rejected)
         self._finished = True
         return self._update(events, rejected)
 
     # ---- internals --------------------------------------------------------------------
+
+    def _silent_zero(self, rejected: list[Rejection]) -> None:
+        """Nothing counted although the movement repeated at the exercise's pace at the
+        end of the stream: say so, and where the exercise can be counted from (the
+        counter does not know where the sensor is; sit-ups with a phone in a trouser
+        pocket or jumping jacks seen from the chest look like this), never a silent 0."""
+        p = self.profile
+        if (p.hold or self.refusal is not None or self.count or self._period_mark is None
+                or self._env_peak < SILENT_MOVEMENT * p.min_swing_g):
+            return
+        per = self._rhythm.period_at(self._period_mark)
+        if per:
+            rejected.append(Rejection(self._res.last_t, (
+                f"nothing counted: the movement repeated every {per:.1f} s, but no turn of it "
+                f"had the size and rhythm of a {p.name} rep; if the sensor sits where this "
+                f"exercise hardly moves it, wear it on {where_countable(p.name)}")))
+
+    def _tell_refusal(self, t: float, rejected: list[Rejection]) -> None:
+        """Report the position refusal once, at the stream's first sample (or its end)."""
+        if self.refusal is not None and not self._refusal_told:
+            self._refusal_told = True
+            rejected.append(Rejection(t, self.refusal))
 
     def _update(self, events: list[RepEvent], rejected: list[Rejection]) -> CounterUpdate:
         return CounterUpdate(tuple(events), tuple(rejected), self.count, self.hold_seconds)
@@ -404,6 +454,8 @@ class RepCounter:
             if b == nb:
                 break
             self._env = max(self._env * self._lam_env_blk, tops[b + 1][b])
+            if self._env > self._env_peak:
+                self._env_peak = self._env
             self._peak = max(self._peak * self._lam_env_blk, tops[-1][b])
             if self._flight:
                 self._lows.append(lows[b])

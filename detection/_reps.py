@@ -71,6 +71,14 @@ each other): people start a set at a steady pace, while fidgeting moves at rando
 MULTI_PHASE_TOLERANCE = 0.6
 """The same for multi-phase reps against the autocorrelation's period: a burpee's length
 varies more from rep to rep (how deep, how high the jump, a pause at the top)."""
+REST_RATIO = 0.5
+"""Outside a set, an extreme whose swing in is under this fraction of its swing out is the
+posture the motion starts from, not a rep's turn, and starts no chain. A set starts from
+rest: the first turn of the movement is the turn away from the start posture, and the
+rest posture itself shows up as an extreme reached by a small drift and left by a full
+swing. Counted, it made one rep too many, or a set counted at the turns back to the start
+posture (real squats from standing counted at the tops: 6 for 5); the reps' own turns
+swing about as far in as out."""
 SET_TIMEOUT_PERIODS = 2.6
 """A set ends after this many of its periods without a rep (or max_period_s): one missed or
 refused rep leaves two periods and a little hesitation, and the set goes on."""
@@ -343,6 +351,8 @@ class SetTracker:
             self.chains[cand.e.pol] = []
             return
         chain = self.chains[cand.e.pol]
+        if not chain and cand.e.swing_in < REST_RATIO * nxt.swing_in:
+            return        # the posture the motion starts from, not the turn of a rep
         if chain:
             last = chain[-1]
             gap = cand.e.t - last.e.t

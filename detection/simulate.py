@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ._positions import POSITIONS, sensor_position
+
 __all__ = [
     "POSITIONS",
     "SIM_ACTIVITIES",
@@ -30,9 +32,6 @@ __all__ = [
 ]
 
 G_MS2 = 9.80665
-POSITIONS = ("wrist", "upper_arm", "chest", "thigh")
-_POSITION_ALIASES = {"upper-arm": "upper_arm", "arm": "upper_arm", "pocket": "thigh",
-                     "hip": "thigh", "torso": "chest"}
 
 
 @dataclass(frozen=True)
@@ -183,14 +182,6 @@ _PLANK = _MODELS["pushup"]
 SIM_EXERCISES = (*_MODELS, "plank")
 
 
-def _position(position: str) -> str:
-    p = _POSITION_ALIASES.get(position, position)
-    if p not in POSITIONS:
-        raise ValueError(f"unknown position {position!r}; known: {', '.join(POSITIONS)} "
-                         f"(aliases: {', '.join(_POSITION_ALIASES)})")
-    return p
-
-
 def _eased(u: np.ndarray, knots: tuple[float, ...], values: tuple[float, ...]) -> np.ndarray:
     """Piecewise cosine-eased interpolation: smooth velocity at every key pose."""
     k = np.asarray(knots)
@@ -325,7 +316,7 @@ def simulate_set(exercise: str, reps: int = 10, fs_hz: float = 50.0, position: s
     noise_g, range_g : float
         Sensor white noise (g rms) and full-scale range (the signal clips at ±range_g).
     """
-    pos_name = _position(position)
+    pos_name = sensor_position(position)
     if exercise not in SIM_EXERCISES:
         raise ValueError(f"unknown exercise {exercise!r}; known: {', '.join(SIM_EXERCISES)}")
     if reps < 0 or cadence_s <= 0 or rest_before_s < 0 or rest_after_s < 0:
@@ -417,7 +408,7 @@ def simulate_activity(kind: str, duration_s: float = 60.0, fs_hz: float = 50.0, 
     breathing), ``fidget`` (an arm or leg moving to a new pose at random moments),
     ``lying`` (device on a table).
     """
-    pos_name = _position(position)
+    pos_name = sensor_position(position)
     if kind not in SIM_ACTIVITIES:
         raise ValueError(f"unknown activity {kind!r}; known: {', '.join(SIM_ACTIVITIES)}")
     rng = np.random.default_rng(seed)

@@ -8,12 +8,14 @@ simpleaudio (the ``repfit[sound]`` extra), a system player command (``aplay`` or
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import logging
 import shutil
 import subprocess
 import wave
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -126,18 +128,49 @@ class CommandPlayer:
 
 
 class WavFilePlayer:
-    """No audio device: each cue is written as a numbered WAV file (and can be inspected)."""
+    """No audio device: each cue is written as a numbered WAV file (and can be inspected).
 
-    def __init__(self, folder: Path | str) -> None:
+    The folder is a ring: it keeps the newest ``keep`` WAV files and deletes older ones,
+    also those left by earlier runs, so any number of cues takes bounded space (about
+    25 KiB a cue). A folder that cannot be written is reported once; cues then go unheard.
+    """
+
+    def __init__(self, folder: Path | str, keep: int = 32) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.keep = keep
         self._numbers = itertools.count(1)
-        self.written: list[Path] = []
+        self.written: deque[Path] = deque(maxlen=keep)
+        self._broken = False
 
     def play(self, cue: wire.Cue) -> None:
-        path = self.folder / f"{next(self._numbers):04d}-{cue.kind}.wav"
-        path.write_bytes(to_wav_bytes(render_cue(cue.kind)))
+        if self._broken:
+            return
+        path = self.folder / f"{next(self._numbers) % 10_000:04d}-{cue.kind}.wav"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(to_wav_bytes(render_cue(cue.kind)))
+        except OSError as exc:
+            self._broken = True
+            log.warning("cannot write cue sounds to %s (%s): cues stay silent",
+                        self.folder, exc.strerror or exc)
+            return
         self.written.append(path)
+        self._prune()
+
+    def _prune(self) -> None:
+        files = sorted(self.folder.glob("*.wav"), key=_age_key)
+        for old in files[:-self.keep]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _age_key(path: Path) -> tuple[int, str]:
+    try:
+        return path.stat().st_mtime_ns, path.name
+    except OSError:
+        return 0, path.name
 
 
 def default_player(wav_folder: Path | str) -> CuePlayer:

@@ -1,7 +1,9 @@
 """The embedded MQTT broker (amqtt) for zero-setup use: one person, one machine.
 
 A lab or team points repfit at Mosquitto (or any MQTT 3.1.1/5 broker) by URL instead; the
-rest of the code does not know the difference.
+rest of the code does not know the difference. With a password file the embedded broker
+accepts only the users in it (amqtt's file format: ``name:hash`` per line, hashes argon2,
+written by `add_user`); without one it accepts anyone, so it binds loopback by default.
 
 Two amqtt behaviours differ from Mosquitto and are corrected here (reproductions in
 ``docs/embedded-broker.md``):
@@ -18,12 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["EmbeddedBroker", "free_port"]
+from repfit.config import ConfigError
+
+__all__ = ["EmbeddedBroker", "add_user", "free_port", "read_password_file"]
+
+#: Hash prefixes amqtt's file authentication accepts (argon2; legacy sha512-crypt).
+_HASHES = ("$argon2", "$6$")
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +56,14 @@ class EmbeddedBroker:
         Optional MQTT-over-websockets listener (phones push over websockets).
     host : str
         Bind address; loopback by default so nothing is exposed to the network.
+    password_file : path, optional
+        Accept only the users in this file (see `add_user`); anonymous clients are refused.
     """
 
     port: int = 0
     ws_port: int | None = None
     host: str = "127.0.0.1"
+    password_file: Path | None = None
 
     def __post_init__(self) -> None:
         self._broker: Any = None
@@ -66,14 +78,16 @@ class EmbeddedBroker:
         }
         if self.ws_port is not None:
             listeners["ws"] = {"type": "ws", "bind": f"{self.host}:{self.ws_port}"}
-        return {
-            "listeners": listeners,
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
-            },
-        }
+        auth: dict[str, Any] = {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+        if self.password_file is not None:
+            auth = {"amqtt.plugins.authentication.FileAuthPlugin":
+                    {"password_file": str(self.password_file)}}
+        return {"listeners": listeners, "plugins": auth}
 
     async def __aenter__(self) -> EmbeddedBroker:
+        if self.password_file is not None:
+            read_password_file(self.password_file)  # a clear error now, not amqtt's later
         # amqtt logs every connection at INFO; keep our logs readable. Its broker also logs
         # a traceback when it cannot start, then raises: we explain that once, below.
         for name in ("amqtt", "transitions"):
@@ -145,3 +159,50 @@ def _corrected_broker_class() -> type:
             )
 
     return CorrectedBroker
+
+
+def read_password_file(path: Path) -> dict[str, str]:
+    """User names and password hashes from an embedded-broker password file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unreadable, or has a line that is not ``name:hash`` with a
+        supported hash (the line number is named; hashes are never shown).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("--password-file", str(path), f"a readable password file ({exc})"
+                          ) from None
+    users: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, colon, hashed = line.partition(":")
+        if not colon or not name or not hashed.startswith(_HASHES):
+            raise ConfigError("--password-file", f"{path}, line {number}",
+                              "lines NAME:HASH with an argon2 hash (repfit broker "
+                              "--password-file FILE --add-user NAME writes them)")
+        users[name] = hashed
+    return users
+
+
+def add_user(path: Path, name: str, password: str) -> None:
+    """Add ``name`` (or change its password) in an embedded-broker password file.
+
+    The file is written owner-only (0600) and replaced atomically; other lines are kept.
+    """
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    if not name or ":" in name or any(c.isspace() for c in name):
+        raise ConfigError("--add-user", name, "a user name without ':' or spaces")
+    path = Path(path)
+    users = read_password_file(path) if path.exists() else {}
+    users[name] = Argon2Hasher().hash(password)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.writelines(f"{user}:{hashed}\n" for user, hashed in users.items())
+    os.replace(tmp, path)

@@ -17,26 +17,19 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from repfit import wire
-from repfit.config import MqttSettings
+from repfit.config import MqttSettings, Secret
 from repfit.host.log_limit import RateLimitedLog
+from repfit.mqtt_link import LinkError, MqttLink, Will, stable_client_id
+from repfit.signing import Signature, Signer
 
 __all__ = ["Bus", "BusError", "Incoming"]
 
 log = logging.getLogger(__name__)
-
-_CONNACK_TEXT = {
-    1: "unacceptable protocol version",
-    2: "client identifier rejected",
-    3: "server unavailable",
-    4: "bad user name or password",
-    5: "not authorised",
-}
-
 
 class BusError(ConnectionError):
     """The broker could not be reached or refused us; the message says which and why."""
@@ -62,6 +55,10 @@ class Bus:
         The repfit user whose topics this participant serves.
     role : str
         ``"host"`` or ``"wearable"``; used for the client id and the Last Will status topic.
+    persistent : bool
+        Keep this participant's session on the broker while it is away (a stable client id
+        per user and machine, clean session off): assignments published meanwhile are queued
+        by the broker and delivered at the next start. The host uses it.
     queue_size : int
         Incoming messages buffered before the oldest is dropped (with a counted warning).
 
@@ -80,18 +77,26 @@ class Bus:
         user: str,
         role: str = "host",
         client_id: str | None = None,
+        persistent: bool = False,
         queue_size: int = 10_000,
         connect_timeout_s: float = 10.0,
+        signing_key: Secret | None = None,
     ) -> None:
         self.settings = settings
+        #: With a key, assignments must carry a valid signature and results are signed.
+        self.signer = Signer(signing_key) if signing_key is not None else None
         self.user = user
         self.role = role
-        self.client_id = client_id or f"repfit-{role}-{uuid.uuid4().hex[:8]}"
+        self.persistent = persistent
+        self.client_id = client_id or (stable_client_id(role, user) if persistent
+                                       else f"repfit-{role}-{uuid.uuid4().hex[:8]}")
         self.connect_timeout_s = connect_timeout_s
         self._queue_size = queue_size
         self._queue: asyncio.Queue[mqtt.MQTTMessage] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
+        self._link: MqttLink | None = None
+        self._answered = False  # the broker has sent a CONNACK (paho's thread sets it)
         self._connected: asyncio.Event | None = None
         self._connect_error: BaseException | None = None
         self._filters: dict[str, int] = {}
@@ -121,37 +126,30 @@ class Bus:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue(self._queue_size)
         self._connected = asyncio.Event()
-        transport: Literal["websockets", "tcp"] = "websockets" if self.settings.websocket else "tcp"
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             transport=transport)
-        if self.settings.username is not None:
-            password = self.settings.password.reveal() if self.settings.password else None
-            client.username_pw_set(self.settings.username, password)
-        if self.settings.tls:
-            client.tls_set()
-        client.will_set(self._status_topic(), self._status(False), qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        link = MqttLink(self.settings, client_id=self.client_id, persistent=self.persistent,
+                        will=Will(self._status_topic(), self._status(False)),
+                        on_connect_fail=self._on_connect_fail)
+        client = link.client
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        self._link = link
         self._client = client
         try:
-            client.connect_async(self.settings.host, self.settings.port, keepalive=30)
-        except (OSError, ValueError) as exc:
-            raise BusError(f"cannot reach the MQTT broker at {self.settings.url}: {exc}") from exc
-        client.loop_start()
+            link.start()
+        except LinkError as exc:
+            raise BusError(str(exc)) from None
         try:
             await asyncio.wait_for(self._connected.wait(), self.connect_timeout_s)
         except asyncio.TimeoutError:
             client.loop_stop()
-            why = self._connect_error or "no answer"
-            raise BusError(f"could not connect to the MQTT broker at {self.settings.url} within "
-                           f"{self.connect_timeout_s:g} s ({why})") from None
+            self._client = None
+            raise BusError(str(link.unreachable(self.connect_timeout_s))) from None
         if self._connect_error is not None:
             client.loop_stop()
-            raise BusError(f"the MQTT broker at {self.settings.url} refused the connection: "
-                           f"{self._connect_error}")
+            self._client = None
+            raise BusError(str(self._connect_error))
         return self
 
     async def __aexit__(
@@ -201,10 +199,10 @@ class Bus:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:
         assert self._loop is not None and self._connected is not None
+        self._answered = True
         if reason.is_failure:
-            code = getattr(reason, "value", None)
-            text = _CONNACK_TEXT.get(code, str(reason)) if isinstance(code, int) else str(reason)
-            self._connect_error = BusError(text)
+            assert self._link is not None
+            self._connect_error = BusError(str(self._link.refused(reason)))
             # A refusal (bad password) will not fix itself: stop paho's retry loop.
             self._loop.call_soon_threadsafe(self._connected.set)
             client.disconnect()
@@ -214,8 +212,21 @@ class Bus:
         self._loop.call_soon_threadsafe(self._connected.set)
         log.info("connected to %s as %s", self.settings.url, self.client_id)
 
+    def _on_connect_fail(self) -> None:
+        link, loop, connected = self._link, self._loop, self._connected
+        if link is None or loop is None or connected is None or connected.is_set():
+            return
+        if link.hopeless:  # e.g. an untrusted certificate: retrying cannot help
+            self._connect_error = BusError(str(link.unreachable()))
+            link.client.disconnect()
+            loop.call_soon_threadsafe(connected.set)
+
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
+        if not self._answered and self._link is not None:
+            self._link.closed_before_answer()
+            self._on_connect_fail()
+            return
         if self._client is not None and self._connect_error is None and self._loop is not None:
             # The limiter belongs to the event loop's thread; paho calls us from its own.
             self._loop.call_soon_threadsafe(
@@ -284,7 +295,7 @@ class Bus:
         self._client.publish(self._status_topic(), self._status(True), qos=1, retain=True)
 
     def publish_raw(self, topic: str, payload: bytes, *, qos: int = 1,
-                    retain: bool = False) -> None:
+                    retain: bool = False) -> mqtt.MQTTMessageInfo:
         """Queue bytes for a topic outside repfit's contract (Home Assistant discovery)."""
         if self._client is None:
             raise BusError("publish_raw() outside 'async with Bus(...)'")
@@ -292,14 +303,22 @@ class Bus:
         if qos > 0:
             self._unacked = [i for i in self._unacked if not i.is_published()]
             self._unacked.append(info)
+        return info
 
-    def publish(self, message: wire.Message, *, device: str | None = None) -> None:
-        """Queue a message for sending; paho delivers it (QoS 1 survives reconnects)."""
+    def publish(self, message: wire.Message, *,
+                device: str | None = None) -> mqtt.MQTTMessageInfo:
+        """Queue a message for sending; paho delivers it (QoS 1 survives reconnects).
+
+        Returns paho's handle: ``is_published()`` says when the broker acknowledged it."""
         if self._client is None:
             raise BusError("publish() outside 'async with Bus(...)'")
         topic = wire.topic_for(self.user, message, device)
-        qos, retain = wire.qos_retain(wire.parse_topic(topic).kind)
-        self.publish_raw(topic, wire.encode(message), qos=qos, retain=retain)
+        kind = wire.parse_topic(topic).kind
+        qos, retain = wire.qos_retain(kind)
+        payload = wire.encode(message)
+        if self.signer is not None:
+            payload = self.signer.outgoing(topic, kind, payload)
+        return self.publish_raw(topic, payload, qos=qos, retain=retain)
 
     async def messages(self) -> AsyncIterator[Incoming]:
         """Decoded incoming messages, forever. Malformed ones are logged and skipped."""
@@ -320,4 +339,13 @@ class Bus:
                 continue
             if topic.user != self.user:
                 continue
+            if self.signer is not None:
+                verdict = self.signer.incoming(raw.topic, topic.kind, raw.payload)
+                if verdict is not Signature.VALID:
+                    self.rejected += 1
+                    self._limiter.warning(f"signature|{raw.topic}|{verdict.value}",
+                                          "refused a %s on %s: signature %s (a signing key "
+                                          "is configured)", topic.kind, raw.topic,
+                                          verdict.value)
+                    continue
             yield Incoming(topic, message, bool(raw.retain))

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from repfit import __version__
-from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
+from repfit import __version__, wire
+from repfit.config import Config, ConfigError, MqttSettings, broker_settings, load
 from repfit.host.sources import SourceError, WearableSource
-from repfit.host.store import StoreError
+from repfit.host.store import StoreDamaged, StoreError
 
 if TYPE_CHECKING:
     from repfit.host.livepage import WebAddress
@@ -48,6 +48,8 @@ class Args(argparse.Namespace):
     bind: str
     port: int
     ws_port: int | None
+    password_file: Path | None
+    add_user: str | None
     json: bool
     tz: str | None
     format: str
@@ -127,9 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
         "broker", help="run the embedded MQTT broker (no Mosquitto needed)",
         description="Run repfit's embedded MQTT broker (amqtt) until Ctrl+C, so the training "
                     "side, the host and a phone (Sensor Logger publishes over websockets) "
-                    "have a broker to meet on. It allows anonymous clients: it binds "
-                    "loopback unless --bind says otherwise; bind 0.0.0.0 only on a network "
-                    "you trust.")
+                    "have a broker to meet on. Without --password-file it allows anonymous "
+                    "clients: it binds loopback unless --bind says otherwise; bind 0.0.0.0 "
+                    "only with a password file, or on a network you trust.")
     broker.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
                         help="address to listen on (default: 127.0.0.1; 0.0.0.0 for the LAN)")
     broker.add_argument("--port", type=int, default=1883,
@@ -137,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--ws-port", type=int, default=None, metavar="PORT",
                         help="also accept MQTT over websockets on this port (phones; "
                              "Sensor Logger's usual port is 9001)")
+    broker.add_argument("--password-file", type=Path, metavar="FILE",
+                        help="accept only the users in FILE (NAME:argon2-hash lines; write "
+                             "them with --add-user)")
+    broker.add_argument("--add-user", metavar="NAME",
+                        help="add NAME to --password-file (password from "
+                             "REPFIT_BROKER_PASSWORD, else asked for) and exit")
 
     history = sub.add_parser("history", help="list stored results")
     history.add_argument("--user", metavar="NAME", help="user name (default: config)")
@@ -220,15 +228,20 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _config(args: Args) -> Config:
-    return load(args.config)
+    """The config; each unusable value is one warning line (naming where it came from) and
+    falls back on its own. Commands that need a value call ``Config.check`` for it."""
+    cfg = load(args.config)
+    for problem in cfg.problems:
+        log.warning("config: %s; using %s", problem, problem.fallback or "the default")
+    return cfg
 
 
 def _settings(args: Args, cfg: Config) -> MqttSettings:
+    """The broker for a command that needs one: a broker problem is an error here."""
     if args.broker:
-        s = parse_broker_url(args.broker, key="--broker")
-        return MqttSettings(host=s.host, port=s.port, username=s.username or cfg.mqtt.username,
-                            password=s.password or cfg.mqtt.password, tls=s.tls,
-                            websocket=s.websocket)
+        cfg.check("mqtt.username", "mqtt.password")
+        return broker_settings(args.broker, cfg.mqtt, key="--broker")
+    cfg.check("mqtt")
     return cfg.mqtt
 
 
@@ -257,15 +270,21 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     from repfit.host.liveviews import LiveViews
     from repfit.host.store import Store
 
+    if not args.user:
+        cfg.check("user")
+    # A signing key that was meant but cannot be used must not turn into accepting anyone.
+    cfg.check("signing_key")
     user = args.user or cfg.user
     data_dir = args.data_dir or cfg.data_dir
     observer = ConsoleObserver()
     settings = _settings(args, cfg)
-    player = default_player(data_dir / "cues") if args.sound else None
     web = _web_address(args)
     ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
-    with Store.in_dir(data_dir) as store:
-        async with Bus(settings, user=user, role="host") as bus:
+    with Store.recovering(data_dir) as store:
+        player = default_player(data_dir / "cues") if args.sound else None
+        async with Bus(settings, user=user, role="host", persistent=True,
+                       client_id=_host_client_id(user, data_dir),
+                       signing_key=cfg.signing_key) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
             try:
@@ -288,6 +307,18 @@ def _web_address(args: Args) -> WebAddress | None:
         raise ConfigError("--web", args.web, f"[ADDR:]PORT ({exc})") from None
 
 
+def _host_client_id(user: str, data_dir: Path) -> str:
+    """The host's stable client id: one per user, machine and data directory, so that two
+    hosts of one user (each with its own history) never take each other's broker session."""
+    import hashlib
+    import socket
+
+    from repfit.mqtt_link import stable_client_id
+
+    where = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:6]
+    return stable_client_id("host", user, f"{where}-{socket.gethostname()}")
+
+
 def _cmd_host(args: Args) -> int:
     from rich.console import Console
 
@@ -297,7 +328,7 @@ def _cmd_host(args: Args) -> int:
     sources: list[WearableSource] = []
     if args.device or args.phone or args.replay:
         try:
-            sources.append(wearables_cli.open_from_args(args, Console(stderr=True)))
+            sources.append(wearables_cli.open_from_args(args, Console(stderr=True), cfg.mqtt))
         except ConfigError:
             raise
         except ValueError as exc:
@@ -317,8 +348,12 @@ def _cmd_broker(args: Args) -> int:
         if port is not None and not 0 <= port < 65536:
             raise ConfigError(option, str(port), "a TCP port, 1-65535 (0: any free one)")
 
+    if args.add_user is not None:
+        return _add_broker_user(args)
+
     async def serve() -> None:
-        async with EmbeddedBroker(port=args.port, ws_port=args.ws_port, host=args.bind) as b:
+        async with EmbeddedBroker(port=args.port, ws_port=args.ws_port, host=args.bind,
+                                  password_file=args.password_file) as b:
             ws = f", websockets on ws://{b.host}:{b.ws_port}" if b.ws_port else ""
             print(f"embedded MQTT broker on {b.url}{ws}. Ctrl+C to stop.", flush=True)
             await asyncio.Event().wait()
@@ -330,20 +365,43 @@ def _cmd_broker(args: Args) -> int:
     return 0
 
 
+def _add_broker_user(args: Args) -> int:
+    import getpass
+    import os
+
+    from repfit.host.broker import add_user
+
+    if args.password_file is None or args.add_user is None:
+        raise ConfigError("--add-user", args.add_user, "--password-file FILE as well")
+    password = os.environ.get("REPFIT_BROKER_PASSWORD") or getpass.getpass(
+        f"password for {args.add_user}: ")
+    if not password:
+        raise ConfigError("--add-user", args.add_user, "a non-empty password")
+    add_user(args.password_file, args.add_user, password)
+    print(f"{args.add_user} can log in to the embedded broker started with "
+          f"--password-file {args.password_file}")
+    return 0
+
+
 def _cmd_history(args: Args) -> int:
     import time
 
     from repfit.host.console import describe_result
-    from repfit.host.store import Store
+    from repfit.host.store import Store, StoreMissing
 
     cfg = _config(args)
     user = args.user or cfg.user
+    data_dir = args.data_dir or cfg.data_dir
     since = time.time() - args.since_days * 86400
-    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
-        results = [r for _, _, _, r in store.records(user, since)
-                   if r is not None and r.finished_at >= since]
-        others = [(u, n) for u, n in store.users_with_results() if u != user] \
-            if not results else []
+    try:
+        with Store.read_only_in(data_dir) as store:     # creates nothing
+            results = [r for _, _, _, r in store.records(user, since)
+                       if r is not None and r.finished_at >= since]
+            others = [(u, n) for u, n in store.users_with_results() if u != user] \
+                if not results else []
+    except StoreMissing:
+        print(f"no results for {user}: nothing stored yet in {data_dir}")
+        return 0
     if not results:
         where = "; results are stored for " + ", ".join(
             f"{u} ({n})" for u, n in others) + " (--user NAME)" if others else ""
@@ -381,18 +439,30 @@ def _zone_key() -> str:
     return target.split(marker, 1)[1] if marker in target else "localtime"
 
 
+def _stored_records(data_dir: Path, user: str | None, since: float = 0.0,
+                    ) -> list[tuple[str, float, wire.Assignment, wire.Result | None]]:
+    """`Store.records` of a data directory, read-only: nothing stored yet is no records,
+    and no folder or database is created."""
+    from repfit.host.store import Store, StoreMissing
+
+    try:
+        with Store.read_only_in(data_dir) as store:
+            return store.records(user, since)
+    except StoreMissing:
+        return []
+
+
 def _cmd_stats(args: Args) -> int:
     import json
     import time
 
     from repfit.host import stats
-    from repfit.host.store import Store
 
     cfg = _config(args)
     user = args.user or cfg.user
     tz = _zone(args)
-    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
-        records = [stats.Record(*row) for row in store.records(user)]
+    records = [stats.Record(*row) for row in _stored_records(args.data_dir or cfg.data_dir,
+                                                              user)]
     computed = stats.compute(records, user, time.time(), tz)
     if args.plot is not None:
         _plot_history(args.plot, records, user, tz)
@@ -426,7 +496,6 @@ def _cmd_export(args: Args) -> int:
     import json
 
     from repfit.host import stats
-    from repfit.host.store import Store
 
     cfg = _config(args)
     tz = _zone(args)
@@ -437,8 +506,8 @@ def _cmd_export(args: Args) -> int:
         except ValueError:
             raise ConfigError("--since", args.since_date, "a date, YYYY-MM-DD") from None
         since = dt.datetime.combine(day, dt.time(), tz).timestamp()
-    with Store.in_dir(args.data_dir or cfg.data_dir) as store:
-        records = [stats.Record(*row) for row in store.records(args.user, since)]
+    records = [stats.Record(*row) for row in _stored_records(args.data_dir or cfg.data_dir,
+                                                              args.user, since)]
     rows = stats.export_rows(records, tz)
     text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else stats.export_csv(rows)
     if args.output is None:
@@ -488,8 +557,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConnectionError, SourceError) as exc:
         print(f"repfit: {exc}", file=sys.stderr)
         return 3
+    except StoreDamaged as exc:
+        print(f"repfit: {exc} (it was left untouched; `repfit host` keeps it aside under a "
+              "timestamped name and starts a new one)", file=sys.stderr)
+        return 4
     except StoreError as exc:
-        print(f"repfit: {exc} (it was left untouched)", file=sys.stderr)
+        print(f"repfit: {exc}", file=sys.stderr)
         return 4
 
 

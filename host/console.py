@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from repfit import wire
@@ -98,6 +99,10 @@ class ConsoleObserver:
         self.console.print(f"[{colour}]result[/] {describe_result(r)}")
         self.results.append(r)
         self.finished.set()
+
+    def health(self, text: str) -> None:
+        """A task of the host failed and was restarted, or the host's role changed."""
+        self.console.print("[yellow]host[/] " + escape(text), highlight=False)
 
     def close(self) -> None:
         for bar, _ in self._bars.values():

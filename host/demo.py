@@ -95,7 +95,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None,
         else:
             settings = opts.broker
             console.print(f"[dim]MQTT broker {settings.url}[/]")
-        store = stack.enter_context(Store.in_dir(opts.data_dir))
+        store = stack.enter_context(Store.recovering(opts.data_dir))
         if player is None and opts.sound:
             player = default_player(opts.data_dir / "cues")
         host_bus = await stack.enter_async_context(Bus(settings, user=opts.user, role="host"))

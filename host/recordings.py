@@ -11,10 +11,13 @@ gravity, free fall and landings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,7 +182,6 @@ def plot_count(out: Path, t: np.ndarray, acc: np.ndarray, result: CountResult,
         bottom.set_ylabel("movement (g)")
     bottom.set_xlabel("time (s)")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80)
     plt.close(fig)
 
@@ -212,14 +214,29 @@ def _plot_path(base: Path, i: int, n: int) -> Path:
 def run_count(args: argparse.Namespace) -> int:
     """Run ``repfit count``; exit code 0 when every file was counted, 1 otherwise."""
     profile = counter_exercise(args.exercise)
-    if args.plot is not None:
-        try:
-            import matplotlib
-        except ImportError:
-            print("repfit count: --plot needs matplotlib: pip install 'repfit[plot]'",
-                  file=sys.stderr)
-            return 2
-        matplotlib.use("Agg")
+    with contextlib.ExitStack() as stack:
+        if args.plot is not None:
+            if not args.plot.parent.is_dir():
+                print(f"repfit count: --plot {args.plot}: the folder {args.plot.parent} does "
+                      "not exist", file=sys.stderr)
+                return 2
+            if "MPLCONFIGDIR" not in os.environ:
+                # A read-only command leaves nothing behind: matplotlib's cache goes to a
+                # temporary folder instead of the user's home.
+                os.environ["MPLCONFIGDIR"] = stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="repfit-mpl-"))
+                stack.callback(os.environ.pop, "MPLCONFIGDIR", None)
+            try:
+                import matplotlib
+            except ImportError:
+                print("repfit count: --plot needs matplotlib: pip install 'repfit[plot]'",
+                      file=sys.stderr)
+                return 2
+            matplotlib.use("Agg")
+        return _count_files(args, profile)
+
+
+def _count_files(args: argparse.Namespace, profile: str) -> int:
     failed = 0
     for i, path in enumerate(args.files):
         try:

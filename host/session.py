@@ -2,6 +2,14 @@
 
 Pure: no clock, no I/O. The caller passes the wall-clock time with every call, which keeps
 the deadline logic testable and lets a restarted host resume a session where the store left it.
+
+Resuming after a crash carries the saved totals (`SavedSet`), not the counters' inner state:
+the set restarts its counters from zero and adds what they count to what was saved. Why not
+restore the detector or replay stored samples: a restart always leaves a gap in the stream
+(longer than the detector's ``gap_s``), after which the detector starts a new run anyway, so
+neither would count a single rep more; restoring the detector would tie the store to its
+private, version-specific state, and replaying would mean writing every sample (50-100 rows a
+second) instead of one row per rep.
 """
 
 from __future__ import annotations
@@ -11,8 +19,13 @@ from dataclasses import dataclass, field
 
 from repfit import wire
 from repfit.detection import EXERCISES, RepCounter, profile_name
+from repfit.host.store import SavedSet
 
-__all__ = ["Session", "counter_exercise"]
+__all__ = ["MAX_DEADLINE_S", "Session", "counter_exercise"]
+
+#: The longest an assignment stays open, whatever its ``deadline_s`` says: an assignment
+#: that can never be met must not block the ones after it (docs/protocol.md).
+MAX_DEADLINE_S = 24 * 3600.0
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +46,37 @@ class Session:
     """Verification state of one assignment.
 
     Each wearable gets its own counter (two devices on one person must not double-count);
-    the session's count is the best of them.
+    the session's count is what was carried over (``carried``, from before a restart or
+    from another host) plus the best of them.
     """
 
     assignment: wire.Assignment
     started_at: float
     counters: dict[str, RepCounter] = field(default_factory=dict)
+    carried: SavedSet | None = None
     reps: int = 0
     hold_seconds: float | None = None
     rejected: int = 0
     last_reason: str | None = None
+    #: Every counted rep as (device, device-clock time), carried ones first.
+    rep_times: list[tuple[str, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        c = self.carried
+        if c is not None:
+            self.reps, self.hold_seconds, self.rejected = c.reps, c.hold_seconds, c.rejected
+            self.last_reason = c.last_reason
+            self.rep_times = list(c.rep_times)
+
+    @classmethod
+    def resume(cls, assignment: wire.Assignment, saved: SavedSet) -> Session:
+        """The session of an assignment whose set was saved before a restart."""
+        return cls(assignment, started_at=saved.started_at, carried=saved)
+
+    def saved(self) -> SavedSet:
+        """What to persist so that `resume` continues from here."""
+        return SavedSet(self.assignment.id, self.started_at, self.reps, self.hold_seconds,
+                        self.rejected, self.last_reason, tuple(self.rep_times))
 
     @property
     def is_hold(self) -> bool:
@@ -59,8 +93,18 @@ class Session:
 
     @property
     def deadline(self) -> float:
+        """``issued_at + deadline_s``, but never later than `MAX_DEADLINE_S` after the set
+        started, and an ``issued_at`` in the future counts from the start."""
         a = self.assignment
-        return (a.issued_at or self.started_at) + a.deadline_s
+        issued = min(a.issued_at, self.started_at) if a.issued_at else self.started_at
+        return issued + min(a.deadline_s, MAX_DEADLINE_S)
+
+    def forget(self, device: str) -> None:
+        """Drop a device's counter if it has counted nothing (its place went to another
+        device); one that counted keeps its counter, so the set's count never goes down."""
+        counter = self.counters.get(device)
+        if counter is not None and counter.count == 0 and counter.hold_seconds is None:
+            del self.counters[device]
 
     def _counter(self, device: str) -> RepCounter:
         counter = self.counters.get(device)
@@ -73,14 +117,22 @@ class Session:
         """Count a batch; returns a `Progress` when reps, hold time or refusals changed."""
         if len(batch) == 0:
             return None
-        update = self._counter(batch.device).feed(batch.t, batch.acc)
+        counter = self._counter(batch.device)
+        update = counter.feed(batch.t, batch.acc)
         before = (self.reps, self.hold_seconds, self.rejected)
         self.rejected += len(update.rejected)
         if update.rejected:
             self.last_reason = update.rejected[-1].reason
-        self.reps = max(c.count for c in self.counters.values())
+        carried = self.carried or SavedSet(self.assignment.id, self.started_at)
+        reps = carried.reps + max(c.count for c in self.counters.values())
+        if reps > self.reps:
+            # Only the device that is ahead adds reps to the set; its newest reps are the ones.
+            times = [e.t for e in update.events][-(reps - self.reps):]
+            self.rep_times += [(batch.device, t) for t in times]
+            self.reps = reps
         holds = [c.hold_seconds for c in self.counters.values() if c.hold_seconds is not None]
-        self.hold_seconds = max(holds) if holds else None
+        if holds:
+            self.hold_seconds = (carried.hold_seconds or 0.0) + max(holds)
         if (self.reps, self.hold_seconds, self.rejected) == before:
             return None
         return self.progress(now)

@@ -1,23 +1,35 @@
-"""The host's durable record: assignments received and their verified results (SQLite).
+"""The host's durable record: assignments received, the open set's progress, and verified
+results with when they were published (SQLite).
 
 One file per user data directory. Writes are single transactions, so a crash never leaves a
 half-written result; the schema version lives in ``PRAGMA user_version`` and each migration
 is applied once, in order. Daily caps and history queries read from here.
+
+A file that SQLite cannot read is `StoreDamaged`: the host moves it aside
+(`Store.set_aside`) and starts a fresh one; read-only commands open the store with
+`Store.read_only`, which never creates a directory or a file.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 
 from repfit import wire
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["FILE_NAME", "SavedSet", "Store", "StoreDamaged", "StoreError", "StoreMissing"]
+
+log = logging.getLogger(__name__)
+
+#: The database's name inside a data directory.
+FILE_NAME = "repfit.sqlite3"
 
 _MIGRATIONS: Sequence[str] = (
     # 1: assignments and results
@@ -51,11 +63,72 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX results_by_user_time ON results(user, finished_at);
     """,
+    # 2: the open set's progress as it happens (it survives kill -9), and when each result
+    # reached the broker (a result stored while the broker was away is published at the next
+    # start). Results stored by earlier versions were published when they were stored.
+    """
+    ALTER TABLE assignments ADD COLUMN started_at REAL;
+    CREATE TABLE set_progress (
+        assignment_id TEXT PRIMARY KEY REFERENCES assignments(id),
+        reps          INTEGER NOT NULL,
+        hold_seconds  REAL,
+        rejected      INTEGER NOT NULL,
+        last_reason   TEXT,
+        updated_at    REAL NOT NULL
+    );
+    CREATE TABLE set_reps (
+        assignment_id TEXT NOT NULL REFERENCES assignments(id),
+        number        INTEGER NOT NULL,
+        device        TEXT NOT NULL,
+        t             REAL NOT NULL,
+        counted_at    REAL NOT NULL,
+        PRIMARY KEY (assignment_id, number)
+    );
+    ALTER TABLE results ADD COLUMN published_at REAL;
+    UPDATE results SET published_at = finished_at;
+    """,
 )
+
+
+@dataclass(frozen=True)
+class SavedSet:
+    """An open set as the store last saw it: what a restarted host resumes from.
+
+    ``reps``, ``hold_seconds`` and ``rejected`` are the set's totals when it was saved;
+    ``rep_times`` holds each counted rep as (device, device-clock time), in order.
+    """
+
+    assignment_id: str
+    started_at: float
+    reps: int = 0
+    hold_seconds: float | None = None
+    rejected: int = 0
+    last_reason: str | None = None
+    rep_times: tuple[tuple[str, float], ...] = ()
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Corrupt or not a database at all, as opposed to busy, locked, read-only or full."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or not isinstance(
+        exc, sqlite3.OperationalError)
+
+
+# SQLite's primary result codes for a damaged file and for a file that is not a database.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
 
 
 class StoreError(RuntimeError):
     """The database file cannot be opened or is not a repfit store."""
+
+
+class StoreDamaged(StoreError):
+    """The file exists but SQLite cannot read it as a database (damaged or foreign)."""
+
+
+class StoreMissing(StoreError):
+    """A read-only command found no database: nothing has been stored yet."""
 
 
 class Store:
@@ -64,30 +137,147 @@ class Store:
     Parameters
     ----------
     path : path
-        The database file; parent directories are created.
+        The database file; parent directories are created (unless ``read_only``).
+    read_only : bool
+        Open an existing file for reading only (`StoreMissing` when there is none).
+
+    Raises
+    ------
+    StoreError
+        The directory cannot be created or written (one line says which and why), or the
+        schema is newer than this repfit.
+    StoreDamaged
+        The file is not a readable SQLite database.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.Lock()
+        if read_only:
+            if not self.path.is_file():
+                raise StoreMissing(f"no history yet: {self.path} does not exist")
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot use {self.path.parent} as the data directory: "
+                                 f"{exc.strerror or exc} (choose another with --data-dir)"
+                                 ) from None
+        if not read_only and self.path.exists():
+            self._check_before_writing()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            if read_only:
+                # With no write-ahead log beside it, no host has the file open: reading it
+                # as immutable leaves no -wal/-shm files behind.
+                idle = not self.path.with_name(self.path.name + "-wal").exists()
+                uri = f"{self.path.resolve().as_uri()}?mode=ro{'&immutable=1' * idle}"
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                           isolation_level=None)
+            else:
+                self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                           isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
+        try:
+            self._check()
+            if read_only:
+                (version,) = self._db.execute("PRAGMA user_version").fetchone()
+                if version > len(_MIGRATIONS):
+                    raise StoreError(f"{self.path} has schema version {version}, newer than "
+                                     f"this repfit ({len(_MIGRATIONS)}); upgrade repfit")
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a usable repfit database: {exc}") from exc
+            self._db.close()
+            if _is_damage(exc):
+                raise StoreDamaged(f"{self.path} is not a usable repfit database: {exc}"
+                                   ) from None
+            hint = "" if read_only else (" (the data directory must be writable; choose "
+                                         "another with --data-dir)")
+            raise StoreError(f"cannot use {self.path}: {exc}{hint}") from None
+        except StoreError:
+            self._db.close()
+            raise
 
     @classmethod
-    def in_dir(cls, data_dir: Path | str) -> Store:
-        return cls(Path(data_dir) / "repfit.sqlite3")
+    def in_dir(cls, data_dir: Path | str, *, read_only: bool = False) -> Store:
+        return cls(Path(data_dir) / FILE_NAME, read_only=read_only)
+
+    @classmethod
+    def recovering(cls, data_dir: Path | str) -> Store:
+        """The store of ``data_dir`` for the host: a damaged file is moved aside (one line
+        says where) and a fresh one is started, so the host can go on verifying."""
+        path = Path(data_dir) / FILE_NAME
+        try:
+            return cls(path)
+        except StoreDamaged as exc:
+            kept = cls.set_aside(path)
+            log.warning("%s; kept it as %s and started a new one", exc, kept.name)
+            return cls(path)
+
+    @classmethod
+    def read_only_in(cls, data_dir: Path | str) -> Store:
+        """The store of ``data_dir`` for reading; creates nothing (`StoreMissing` if absent)."""
+        return cls.in_dir(data_dir, read_only=True)
+
+    @staticmethod
+    def set_aside(path: Path | str, now: float | None = None) -> Path:
+        """Move a damaged database (and its journal files) aside under a timestamped name,
+        so a fresh one can be started and nothing is deleted. Returns the new name."""
+        path = Path(path)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+        target = path.with_name(f"{path.name}.damaged-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+        path.rename(target)
+        for suffix in ("-wal", "-shm", "-journal"):
+            extra = path.with_name(path.name + suffix)
+            if extra.exists():
+                extra.rename(target.with_name(target.name + suffix))
+        return target
+
+    def _check_before_writing(self) -> None:
+        """Look for damage through a read-only connection first: a read-write connection
+        to a damaged file could checkpoint into it or delete its write-ahead log, and
+        what is set aside must be what was found."""
+        try:
+            probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return                      # the read-write open below says what is wrong
+        try:
+            (verdict,) = probe.execute("PRAGMA quick_check(1)").fetchone()
+            if verdict != "ok":
+                raise StoreDamaged(f"{self.path} is not a usable repfit database: database "
+                                   f"disk image is malformed ({verdict})")
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise StoreDamaged(f"{self.path} is not a usable repfit database: {exc}"
+                                   ) from None
+        finally:
+            probe.close()
+
+    def _check(self) -> None:
+        """Read the header and run SQLite's quick check: damage is found now, at start,
+        rather than in the middle of a set."""
+        self._db.execute("PRAGMA user_version").fetchone()
+        (verdict,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version > len(_MIGRATIONS):
             raise StoreError(f"{self.path} has schema version {version}, newer than this repfit "
                              f"({len(_MIGRATIONS)}); upgrade repfit")
+        if version == 0 and self._db.execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()[0] > 0:
+            raise StoreError(f"{self.path} is an SQLite database of another program, not a "
+                             "repfit store")
         for number in range(version, len(_MIGRATIONS)):
             self._db.executescript(
                 "BEGIN;" + _MIGRATIONS[number] + f"PRAGMA user_version={number + 1}; COMMIT;"
@@ -109,22 +299,84 @@ class Store:
     def add_assignment(self, user: str, a: wire.Assignment, received_at: float) -> bool:
         """Record an assignment; False when it was already known (e.g. a retained re-delivery)."""
         with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO assignments VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (a.id, user, a.exercise, a.target, a.unit, a.reason, a.issued_at, a.deadline_s,
-                 received_at, json.dumps(asdict(a))),
-            )
-            return cur.rowcount == 1
+            return self._insert_assignment(user, a, received_at)
 
-    def add_result(self, user: str, r: wire.Result) -> None:
-        """Record a verified result (once per assignment; a second write is ignored)."""
+    def _insert_assignment(self, user: str, a: wire.Assignment, received_at: float) -> bool:
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO assignments (id, user, exercise, target, unit, reason, "
+            "issued_at, deadline_s, received_at, payload) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (a.id, user, a.exercise, a.target, a.unit, a.reason, a.issued_at, a.deadline_s,
+             received_at, json.dumps(asdict(a))),
+        )
+        return cur.rowcount == 1
+
+    def add_result(self, user: str, r: wire.Result, published_at: float | None = None, *,
+                   assignment: wire.Assignment | None = None) -> None:
+        """Record a verified result (once per assignment; a second write is ignored).
+
+        ``published_at`` is when the broker acknowledged it, if that is known already;
+        otherwise `mark_published` records it later and `unpublished_results` lists it.
+        ``assignment`` is recorded in the same transaction if it is not yet (it could not be
+        stored when it arrived, e.g. on a full disk)."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (r.assignment_id, user, r.exercise, int(r.completed), r.outcome, r.reps,
-                 r.target, r.unit, r.hold_seconds, r.rejected, r.reason, r.started_at,
-                 r.finished_at),
-            )
+            self._db.execute("BEGIN")
+            try:
+                if assignment is not None:
+                    self._insert_assignment(user, assignment, r.started_at)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (r.assignment_id, user, r.exercise, int(r.completed), r.outcome, r.reps,
+                     r.target, r.unit, r.hold_seconds, r.rejected, r.reason, r.started_at,
+                     r.finished_at, published_at),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:     # SQLite rolls back by itself on a full disk
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def mark_published(self, assignment_id: str, at: float) -> None:
+        """Record that the broker acknowledged the result (the first time counts)."""
+        with self._lock:
+            self._db.execute("UPDATE results SET published_at=? WHERE assignment_id=? AND "
+                             "published_at IS NULL", (at, assignment_id))
+
+    def start_set(self, assignment_id: str, started_at: float) -> float:
+        """Record when verification of an assignment began (the first call wins); returns
+        the recorded start."""
+        with self._lock:
+            self._db.execute("UPDATE assignments SET started_at=? WHERE id=? AND started_at "
+                             "IS NULL", (started_at, assignment_id))
+            row = self._db.execute("SELECT started_at FROM assignments WHERE id=?",
+                                   (assignment_id,)).fetchone()
+        return started_at if row is None or row[0] is None else float(row[0])
+
+    def save_set(self, saved: SavedSet, at: float) -> None:
+        """Persist the open set's totals and its counted reps, in one transaction.
+
+        Reps already stored are kept (numbered in order), so this can be called after every
+        change with the whole list."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(
+                    "INSERT INTO set_progress VALUES (?,?,?,?,?,?) ON CONFLICT(assignment_id) "
+                    "DO UPDATE SET reps=excluded.reps, hold_seconds=excluded.hold_seconds, "
+                    "rejected=excluded.rejected, last_reason=excluded.last_reason, "
+                    "updated_at=excluded.updated_at",
+                    (saved.assignment_id, saved.reps, saved.hold_seconds, saved.rejected,
+                     saved.last_reason, at))
+                (stored,) = self._db.execute("SELECT count(*) FROM set_reps WHERE "
+                                             "assignment_id=?", (saved.assignment_id,)).fetchone()
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO set_reps VALUES (?,?,?,?,?)",
+                    [(saved.assignment_id, n, device, t, at)
+                     for n, (device, t) in enumerate(saved.rep_times[stored:], start=stored)])
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:     # SQLite rolls back by itself on a full disk
+                    self._db.execute("ROLLBACK")
+                raise
 
     # ------------------------------------------------------------------ reads
 
@@ -133,6 +385,28 @@ class Store:
             row = self._db.execute("SELECT 1 FROM results WHERE assignment_id=?",
                                    (assignment_id,)).fetchone()
         return row is not None
+
+    def saved_set(self, assignment_id: str) -> SavedSet | None:
+        """The open set's progress as last saved, or None when it never started."""
+        with self._lock:
+            start = self._db.execute("SELECT started_at FROM assignments WHERE id=?",
+                                     (assignment_id,)).fetchone()
+            if start is None or start[0] is None:
+                return None
+            row = self._db.execute("SELECT reps, hold_seconds, rejected, last_reason FROM "
+                                   "set_progress WHERE assignment_id=?",
+                                   (assignment_id,)).fetchone()
+            reps = self._db.execute("SELECT device, t FROM set_reps WHERE assignment_id=? "
+                                    "ORDER BY number", (assignment_id,)).fetchall()
+        if row is None:
+            return SavedSet(assignment_id, started_at=float(start[0]))
+        return SavedSet(assignment_id, started_at=float(start[0]), reps=row[0],
+                        hold_seconds=row[1], rejected=row[2], last_reason=row[3],
+                        rep_times=tuple((d, float(t)) for d, t in reps))
+
+    def unpublished_results(self, user: str) -> list[wire.Result]:
+        """Stored results the broker never acknowledged, oldest first (published at start)."""
+        return self._results(user, "published_at IS NULL", ())
 
     def open_assignments(self, user: str) -> list[wire.Assignment]:
         """Assignments without a result, oldest first (to resume after a restart)."""
@@ -146,12 +420,15 @@ class Store:
 
     def results(self, user: str, since: float = 0.0) -> list[wire.Result]:
         """Results for ``user`` finished at or after ``since`` (epoch seconds), oldest first."""
+        return self._results(user, "finished_at>=?", (since,))
+
+    def _results(self, user: str, where: str, args: tuple[object, ...]) -> list[wire.Result]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT assignment_id, exercise, completed, outcome, reps, target, unit, "
                 "hold_seconds, rejected, reason, started_at, finished_at FROM results "
-                "WHERE user=? AND finished_at>=? ORDER BY finished_at",
-                (user, since),
+                f"WHERE user=? AND {where} ORDER BY finished_at",
+                (user, *args),
             ).fetchall()
         return [
             wire.Result(assignment_id=r[0], exercise=r[1], completed=bool(r[2]), outcome=r[3],

@@ -16,12 +16,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from repfit.host.sources import SourceError, WearableSource, open_source
+
+if TYPE_CHECKING:
+    from repfit.config import MqttSettings
 
 __all__ = ["StreamStatus", "add_scan_parser", "add_source_args", "add_stream_parser",
            "describe_status", "open_from_args", "run_scan", "run_stream"]
@@ -58,7 +61,8 @@ def add_source_args(p: argparse.ArgumentParser, *, required: bool) -> None:
                      help="BLE address, or a name (prefix) found by scanning")
     src.add_argument("--phone", metavar="URL",
                      help="broker that Sensor Logger publishes to, e.g. mqtt://127.0.0.1:1883 "
-                          "(see docs/phone.md)")
+                          "or mqtts://...; logs in with the URL's user:password@ or the "
+                          "configured login and TLS files (see docs/phone.md)")
     src.add_argument("--replay", metavar="EXERCISE",
                      help="no hardware: a simulated set of EXERCISE replayed as repfit BLE "
                           "notifications through the real decoder and connection manager")
@@ -220,11 +224,13 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
                        policy=Reconnect(max_attempts=1))
 
 
-def open_from_args(args: argparse.Namespace, console: Console) -> WearableSource:
+def open_from_args(args: argparse.Namespace, console: Console,
+                   mqtt: MqttSettings | None = None) -> WearableSource:
     """The source chosen by `add_source_args` options (scans first when given a name).
 
-    Call it outside a running event loop: resolving a name runs a short scan, and an
-    address is preceded by a 0.1 s scan that checks the machine has Bluetooth.
+    ``mqtt`` is the configured broker login and TLS for ``--phone`` (read from the config
+    when omitted). Call it outside a running event loop: resolving a name runs a short scan,
+    and an address is preceded by a 0.1 s scan that checks the machine has Bluetooth.
 
     Raises
     ------
@@ -236,8 +242,12 @@ def open_from_args(args: argparse.Namespace, console: Console) -> WearableSource
     if args.replay:
         return _replay_source(args)
     if args.phone:
+        if mqtt is None:
+            from repfit.config import load
+
+            mqtt = load(getattr(args, "config", None)).mqtt
         return open_source("phone", broker_url=args.phone, topic=args.phone_topic,
-                           device_id=args.phone_device)
+                           device_id=args.phone_device, credentials=mqtt)
     address, kind = args.device, args.kind
     from repfit.host.sources._ble import find_device, probe_adapter
 

@@ -138,9 +138,10 @@ class AdapterCore:
             resolved = self.resolved()
             self._report = report = TrainerReport(resolved.user, resolved.mqtt.url)
             self._publisher = Publisher(
-                resolved.mqtt, resolved.user,
+                resolved.mqtt, resolved.user, offline_reason=resolved.offline_reason,
                 outbox=HistoryStore.in_dir(resolved.data_dir) if self.store_usable else None,
-                listener=report.on_message, on_acked=report.delivered)
+                listener=report.on_message, on_acked=report.delivered,
+                signing_key=resolved.signing_key)
             self._publisher.start()
         return self._publisher
 

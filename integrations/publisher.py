@@ -8,8 +8,10 @@ the broker acknowledges them, and runs the small disk jobs (run history) submitt
 once as a warning; training never sees an exception from here.
 
 Assignments are at-least-once: they are written to the outbox before the first send attempt
-and re-sent after every (re)connect until acknowledged, also by a later process using the same
-data directory and broker. Receivers de-duplicate by assignment id. Cues are live-only: one
+and kept there until the host acknowledges them (a `repfit.wire.Ack`, sent once the host has
+stored the assignment). Unacknowledged ones are re-sent after every (re)connect and whenever
+a host comes online, also by a later process using the same data directory and broker.
+Receivers de-duplicate by assignment id. Cues are live-only: one
 made while the broker is unreachable is dropped (and counted), since a metronome tick is
 useless later.
 """
@@ -28,14 +30,18 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from repfit import wire
-from repfit.config import MqttSettings
+from repfit.config import MqttSettings, Secret
+from repfit.mqtt_link import LinkError, MqttLink, refusal_text
+from repfit.signing import Signer
 
 __all__ = ["Outbox", "PendingMessage", "Publisher"]
 
 log = logging.getLogger(__name__)
+
+#: An assignment no host has acknowledged this long after it was issued is forgotten.
+PENDING_MAX_AGE_S = 7 * 86400
 
 #: Connect attempts back off between these bounds (seconds).
 _RECONNECT_MIN_S = 1
@@ -65,7 +71,7 @@ class Outbox(Protocol):
         """Messages for this broker and topic prefix not yet acknowledged, oldest first."""
 
     def delivered(self, message_id: str) -> None:
-        """Forget a message the broker has acknowledged."""
+        """Forget a message the host has acknowledged."""
 
 
 @dataclasses.dataclass
@@ -92,6 +98,10 @@ class Publisher:
         none, the oldest item) is dropped and counted; training never waits.
     client_id : str, optional
         MQTT client id; a random ``repfit-trainer-<hex>`` by default.
+    offline_reason : str, optional
+        Why this publisher must not connect at all (e.g. the configured user or broker is
+        unusable, and sending under a fallback would reach the wrong person). It then logs
+        the reason once, sends nothing and only runs the submitted jobs.
     listener : callable, optional
         Receives the user's host statuses and results (decoded; on the network thread).
     on_acked : callable, optional
@@ -112,8 +122,10 @@ class Publisher:
         outbox: Outbox | None = None,
         max_queue: int = 1000,
         client_id: str | None = None,
+        offline_reason: str | None = None,
         listener: Callable[[wire.Message], object] | None = None,
         on_acked: Callable[[str], object] | None = None,
+        signing_key: Secret | None = None,
     ) -> None:
         if max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, got {max_queue!r}")
@@ -123,6 +135,9 @@ class Publisher:
         self.outbox = outbox
         self.max_queue = max_queue
         self.client_id = client_id or f"repfit-trainer-{uuid.uuid4().hex[:12]}"
+        self.offline_reason = offline_reason
+        #: With a key, every assignment is signed as it is sent (the outbox keeps it unsigned).
+        self.signer = Signer(signing_key) if signing_key is not None else None
         self.dropped = 0
         self._items: collections.deque[_Item] = collections.deque()
         self._cond = threading.Condition()
@@ -139,6 +154,8 @@ class Publisher:
         self._attempted = threading.Event()
         self._memory_pending: dict[str, PendingMessage] = {}
         self._acks: collections.deque[int] = collections.deque()
+        self._host_acks: collections.deque[str] = collections.deque()
+        self._link: MqttLink | None = None
         self._warned: set[str] = set()
         self.listener = listener
         self.on_acked = on_acked
@@ -264,7 +281,13 @@ class Publisher:
 
     def _run(self) -> None:
         try:
-            self._connect()
+            if self.offline_reason is None:
+                self._connect()
+            else:
+                log.warning("repfit: not sending to any broker: %s; training continues",
+                            self.offline_reason)
+                with self._cond:
+                    self._attempted.set()
             self._loop()
         except Exception:  # the trainer boundary: log once, never propagate
             log.exception("repfit publisher stopped unexpectedly; training continues")
@@ -272,22 +295,31 @@ class Publisher:
             self._disconnect()
 
     def _connect(self) -> None:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=mqtt.MQTTv311)
-        if self.settings.username is not None:
-            password = self.settings.password.reveal() if self.settings.password else None
-            client.username_pw_set(self.settings.username, password)
-        if self.settings.tls:
-            client.tls_set()
-        client.reconnect_delay_set(_RECONNECT_MIN_S, _RECONNECT_MAX_S)
+        try:
+            link = MqttLink(self.settings, client_id=self.client_id,
+                            reconnect_s=(_RECONNECT_MIN_S, _RECONNECT_MAX_S),
+                            on_connect_fail=self._on_connect_fail)
+        except LinkError as exc:
+            self._warn_once("link", "repfit cannot connect (%s); training continues, "
+                            "assignments are kept", exc)
+            with self._cond:
+                self._attempted.set()
+            return
+        client = link.client
         client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        self._link = link
         self._client = client
-        client.connect_async(self.settings.host, self.settings.port, keepalive=30)
-        client.loop_start()
+        try:
+            link.start()
+        except LinkError as exc:
+            self._client = None
+            self._warn_once("link", "repfit cannot connect (%s); training continues, "
+                            "assignments are kept", exc)
+            with self._cond:
+                self._attempted.set()
 
     def _loop(self) -> None:
         while True:
@@ -304,18 +336,23 @@ class Publisher:
                 item = self._items.popleft() if self._items else None
                 acks = list(self._acks)
                 self._acks.clear()
+                host_acks = list(self._host_acks)
+                self._host_acks.clear()
                 resend = self._resend and self._connected.is_set()
                 if resend:
                     self._resend = False
             for mid in acks:
                 self._acknowledged(mid)
+            for message_id in host_acks:
+                self._stored_by_host(message_id)
             if resend:
                 self._send_pending()
             if item is not None:
                 self._handle(item)
 
     def _work_ready(self) -> bool:
-        return bool(self._items or self._acks or (self._resend and self._connected.is_set()))
+        return bool(self._items or self._acks or self._host_acks
+                    or (self._resend and self._connected.is_set()))
 
     def _flush_done(self) -> bool:
         # Nothing queued. Wait for the first connect attempt's outcome, then for acks, but
@@ -349,10 +386,10 @@ class Publisher:
                 self._store(pending)
             with self._cond:
                 sending = message.id in self._inflight_ids  # a reconnect already re-sent it
-            if self._connected.is_set() and not sending:
+            if self._connected.is_set() and not sending and self._client is not None:
                 self._send_assignment(pending)
             return
-        if not self._connected.is_set():
+        if not self._connected.is_set() or self._client is None:
             self.dropped += 1
             return
         qos, retain = wire.qos_retain(kind)
@@ -388,10 +425,18 @@ class Publisher:
         return stored + [p for p in memory if p.message_id not in seen]
 
     def _send_pending(self) -> None:
+        oldest = time.time() - PENDING_MAX_AGE_S
         for pending in self._pending():
             with self._cond:
                 if pending.message_id in self._inflight_ids:
                     continue
+            issued = _issued_at(pending)
+            if issued and issued < oldest:
+                # No host has taken it for a week: nobody is going to do it any more.
+                self._warn_once("expired", "repfit: forgetting assignments that no host "
+                                "acknowledged within %d days", PENDING_MAX_AGE_S // 86400)
+                self._stored_by_host(pending.message_id)
+                continue
             self._send_assignment(_refreshed(pending))
 
     def _send_assignment(self, pending: PendingMessage) -> None:
@@ -399,7 +444,9 @@ class Publisher:
         # returns), so recording the mid after publish() cannot miss its ack.
         assert self._client is not None
         qos, retain = wire.qos_retain("assignment")
-        info = self._client.publish(pending.topic, pending.payload, qos=qos, retain=retain)
+        payload = pending.payload if self.signer is None else \
+            self.signer.outgoing(pending.topic, "assignment", pending.payload)
+        info = self._client.publish(pending.topic, payload, qos=qos, retain=retain)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             log.debug("publish of %s returned %s", pending.message_id, info.rc)
         with self._cond:
@@ -407,19 +454,13 @@ class Publisher:
             self._inflight_ids.add(pending.message_id)
 
     def _acknowledged(self, mid: int) -> None:
+        """The broker has the message; it stays pending until the host says it stored it."""
         with self._cond:
             message_id = self._inflight.pop(mid, None)
             if message_id is None:
                 return
             self._inflight_ids.discard(message_id)
-            self._memory_pending.pop(message_id, None)
             waiters = self._waiters.pop(message_id, [])
-        if self.outbox is not None:
-            try:
-                self.outbox.delivered(message_id)
-            except Exception as exc:
-                self._warn_once("outbox-ack", "repfit could not mark %s delivered (%s: %s)",
-                                message_id, type(exc).__name__, exc)
         for acked in waiters:
             acked.set()
         if self.on_acked is not None:
@@ -429,6 +470,17 @@ class Publisher:
                 self._warn_once("on-acked", "repfit: acknowledgement hook failed (%s: %s)",
                                 type(exc).__name__, exc)
 
+    def _stored_by_host(self, message_id: str) -> None:
+        """Forget an assignment: the host has stored it (or it expired unclaimed)."""
+        with self._cond:
+            self._memory_pending.pop(message_id, None)
+        if self.outbox is not None:
+            try:
+                self.outbox.delivered(message_id)
+            except Exception as exc:
+                self._warn_once("outbox-ack", "repfit could not mark %s delivered (%s: %s)",
+                                message_id, type(exc).__name__, exc)
+
     # ------------------------------------------------------------------ paho callbacks
     # They run on paho's network thread and only set flags / queue acks for the worker.
 
@@ -437,17 +489,21 @@ class Publisher:
         if reason_code.is_failure:
             self._warn_once("refused", "MQTT broker %s refused the connection (%s); training "
                             "continues, assignments are kept and sent once it accepts us",
-                            self.settings.url, reason_code)
+                            self.settings.url, refusal_text(reason_code))
             with self._cond:
                 self._attempted.set()
                 self._cond.notify_all()
             return
         log.debug("connected to %s", self.settings.url)
+        # Before any publish on this connection, so the retained statuses arrive before the
+        # broker acknowledges the first assignment. The host's acknowledgements, and its
+        # coming online (a cue to re-send what it has not acknowledged: it may never have had
+        # a session on this broker before); results for the listener.
+        topics = [(wire.subscription(self.user, "ack"), 1),
+                  (wire.subscription(self.user, "status"), 1)]
         if self.listener is not None:
-            # Before any publish on this connection, so the retained statuses arrive before
-            # the broker acknowledges the first assignment.
-            client.subscribe([(wire.subscription(self.user, "status"), 1),
-                              (wire.subscription(self.user, "result"), 1)])
+            topics.append((wire.subscription(self.user, "result"), 1))
+        client.subscribe(topics)
         with self._cond:
             # paho re-sends its own in-flight QoS 1 messages; we re-send the rest. The
             # attempt counts as done only together with the connected state, so a closing
@@ -457,9 +513,11 @@ class Publisher:
             self._attempted.set()
             self._cond.notify_all()
 
-    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
-        self._warn_once("unreachable", "MQTT broker %s is unreachable; training continues, "
-                        "assignments are kept and sent when it is back", self.settings.url)
+    def _on_connect_fail(self) -> None:
+        why = self._link.last_error if self._link is not None else None
+        self._warn_once("unreachable", "MQTT broker %s is unreachable (%s); training continues, "
+                        "assignments are kept and sent when it is back", self.settings.url,
+                        why or "no answer")
         with self._cond:
             self._attempted.set()
             self._cond.notify_all()
@@ -474,22 +532,36 @@ class Publisher:
             self._warn_once("lost", "lost the MQTT broker %s (%s); reconnecting in the "
                             "background", self.settings.url, reason_code)
 
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    msg: mqtt.MQTTMessage) -> None:
+        try:
+            _, message = wire.decode(msg.topic, msg.payload)
+        except wire.WireError as exc:  # a bad payload from someone else must not stop us
+            self._warn_once(f"incoming:{exc.field}", "repfit ignored a message on %s (%s)",
+                            msg.topic, exc.reason)
+            return
+        if isinstance(message, wire.Ack):
+            with self._cond:
+                self._host_acks.append(message.assignment_id)
+                self._cond.notify_all()
+            return
+        if isinstance(message, wire.Status) and message.role == "host" and message.online \
+                and not msg.retain:
+            with self._cond:
+                self._resend = True
+                self._cond.notify_all()
+        if self.listener is not None:
+            try:
+                self.listener(message)
+            except Exception as exc:
+                self._warn_once(f"listener:{type(exc).__name__}", "repfit: message hook "
+                                "failed (%s: %s)", type(exc).__name__, exc)
+
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
                     reason_code: mqtt.ReasonCode, properties: object) -> None:
         with self._cond:
             self._acks.append(mid)
             self._cond.notify_all()
-
-    def _on_message(self, client: mqtt.Client, userdata: object,
-                    msg: mqtt.MQTTMessage) -> None:
-        if self.listener is None:
-            return
-        try:
-            _, message = wire.decode(msg.topic, msg.payload)
-            self.listener(message)
-        except Exception as exc:  # a bad payload from someone else must not stop us
-            self._warn_once(f"incoming:{type(exc).__name__}", "repfit ignored a message on "
-                            "%s (%s)", msg.topic, exc)
 
     # ------------------------------------------------------------------ shutdown
 
@@ -512,6 +584,14 @@ class Publisher:
             return
         self._warned.add(key)
         log.warning(msg, *args)
+
+
+def _issued_at(pending: PendingMessage) -> float | None:
+    try:
+        _, message = wire.decode(pending.topic, pending.payload)
+    except wire.WireError:
+        return None
+    return message.issued_at if isinstance(message, wire.Assignment) else None
 
 
 def _refreshed(pending: PendingMessage) -> PendingMessage:

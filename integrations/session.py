@@ -14,9 +14,7 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import sqlite3
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping
@@ -26,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from repfit import wire
-from repfit.config import Config, ConfigError, MqttSettings, load, parse_broker_url
+from repfit.config import Config, ConfigError, MqttSettings, Secret, broker_settings, load
 from repfit.integrations.coach import Coach, CoachSettings, Score, TrainingEvent
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.menu import DEFAULT_MENU, Menu, menu_from_tables
@@ -129,11 +127,10 @@ class WorkoutOptions:
         """
         cfg = self._config()
         source = str(cfg.source_path or "")
-        try:
-            settings = coach_settings_from_tables(cfg.tables, source)
-        except ConfigError as exc:
-            log.warning("repfit: ignoring the [training] config (%s); using defaults", exc)
-            settings = CoachSettings()
+        problems: list[ConfigError] = []
+        settings = coach_settings_from_tables(cfg.tables, source, problems)
+        for problem in problems:
+            log.warning("repfit: config: %s; using %s", problem, problem.fallback)
         try:
             menu = menu_from_tables(cfg.tables, source)
         except (ConfigError, ValueError) as exc:
@@ -158,41 +155,38 @@ class WorkoutOptions:
             except KeyError as exc:
                 log.warning("repfit: %s; picking a random one instead", exc.args[0])
                 settings = dataclasses.replace(settings, exercise="random")
+        # A trainer never sends under a user or to a broker it was not given: when the one it
+        # was given is unusable, it sends nothing (and says so) rather than use a fallback.
+        # A configured but unusable signing key is vital too: unsigned assignments would be
+        # refused by the host.
+        vital = {"mqtt.username", "mqtt.password", "signing_key"} | \
+            (set() if self.user else {"user"}) | \
+            (set() if self.broker else {"mqtt", "mqtt.url"})
+        blocked = [str(p) for p in cfg.problems if p.key in vital]
         mqtt = cfg.mqtt
         if self.broker is not None:
             try:
-                mqtt = parse_broker_url(self.broker, key="broker")
+                mqtt = broker_settings(self.broker, cfg.mqtt, key="broker")
             except ConfigError as exc:
-                log.warning("repfit: %s; using %s", exc, cfg.mqtt.url)
+                blocked.append(str(exc))
         user = self.user or cfg.user
         try:
             wire.topic_for(user, "assignment")
         except ValueError as exc:
-            log.warning("repfit: %s; using 'me'", exc)
+            blocked.append(f"user: {exc}")
             user = "me"
         data_dir = Path(self.data_dir) if self.data_dir is not None else cfg.data_dir
-        return _Resolved(user, mqtt, data_dir, settings, menu)
+        return _Resolved(user, mqtt, data_dir, settings, menu,
+                         offline_reason="; ".join(blocked) or None,
+                         signing_key=cfg.signing_key)
 
     def _config(self) -> Config:
         if isinstance(self.config, Config):
             return self.config
-        try:
-            return load(self.config)
-        except ConfigError as exc:
-            log.warning("repfit: cannot use the config (%s); using defaults", exc)
-        try:
-            return _load_env_only(os.environ)
-        except ConfigError as exc:
-            log.warning("repfit: %s; using built-in defaults", exc)
-            return Config()
-
-
-def _load_env_only(env: Mapping[str, str]) -> Config:
-    """The config from ``REPFIT_*`` variables alone, for when the file is unusable."""
-    with tempfile.TemporaryDirectory() as empty:
-        empty_file = Path(empty) / "config.toml"
-        empty_file.write_text("")
-        return load(empty_file, env)
+        cfg = load(self.config)
+        for problem in cfg.problems:
+            log.warning("repfit: config: %s; using %s", problem, problem.fallback or "the default")
+        return cfg
 
 
 @dataclass(frozen=True)
@@ -202,6 +196,10 @@ class _Resolved:
     data_dir: Path
     settings: CoachSettings
     menu: Menu
+    #: Set when nothing may be sent (the configured user or broker is unusable).
+    offline_reason: str | None = None
+    #: The user's key for signed assignments (`repfit.signing`), when one is configured.
+    signing_key: Secret | None = field(default=None, repr=False)
 
 
 class TrainingSession:

@@ -51,71 +51,101 @@ _STR_KEYS = ("exercise", "metric", "dataset")
 _RULES = ("penalty", "reward", "interrupt")
 
 
-def coach_settings_from_tables(tables: Mapping[str, Any], source: str = "") -> CoachSettings:
+def coach_settings_from_tables(tables: Mapping[str, Any], source: str = "",
+                               problems: list[ConfigError] | None = None) -> CoachSettings:
     """Read ``[training]`` (and its ``penalty``/``reward``/``interrupt`` tables).
+
+    Parameters
+    ----------
+    problems : list, optional
+        Fail safe: each bad value is appended here (naming the file and key) and only that
+        value keeps its default; every other value is used. Without a list the first bad
+        value raises.
 
     Raises
     ------
     ConfigError
-        Naming the dotted key, the value and what was expected.
+        Naming the dotted key, the value and what was expected (only without ``problems``).
     """
+    found: list[ConfigError] = [] if problems is None else problems
+    before = len(found)
+    settings = _read(tables, source, found)
+    if problems is None and len(found) > before:
+        raise found[before]
+    return settings
+
+
+def _read(tables: Mapping[str, Any], source: str, problems: list[ConfigError]) -> CoachSettings:
+    defaults = CoachSettings()
     raw = tables.get("training", {})
     if not isinstance(raw, Mapping):
-        raise ConfigError("training", raw, "a table [training]", source)
-    defaults = CoachSettings()
+        problems.append(ConfigError("training", raw, "a table [training]", source,
+                                    fallback="the default training settings"))
+        return defaults
     values: dict[str, Any] = {}
     known = {*_INT_KEYS, *_NUM_KEYS, *_STR_KEYS, *_RULES, "seed", "higher_is_better", "menu"}
     for key, value in raw.items():
         dotted = f"training.{key}"
-        if key not in known:
-            raise ConfigError(dotted, value, "one of the keys " + ", ".join(sorted(known)),
-                              source)
-        if key in _INT_KEYS or key == "seed":
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    (key != "seed" and value < 1):
-                raise ConfigError(dotted, value, "a positive integer" if key != "seed"
-                                  else "an integer", source)
-            values[key] = value
-        elif key in _NUM_KEYS:
-            zero_ok = key in ("announce_s", "min_hold_s")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                    not math.isfinite(value) or value < 0 or (not zero_ok and value == 0):
-                raise ConfigError(dotted, value, "a positive number", source)
-            values[key] = float(value)
-        elif key in _STR_KEYS:
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(dotted, value, "a non-empty string", source)
-            values[key] = value
-        elif key == "higher_is_better":
-            if not isinstance(value, bool):
-                raise ConfigError(dotted, value, "true or false", source)
-            values[key] = value
-        elif key in _RULES:
-            values[key] = _rule(value, getattr(defaults, key), dotted, source)
+        try:
+            if key not in known:
+                raise ConfigError(dotted, value, "one of the keys " + ", ".join(sorted(known)),
+                                  source, fallback="ignored")
+            if key in _RULES:
+                values[key] = _rule(value, getattr(defaults, key), dotted, source, problems)
+            elif key != "menu":
+                values[key] = _value(key, value, dotted, source, getattr(defaults, key, None))
+        except ConfigError as exc:
+            problems.append(exc)
     return dataclasses.replace(defaults, **values)
 
 
-def _rule(raw: Any, default: Rule, key: str, source: str) -> Rule:
+def _value(key: str, value: Any, dotted: str, source: str, default: Any) -> Any:
+    """One checked ``[training]`` value; `ConfigError` (with the default as fallback) if bad."""
+    fallback = f"the default {default!r}"
+    if key in _INT_KEYS or key == "seed":
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                (key != "seed" and value < 1):
+            raise ConfigError(dotted, value, "a positive integer" if key != "seed"
+                              else "an integer", source, fallback=fallback)
+        return value
+    if key in _NUM_KEYS:
+        zero_ok = key in ("announce_s", "min_hold_s")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value) or value < 0 or (not zero_ok and value == 0):
+            raise ConfigError(dotted, value, "a positive number", source, fallback=fallback)
+        return float(value)
+    if key in _STR_KEYS:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(dotted, value, "a non-empty string", source, fallback=fallback)
+        return value
+    if not isinstance(value, bool):  # higher_is_better
+        raise ConfigError(dotted, value, "true or false", source, fallback=fallback)
+    return value
+
+
+def _rule(raw: Any, default: Rule, key: str, source: str,
+          problems: list[ConfigError]) -> Rule:
     if isinstance(raw, bool):  # penalty = false
         return dataclasses.replace(default, enabled=raw)
     if not isinstance(raw, Mapping):
-        raise ConfigError(key, raw, "a table with enabled, exercise and size", source)
+        raise ConfigError(key, raw, "a table with enabled, exercise and size", source,
+                          fallback="the default rule")
     values: dict[str, Any] = {}
     for k, v in raw.items():
-        if k == "enabled":
-            if not isinstance(v, bool):
-                raise ConfigError(f"{key}.enabled", v, "true or false", source)
-        elif k == "exercise":
-            if not isinstance(v, str) or not v.strip():
-                raise ConfigError(f"{key}.exercise", v, 'a menu name, "same" or "random"',
-                                  source)
-        elif k == "size":
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 \
-                    or not math.isfinite(v):
-                raise ConfigError(f"{key}.size", v, "a positive number", source)
-            v = float(v)
+        fallback = f"the default {getattr(default, k, None)!r}"
+        if k == "enabled" and not isinstance(v, bool):
+            problems.append(ConfigError(f"{key}.enabled", v, "true or false", source,
+                                        fallback=fallback))
+        elif k == "exercise" and (not isinstance(v, str) or not v.strip()):
+            problems.append(ConfigError(f"{key}.exercise", v, 'a menu name, "same" or "random"',
+                                        source, fallback=fallback))
+        elif k == "size" and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or not v > 0 or not math.isfinite(v)):
+            problems.append(ConfigError(f"{key}.size", v, "a positive number", source,
+                                        fallback=fallback))
+        elif k not in ("enabled", "exercise", "size"):
+            problems.append(ConfigError(f"{key}.{k}", v, "one of the keys enabled, exercise, "
+                                        "size", source, fallback="ignored"))
         else:
-            raise ConfigError(f"{key}.{k}", v, "one of the keys enabled, exercise, size",
-                              source)
-        values[k] = v
+            values[k] = float(v) if k == "size" else v
     return dataclasses.replace(default, **values)

@@ -89,3 +89,11 @@ def private_broker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[by
 def user() -> str:
     """A user name of its own for each test, so topics never collide."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_budget() -> None:
+    """Each test starts with the whole global log budget (host/log_limit.py)."""
+    from repfit.host.log_limit import GLOBAL_BUDGET
+
+    GLOBAL_BUDGET.reset()

@@ -30,12 +30,14 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+from paho.mqtt.client import topic_matches_sub
 
-from repfit.config import parse_broker_url
+from repfit.config import MqttSettings, broker_settings
 from repfit.host.log_limit import RateLimitedLog
+from repfit.mqtt_link import MqttLink
 from repfit.wire import SampleBatch
 
 from ._clock import ClockMapper
@@ -201,12 +203,6 @@ class PhoneAssembler:
         return [batch]
 
 
-def _broker_address(url: str) -> tuple[str, int, Literal["websockets", "tcp"]]:
-    """(host, port, paho transport) from a broker URL, validated by `parse_broker_url`."""
-    settings = parse_broker_url(url, key="--phone")
-    return settings.host, settings.port, "websockets" if settings.websocket else "tcp"
-
-
 class SensorLoggerSource:
     """`WearableSource` for a phone running Sensor Logger with MQTT publishing enabled.
 
@@ -223,56 +219,86 @@ class SensorLoggerSource:
         Device name on the batches.
     silence_s : float
         Log (rate-limited) when no message came for this long; the source keeps waiting.
+    credentials : MqttSettings, optional
+        The configured broker settings: their user name, password and TLS files are used
+        unless ``broker_url`` carries its own login.
     """
 
     def __init__(self, broker_url: str, *, topic: str = "sensor-logger",
                  device_id: str | None = None, name: str = "phone", silence_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic, queue_size: int = 256) -> None:
-        self.host, self.port, self.transport = _broker_address(broker_url)
+                 clock: Callable[[], float] = time.monotonic, queue_size: int = 256,
+                 credentials: MqttSettings | None = None,
+                 connect_timeout_s: float = 10.0) -> None:
+        self.settings = broker_settings(broker_url, credentials or MqttSettings(),
+                                        key="--phone")
+        self.host, self.port = self.settings.host, self.settings.port
+        self.transport = "websockets" if self.settings.websocket else "tcp"
         self.topic = topic
         self.device_id = device_id
         self.name = name
         self.silence_s = silence_s
+        self.connect_timeout_s = connect_timeout_s
         self._clock = clock
         self._limiter = RateLimitedLog(log, clock=clock)
         self.assembler = PhoneAssembler(name, limiter=self._limiter)
         self._queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=queue_size)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: Any = None
+        self._link: MqttLink | None = None
         self._subscribed = asyncio.Event()
+        self._refusal: BaseException | None = None
         self.bad_messages = 0
 
     async def __aenter__(self) -> SensorLoggerSource:
-        import paho.mqtt.client as mqtt
+        """Connect with the configured login and TLS and subscribe to the phone's topic.
 
+        Raises
+        ------
+        ConnectionError
+            The broker cannot be reached or refused the login; the message says which.
+        """
         self._loop = asyncio.get_running_loop()
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                             client_id=f"repfit-phone-{uuid.uuid4().hex[:8]}",
-                             transport=self.transport)
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        self._client = client
+        link = MqttLink(self.settings, client_id=f"repfit-phone-{uuid.uuid4().hex[:8]}",
+                        on_connect_fail=self._on_connect_fail)
+        link.client.on_connect = self._on_connect
+        link.client.on_subscribe = self._on_subscribe
+        link.client.on_message = self._on_message
+        self._link = link
+        link.start()
         try:
-            await self._loop.run_in_executor(None, client.connect, self.host, self.port, 30)
-        except OSError as err:
-            raise ConnectionError(f"cannot reach MQTT broker {self.host}:{self.port} "
-                                  f"({self.transport}): {err}") from err
-        client.loop_start()
-        await asyncio.wait_for(self._subscribed.wait(), 10)
-        log.info("listening for Sensor Logger on %s:%d topic %r", self.host, self.port,
-                 self.topic)
+            await asyncio.wait_for(self._subscribed.wait(), self.connect_timeout_s)
+        except asyncio.TimeoutError:
+            await self._loop.run_in_executor(None, link.stop)
+            self._link = None
+            raise link.unreachable(self.connect_timeout_s) from None
+        if self._refusal is not None:
+            await self._loop.run_in_executor(None, link.stop)
+            self._link = None
+            raise self._refusal
+        log.info("listening for Sensor Logger on %s topic %r", self.settings.url, self.topic)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
-            self._client = None
+        if self._link is not None:
+            link, self._link = self._link, None
+            await asyncio.get_running_loop().run_in_executor(None, link.stop)
+
+    def _on_connect_fail(self) -> None:
+        # Only while starting: a broker that is not there is said at once, as for BLE.
+        if self._link is not None and self._loop is not None and not self._subscribed.is_set():
+            self._refusal = self._link.unreachable()
+            self._link.client.disconnect()
+            self._loop.call_soon_threadsafe(self._subscribed.set)
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                     properties: Any = None) -> None:
+        assert self._loop is not None and self._link is not None
+        if reason.is_failure:
+            # A refused login does not fix itself: say so instead of retrying in silence.
+            self._refusal = self._link.refused(reason)
+            client.disconnect()
+            self._loop.call_soon_threadsafe(self._subscribed.set)
+            return
         client.subscribe(self.topic, qos=0)
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: Any, reasons: Any,
@@ -282,6 +308,10 @@ class SensorLoggerSource:
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         assert self._loop is not None
+        # A broker may hand us messages we never subscribed to (amqtt sends retained ones
+        # matching other clients' filters): those are not the phone's.
+        if not topic_matches_sub(self.topic, message.topic):
+            return
         self._loop.call_soon_threadsafe(self._enqueue, bytes(message.payload))
 
     def _enqueue(self, payload: bytes) -> None:

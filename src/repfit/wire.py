@@ -13,6 +13,7 @@ Topic grammar (``<user>`` and ``<device>`` match ``[A-Za-z0-9_-]{1,64}``)::
     repfit/<user>/progress          Progress     host -> anyone     QoS 0, retained
     repfit/<user>/result            Result       host -> anyone     QoS 1, retained
     repfit/<user>/status/<device>   Status       anyone (Last Will) QoS 1, retained
+    repfit/<user>/ack               Ack          host -> training   QoS 1
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "PROTOCOL_VERSION",
+    "Ack",
     "Assignment",
     "Cue",
     "Message",
@@ -55,7 +57,7 @@ MAX_BATCH_SAMPLES: Final = 4096
 _NAME = r"[A-Za-z0-9_-]{1,64}"
 _NAME_RE = re.compile(rf"^{_NAME}$")
 _TOPIC_RE = re.compile(
-    rf"^repfit/(?P<user>{_NAME})/(?P<kind>assignment|cue|progress|result|samples|status)"
+    rf"^repfit/(?P<user>{_NAME})/(?P<kind>assignment|cue|progress|result|samples|status|ack)"
     rf"(?:/(?P<device>{_NAME}))?$"
 )
 
@@ -216,7 +218,20 @@ class Status:
     at: float = 0.0
 
 
-Message = Assignment | Cue | SampleBatch | Progress | Result | Status
+@dataclass(frozen=True)
+class Ack:
+    """The host has stored an assignment: the training side may forget it.
+
+    Published for every copy received (re-deliveries included), so a trainer that re-sends
+    after a restart is answered too.
+    """
+
+    assignment_id: str
+    client_id: str = ""
+    at: float = 0.0
+
+
+Message = Assignment | Cue | SampleBatch | Progress | Result | Status | Ack
 
 
 @dataclass(frozen=True)
@@ -235,6 +250,7 @@ _KIND_OF: Final[dict[type, str]] = {
     Progress: "progress",
     Result: "result",
     Status: "status",
+    Ack: "ack",
 }
 _TYPE_OF: Final[dict[str, type]] = {v: k for k, v in _KIND_OF.items()}
 # QoS and retain flag per kind: state that a late subscriber needs is retained; streams are
@@ -246,6 +262,7 @@ _QOS_RETAIN: Final[dict[str, tuple[int, bool]]] = {
     "progress": (0, True),
     "result": (1, True),
     "status": (1, True),
+    "ack": (1, False),
 }
 _UNITS: Final = ("reps", "seconds", "iterations")
 _REASONS: Final = ("assigned", "penalty", "reward")
@@ -504,6 +521,11 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
     Status: {
         "role": ("str", {"choices": _ROLES}),
         "online": ("bool", {}),
+        "client_id": ("str", {}),
+        "at": ("num", _NONNEG),
+    },
+    Ack: {
+        "assignment_id": ("str", {}),
         "client_id": ("str", {}),
         "at": ("num", _NONNEG),
     },

@@ -3,6 +3,8 @@ streams where the start is hard."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from repfit.detection import RepCounter
 from repfit.detection._profiles import PROFILES
 from repfit.detection._reps import Extreme, SetTracker
 from repfit.detection.simulate import simulate_activity, simulate_set
+from repfit.host.recordings import read_csv
 
 
 def _feed_points(profile: str, points: list[tuple[float, int, float]],
@@ -130,3 +133,30 @@ def test_generic_refuses_steps_only_at_a_walking_pace(half_cycle: float, period:
         tracker.on_extreme(e, events, rejected)
     assert len(events) == counted
     assert counted or any(r.reason.startswith("steps, not a generic") for r in rejected)
+
+
+def test_the_start_posture_is_not_a_rep() -> None:
+    # Standing still, then five squats of 2 s, counted at the bottoms. Standing shows up as
+    # a maximum reached by a small drift (0.4 g) and left by a full swing: it is the
+    # posture the set starts from. Taken as a rep, it started the set at the tops, one rep
+    # too early, and the return to standing after the last squat made a sixth.
+    points = [(0.5, -1, 0.0), (1.0, +1, 0.4)]
+    for i in range(5):
+        points += [(2.0 + 2 * i, -1, 1.0), (3.0 + 2 * i, +1, 1.0)]
+    points += [(12.5, -1, 0.1)]
+    tracker = SetTracker(PROFILES["squat"])
+    events, rejected = [], []
+    for i, (t, pol, swing) in enumerate(points):
+        tracker.on_retreat(events)       # the signal came well back from the last turn
+        tracker.on_extreme(Extreme(pol, pol * swing / 2, t, i, swing), events, rejected)
+    assert [e.t for e in events] == [2.0, 4.0, 6.0, 8.0, 10.0]
+
+
+def test_a_real_squat_set_from_standing_counts_its_squats(reps_data: Path) -> None:
+    # Five squats (the app's schedule); the counter took standing for a rep: 6.
+    name = "exermote__P1__squat__20170422T153627_set1.csv"
+    t, acc = read_csv(reps_data / "data" / name)
+    c = RepCounter("squat")
+    for lo in range(0, t.size, 10):
+        c.feed(t[lo:lo + 10], acc[lo:lo + 10])
+    assert c.finish().count == 5

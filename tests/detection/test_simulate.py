@@ -55,7 +55,7 @@ def test_activities(kind: str) -> None:
 
 @pytest.mark.parametrize(("call", "match"), [
     (lambda: simulate_set("yoga"), "unknown exercise 'yoga'"),
-    (lambda: simulate_set("squat", position="ankle"), "unknown position 'ankle'"),
+    (lambda: simulate_set("squat", position="ankle"), "unknown sensor position 'ankle'"),
     (lambda: simulate_set("squat", reps=-1), "non-negative"),
     (lambda: simulate_set("squat", fs_hz=0.5), "fs_hz"),
     (lambda: simulate_activity("sleeping"), "unknown activity 'sleeping'"),

@@ -52,3 +52,25 @@ def test_tick_and_major_tick_differ_and_better_rises_while_worse_falls() -> None
 def test_no_clicks_at_note_edges() -> None:
     x = render_cue("tick")
     assert abs(x[0]) < 0.01 and abs(x[-1]) < 0.01
+
+
+def test_the_wav_folder_is_a_ring(tmp_path: Path) -> None:
+    (tmp_path / "0007-tick.wav").write_bytes(b"left by an earlier run")
+    player = WavFilePlayer(tmp_path, keep=5)
+    for _ in range(40):
+        player.play(wire.Cue(kind="tick"))
+    player.play(wire.Cue(kind="finish"))
+    files = sorted(p.name for p in tmp_path.glob("*.wav"))
+    assert len(files) == 5 and "0041-finish.wav" in files
+    assert set(files) == {p.name for p in player.written}
+
+
+def test_an_unwritable_wav_folder_is_reported_once(tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    player = WavFilePlayer(tmp_path / "file" / "cues")
+    for _ in range(3):
+        player.play(wire.Cue(kind="tick"))
+    assert [r.getMessage() for r in caplog.records if "cannot write cue sounds" in
+            r.getMessage()] != [] and len(caplog.records) == 1
+    assert not player.written

@@ -72,3 +72,22 @@ def test_unknown_exercise_falls_back_to_generic() -> None:
     assert counter_exercise("squat") == "squat"
     assert counter_exercise("Push-ups") == "pushup"
     assert counter_exercise("jumping jacks") == "jumping_jack"
+
+
+def test_a_resumed_set_adds_what_it_counts_to_what_was_saved() -> None:
+    from repfit.host.store import SavedSet
+
+    rec = simulate_set("squat", reps=6, seed=1)
+    a = wire.Assignment(id="a", exercise="squat", target=10, issued_at=0.0)
+    fresh = Session(a, started_at=0.0)
+    for batch in _batches(rec.t, rec.acc):
+        fresh.feed(batch, 1.0)
+    saved = SavedSet("a", started_at=50.0, reps=4, rejected=2, rep_times=(("w", 1.0),) * 4)
+    resumed = Session.resume(a, saved)
+    assert (resumed.reps, resumed.started_at, resumed.rejected) == (4, 50.0, 2)
+    for batch in _batches(rec.t, rec.acc):
+        resumed.feed(batch, 1.0)
+    assert resumed.reps == 4 + fresh.reps
+    assert resumed.saved().rep_times[:4] == saved.rep_times
+    assert len(resumed.saved().rep_times) == resumed.reps
+    assert resumed.rejected == 2 + fresh.rejected

@@ -15,7 +15,7 @@ from repfit.config import MqttSettings, Secret
 from repfit.host.broker import free_port
 from repfit.integrations.history import HistoryStore
 from repfit.integrations.lightgbm import workout
-from repfit.integrations.publisher import Publisher
+from repfit.integrations.publisher import PendingMessage, Publisher
 
 PARAMS = {"objective": "binary", "metric": "auc", "verbose": -1, "num_threads": 1,
           "num_leaves": 4, "min_data_in_leaf": 5}
@@ -33,8 +33,23 @@ def _warnings(caplog, logger="repfit"):
             if r.levelno == logging.WARNING and r.name.startswith(logger)]
 
 
+def _eventually(condition, limit_s=30.0) -> bool:
+    """Poll ``condition`` until it holds; the limit is only reached when something is broken."""
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _assignment(n=0) -> wire.Assignment:
-    return wire.Assignment(id=f"a{n}", exercise="squat", target=5, issued_at=1_700_000_000.0,
+    import time
+
+    # Issued now: an assignment no host took for a week is forgotten, not re-sent.
+    return wire.Assignment(id=f"a{n}", exercise="squat", target=5, issued_at=time.time(),
                            deadline_s=600)
 
 
@@ -59,12 +74,16 @@ def test_broker_down_training_continues_and_the_assignment_waits_in_the_outbox(
     later = Publisher(MqttSettings(port=port), "downuser", outbox=store)
     later.publish(wire.Cue("tick"))  # any activity starts it
     got = listener.assignment()
-    later.close(timeout=10.0)
     _, original = wire.decode(pending.topic, pending.payload)
     assert got.id == original.id and got.exercise == "squat"
     assert got.issued_at == original.issued_at
     assert got.deadline_s > original.deadline_s  # the late delivery keeps the full window
-    assert store.pending(MqttSettings(port=port).url, "repfit/downuser/") == []
+    # Reaching the broker is not enough: it stays in the outbox until a host has stored it.
+    url = MqttSettings(port=port).url
+    assert [p.message_id for p in store.pending(url, "repfit/downuser/")] == [got.id]
+    listener.client.publish("repfit/downuser/ack", wire.encode(wire.Ack(got.id)), qos=1)
+    assert _eventually(lambda: store.pending(url, "repfit/downuser/") == [])
+    later.close(timeout=10.0)
 
 
 def test_a_broker_that_comes_back_during_the_run_gets_the_assignment(
@@ -159,3 +178,22 @@ def test_a_corrupt_history_file_gives_one_warning_and_delivery_still_works(
     assert listener.assignment().reason == "assigned"
     warned = _warnings(caplog)
     assert len(warned) == 1 and "run history" in warned[0].getMessage()
+
+
+def test_an_assignment_no_host_took_for_a_week_is_forgotten(mosquitto, user, listen,
+                                                            tmp_path, caplog):
+    import time
+
+    store = HistoryStore.in_dir(tmp_path)
+    week_old = wire.Assignment(id="stale", exercise="squat", target=5,
+                               issued_at=time.time() - 8 * 86400)
+    store.put(mosquitto.url, PendingMessage("stale", wire.topic_for(user, week_old),
+                                            wire.encode(week_old)))
+    listener = listen(user)
+    pub = Publisher(mosquitto, user, outbox=store)
+    fresh = wire.Assignment(id="fresh", exercise="squat", target=5, issued_at=time.time())
+    assert pub.deliver([fresh], timeout=30.0)
+    pub.close(timeout=5.0)
+    assert listener.assignment().id == "fresh"       # the stale one was not re-sent first
+    assert [p.message_id for p in store.pending(mosquitto.url, f"repfit/{user}/")] == ["fresh"]
+    assert "no host acknowledged within 7 days" in caplog.text

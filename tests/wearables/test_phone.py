@@ -164,3 +164,41 @@ def test_phone_to_embedded_broker_websockets(motion: np.ndarray) -> None:
 
     got = asyncio.run(run())
     np.testing.assert_allclose(np.concatenate([b.acc for b in got]), motion[:200], atol=1e-9)
+
+
+def test_phone_ignores_messages_it_never_subscribed_to(motion: np.ndarray) -> None:
+    """Plain amqtt hands a newcomer the retained messages of other clients' filters (see
+    docs/embedded-broker.md); the phone source must not take them for phone messages."""
+    from amqtt.broker import Broker
+
+    def hold_retained_assignment(port: int) -> mqtt.Client:
+        holder = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        subscribed = threading.Event()
+        holder.on_connect = lambda c, u, f, r, p: c.subscribe("repfit/ada/assignment", qos=1)
+        holder.on_subscribe = lambda *a: subscribed.set()
+        holder.connect("127.0.0.1", port)
+        holder.loop_start()
+        assert subscribed.wait(5)
+        holder.publish("repfit/ada/assignment", b'{"v":1,"type":"assignment"}', qos=1,
+                       retain=True).wait_for_publish(5)
+        return holder
+
+    async def run() -> tuple[SensorLoggerSource, list[SampleBatch]]:
+        port, ws_port = free_port(), free_port()
+        broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"},
+                                       "ws": {"type": "ws", "bind": f"127.0.0.1:{ws_port}"}},
+                         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
+                                     {"allow_anonymous": True}}})
+        await broker.start()
+        holder = await asyncio.to_thread(hold_retained_assignment, port)
+        try:
+            return await _receive(f"mqtt://127.0.0.1:{port}", ws_port, "phones/me",
+                                  messages(motion[:100], 50), 100)
+        finally:
+            holder.loop_stop()
+            holder.disconnect()
+            await broker.shutdown()
+
+    src, got = asyncio.run(run())
+    assert sum(len(b) for b in got) == 100
+    assert src.bad_messages == 0

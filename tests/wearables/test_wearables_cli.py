@@ -50,7 +50,8 @@ def test_stream_counts_other_exercises_as_generic_and_refuses_unknown_kind() -> 
 def test_stream_phone_with_no_broker_says_so() -> None:
     out = repfit("stream", "--phone", f"mqtt://127.0.0.1:{free_port()}", "--seconds", "1")
     assert out.returncode == 3
-    assert "cannot reach MQTT broker" in out.stdout
+    assert "could not connect to the MQTT broker" in out.stdout
+    assert "Connection refused" in out.stdout
 
 
 def test_scan_without_crashing() -> None:
