@@ -297,3 +297,25 @@ def test_retained_configs_and_state_on_mosquitto_reannounce_and_remove(
         assert await asyncio.to_thread(retained, mosquitto, *filters) == {}
 
     asyncio.run(scenario())
+
+
+def test_the_remove_command_clears_every_retained_topic(mosquitto: MqttSettings,
+                                                        user: str, tmp_path: Any,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from repfit.host.cli import main
+
+    for topic, payload in ha.discovery_configs(user, "x")[:3]:
+        publish(mosquitto, topic, json.dumps(payload).encode(), retain=True)
+    publish(mosquitto, ha.state_topic(user), b"{}", retain=True)
+    before = {t for t in retained(mosquitto, "homeassistant/#", ha.state_topic(user))
+              if user in t}
+    assert len(before) == 4
+    config = tmp_path / "config.toml"
+    config.write_text(f'user = "{user}"\n')
+    assert main(["--config", str(config), "homeassistant", "--remove",
+                 "--broker", mosquitto.url]) == 0
+    assert "cleared" in capsys.readouterr().out
+    after = {t for t in retained(mosquitto, "homeassistant/#", ha.state_topic(user))
+             if user in t}
+    assert after == set()

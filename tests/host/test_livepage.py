@@ -152,3 +152,40 @@ def test_fifty_tabs_a_closed_tab_and_a_slow_tab(caplog: pytest.LogCaptureFixture
         assert len(drops) == 1 and "\n" not in drops[0].getMessage()
 
     asyncio.run(scenario())
+
+
+def test_off_loopback_the_host_prints_the_token_and_a_qr_code(mosquitto: Any,
+                                                               tmp_path: Any) -> None:
+    import io
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+
+    from repfit.host.bus import Bus
+    from repfit.host.livepage import WebAddress
+    from repfit.host.liveviews import LiveViews
+    from repfit.host.store import Store
+
+    out = io.StringIO()
+
+    async def scenario() -> str:
+        with Store.in_dir(tmp_path) as store:
+            async with Bus(mosquitto, user="ada") as bus, \
+                    LiveViews(bus, store, "ada", ZoneInfo("UTC"),
+                              web=WebAddress("0.0.0.0", 0),
+                              console=Console(file=out, width=200)) as views:
+                assert views.page is not None and views.page.token
+                return views.page.token
+
+    token = asyncio.run(scenario())
+    text = out.getvalue()
+    assert "needs its token" in text and f"?token={token}" in text
+    assert "█" in text or "▀" in text       # the QR code, drawn in block characters
+
+
+def test_a_bad_web_address_is_a_clear_error(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Any) -> None:
+    from repfit.host.cli import main
+
+    assert main(["host", "--web", "localhost:http", "--data-dir", str(tmp_path)]) == 2
+    assert "--web" in capsys.readouterr().err
