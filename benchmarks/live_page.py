@@ -157,9 +157,11 @@ async def run(settings: MqttSettings, *, sets: int, reps: int, speed: float, tab
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             first_event = len(views.page.event_bytes(views.board.snapshot()))
+            chart = await views.charts_png()
     baseline.disconnect()
     baseline.loop_stop()
-    return {"rows": rows, "html_bytes": len(page_html()), "event_bytes": first_event}
+    return {"rows": rows, "html_bytes": len(page_html()), "event_bytes": first_event,
+            "chart_bytes": len(chart) if chart else None}
 
 
 def _delays(assignment_id: str, seen: list[list[Any]],
@@ -205,7 +207,10 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
                      f"{p50 / b50 if b50 > 0 else float('nan'):.2f} | {ok} |")
     lines += ["", f"Page weight: {result['html_bytes']} bytes of HTML (script and style "
               f"inline, nothing else to load), then {result['event_bytes']} bytes for the "
-              "first event (the whole state); each later event is one such snapshot."]
+              "first event (the whole state); each later event is one such snapshot. "
+              + (f"The history charts image (loaded once per result) was "
+                 f"{result['chart_bytes']} bytes." if result["chart_bytes"] else
+                 "No history charts (matplotlib not installed).")]
     return "\n".join(lines)
 
 

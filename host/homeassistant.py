@@ -124,7 +124,9 @@ def _entities(user: str, caps: Sequence[str]) -> list[tuple[str, str, dict[str, 
             "name": "Wearable battery", "device_class": "battery",
             "unit_of_measurement": "%", "state_class": "measurement",
             "entity_category": "diagnostic",
-            "value_template": "{{ value_json.wearable_battery }}"}),
+            # HA reads "null" as unknown (a device without a battery service).
+            "value_template": "{{ value_json.wearable_battery"
+                              " if value_json.wearable_battery is not none else 'null' }}"}),
         ("binary_sensor", "wearable_connected", {
             "name": "Wearable connected", "device_class": "connectivity",
             "entity_category": "diagnostic", "payload_on": "ON", "payload_off": "OFF",

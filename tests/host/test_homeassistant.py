@@ -165,6 +165,13 @@ def test_every_value_template_reads_the_state_topic() -> None:
     assert values["repfit_ada_cap_remaining_pushup"] == "15"
     assert values["repfit_ada_wearable_battery"] == "76"
     assert values["repfit_ada_wearable_connected"] == "ON"
+    # A wearable without a battery service: unknown to HA, not "None".
+    fresh = LiveBoard("ada")
+    fresh.samples(wire.SampleBatch("phone", t=[0.0], acc=[[0, 0, 1]]))
+    state = json.dumps(ha.state_of(fresh.snapshot()))
+    battery = next(p for _, p in ha.discovery_configs("ada", "x")
+                   if p["unique_id"] == "repfit_ada_wearable_battery")
+    assert render(battery["value_template"], state) == "null"
 
 
 def test_availability_maps_the_hosts_last_will() -> None:
