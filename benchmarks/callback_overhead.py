@@ -179,9 +179,10 @@ def report(conditions: list[Condition], pairs: int, rounds: int, command: str) -
         "How to read it: the self-time is measured around every callback call (the first "
         "call, which starts the run's session, and the checkpoint every 100 iterations "
         "included in the mean) and is the precise per-iteration cost; the no-op column is "
-        "the floor any Python callback pays on this machine, measured the same way in the "
-        "same run. The two ratios compare whole trainings; on this shared 2-core machine "
-        "their pair-to-pair noise is a few percent, i.e. 50-200 µs per iteration, so they "
+        "the floor any Python callback pays on the machine named above, measured the same "
+        "way in the same run. The two ratios compare whole trainings; on that machine, "
+        "shared with other processes, their pair-to-pair noise is a few percent, i.e. "
+        "50-200 µs per iteration, so they "
         "and the extra-CPU column (which also picks up cache effects of the callback on "
         "LightGBM's own code) are only meaningful to that precision and can come out below "
         "1 or negative.",
