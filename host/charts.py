@@ -1,9 +1,11 @@
-"""History charts: reps per day per exercise, sets verified or not, the streak, and what
-each training run handed out. Drawn for ``repfit stats --plot`` and the live page.
+"""History charts: reps per day per exercise, sets verified or not, the streak, and each
+training run's final validation metric beside the penalties and rewards it handed out.
+Drawn for ``repfit stats --plot`` and the live page.
 
-The data (`history`) is pure, from the stored records like `repfit.host.stats`; drawing
-uses matplotlib's object API (no pyplot, no global state, safe in a worker thread) and
-needs the ``plot`` extra.
+The data (`history`) is pure, from the stored records like `repfit.host.stats` and the
+training side's run scores (`read_run_scores`, from ``history.sqlite3`` when training runs on
+this machine with the same data directory); drawing uses matplotlib's object API (no
+pyplot, no global state, safe in a worker thread) and needs the ``plot`` extra.
 """
 
 from __future__ import annotations
@@ -13,13 +15,45 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from repfit.exercises import display_name
 from repfit.host.stats import Record, streaks
 
-__all__ = ["History", "history", "png"]
+__all__ = ["History", "RunScore", "history", "png", "read_run_scores"]
+
+
+@dataclass(frozen=True)
+class RunScore:
+    """A training run's last validation score, from the training side's run history."""
+
+    run_id: str
+    started_at: float
+    metric: str | None
+    final: float | None
+
+
+def read_run_scores(data_dir: Path) -> list[RunScore]:
+    """The run scores kept in ``data_dir`` by the training callbacks (none when training
+    keeps its history elsewhere or the file cannot be read)."""
+    import sqlite3
+
+    from repfit.integrations.history import HistoryStore
+
+    store = HistoryStore.in_dir(data_dir)
+    if not store.path.is_file():
+        return []
+    try:
+        out = []
+        for run in store.runs():
+            scores = store.scores(run.run_id)
+            final = scores[max(scores)] if scores else None
+            out.append(RunScore(run.run_id, run.started_at, run.metric, final))
+        return out
+    except sqlite3.DatabaseError:
+        return []
 
 
 @dataclass(frozen=True)
@@ -31,12 +65,15 @@ class History:
     completed: tuple[int, ...]                # sets verified complete per day
     not_completed: tuple[int, ...]            # sets not verified (deadline, cancelled)
     streak: tuple[int, ...]                   # streak length at the end of each day
-    runs: tuple[tuple[str, int, int], ...]    # (run, penalties, rewards), oldest first
+    runs: tuple[tuple[str, int, int, float | None], ...]  # (run, penalties, rewards,
+    #                                                        final metric), oldest first
+    metric: str | None = None                 # the metric's name (the latest run's)
 
 
 def history(records: Sequence[Record], user: str, now: float, tz: ZoneInfo,
-            days: int = 30) -> History:
-    """The series of ``user`` for the ``days`` days that end today."""
+            days: int = 30, run_scores: Sequence[RunScore] = ()) -> History:
+    """The series of ``user`` for the ``days`` days that end today; runs are those that
+    assigned ``user`` penalties or rewards and those in ``run_scores``."""
     today = datetime.fromtimestamp(now, tz).date()
     span = tuple(today - timedelta(days=days - 1 - i) for i in range(days))
     index = {d: i for i, d in enumerate(span)}
@@ -44,10 +81,13 @@ def history(records: Sequence[Record], user: str, now: float, tz: ZoneInfo,
     completed, not_completed = [0] * days, [0] * days
     done_days: list[date] = []
     runs: dict[str, list[int]] = {}
+    first_seen: dict[str, float] = {s.run_id: s.started_at for s in run_scores}
     for rec in records:
         if rec.user != user:
             continue
         a, r = rec.assignment, rec.result
+        if a.run_id:
+            first_seen.setdefault(a.run_id, a.issued_at or rec.received_at)
         if a.reason != "assigned" and a.run_id:
             counts = runs.setdefault(a.run_id, [0, 0])
             counts[0 if a.reason == "penalty" else 1] += 1
@@ -64,9 +104,13 @@ def history(records: Sequence[Record], user: str, now: float, tz: ZoneInfo,
         (completed if r.completed else not_completed)[i] += 1
     streak = tuple(streaks((d for d in done_days if d <= day), day)[0]
                    if day in set(done_days) else 0 for day in span)
+    finals = {s.run_id: s.final for s in run_scores}
+    shown = sorted(set(runs) | set(finals), key=lambda run: (first_seen.get(run, 0.0), run))
+    metric = next((s.metric for s in reversed(run_scores) if s.metric), None)
     return History(span, {k: tuple(v) for k, v in sorted(reps.items())}, tuple(completed),
                    tuple(not_completed), streak,
-                   tuple((run, p, w) for run, (p, w) in runs.items()))
+                   tuple((run, *runs.get(run, [0, 0]), finals.get(run)) for run in shown),
+                   metric)
 
 
 def _figure(h: History, user: str) -> Any:
@@ -94,12 +138,20 @@ def _figure(h: History, user: str) -> Any:
         ax.set_xticks(x[::max(1, len(x) // 10)], labels[::max(1, len(x) // 10)])
     runs = h.runs[-15:]
     rx = list(range(len(runs)))
-    per_run.bar([i - 0.2 for i in rx], [p for _, p, _ in runs], width=0.4,
+    per_run.bar([i - 0.2 for i in rx], [r[1] for r in runs], width=0.4,
                 color="tab:red", label="penalties")
-    per_run.bar([i + 0.2 for i in rx], [w for _, _, w in runs], width=0.4,
+    per_run.bar([i + 0.2 for i in rx], [r[2] for r in runs], width=0.4,
                 color="tab:blue", label="rewards")
-    per_run.set_xticks(rx, [run[-10:] for run, _, _ in runs], rotation=30, fontsize="small")
-    per_run.set_title("penalties and rewards per training run (latest 15)")
+    per_run.set_xticks(rx, [r[0][-10:] for r in runs], rotation=30, fontsize="small")
+    per_run.set_title("per training run (latest 15): penalties and rewards"
+                      + (f", final {h.metric}" if h.metric else ""))
+    scored = [(i, r[3]) for i, r in zip(rx, runs, strict=True) if r[3] is not None]
+    if scored:
+        metric_axis = per_run.twinx()
+        metric_axis.plot([i for i, _ in scored], [v for _, v in scored], "ko-",
+                         label=h.metric or "metric")
+        metric_axis.set_ylabel(h.metric or "metric")
+        metric_axis.legend(loc="upper right", fontsize="small")
     if runs:
         per_run.legend(loc="upper left", fontsize="small")
     return fig

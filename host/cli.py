@@ -182,7 +182,8 @@ def _add_books_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore
     stats.add_argument("--plot", type=Path, metavar="OUT.png",
                        help="also draw the last 30 days as charts: reps per day per "
                             "exercise, sets verified or not, the streak, penalties and "
-                            "rewards per training run (needs repfit[plot])")
+                            "rewards per training run beside its final validation metric "
+                            "(needs repfit[plot])")
     _add_store_args(stats)
     export = sub.add_parser(
         "export", help="write every assignment and its result as CSV or JSON",
@@ -465,7 +466,7 @@ def _cmd_stats(args: Args) -> int:
                                                               user)]
     computed = stats.compute(records, user, time.time(), tz)
     if args.plot is not None:
-        _plot_history(args.plot, records, user, tz)
+        _plot_history(args.plot, records, user, tz, args.data_dir or cfg.data_dir)
     if args.json:
         print(json.dumps(stats.to_json(computed), indent=2))
     else:
@@ -473,13 +474,15 @@ def _cmd_stats(args: Args) -> int:
     return 0
 
 
-def _plot_history(path: Path, records: list[Any], user: str, tz: ZoneInfo) -> None:
+def _plot_history(path: Path, records: list[Any], user: str, tz: ZoneInfo,
+                  data_dir: Path) -> None:
     import time
 
     try:
         from repfit.host import charts
 
-        image = charts.png(charts.history(records, user, time.time(), tz), user)
+        image = charts.png(charts.history(records, user, time.time(), tz,
+                                          run_scores=charts.read_run_scores(data_dir)), user)
     except ImportError:
         raise ConfigError("--plot", str(path), "matplotlib installed: "
                           "pip install 'repfit[plot]'") from None

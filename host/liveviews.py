@@ -129,8 +129,9 @@ class LiveViews:
 
             def draw() -> bytes:
                 records = [stats.Record(*row) for row in self.store.records(self.user)]
-                return charts.png(charts.history(records, self.user, time.time(), self.tz),
-                                  self.user)
+                scores = charts.read_run_scores(self.store.path.parent)
+                return charts.png(charts.history(records, self.user, time.time(), self.tz,
+                                                 run_scores=scores), self.user)
 
             self._charts = (key, await asyncio.to_thread(draw))
         return self._charts[1]

@@ -12,6 +12,7 @@ from repfit import wire
 from repfit.host import charts, stats
 from repfit.host.cli import main
 from repfit.host.store import Store
+from repfit.integrations.history import HistoryStore
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -39,18 +40,28 @@ def data_dir(tmp_path: Path) -> Path:
                 aid, exercise, reps >= target, "target_reached" if reps >= target
                 else "deadline", reps, target, reason=reason,  # type: ignore[arg-type]
                 started_at=t - 60, finished_at=t))
+    # The training side's run history in the same data directory: run-0 assigned nothing.
+    runs = HistoryStore.in_dir(tmp_path)
+    for run, started, scores in (("run-0", "2026-02-28T10:00", [(10, 0.70), (20, 0.74)]),
+                                 ("run-1", "2026-03-01T08:00", [(10, 0.71), (20, 0.69)]),
+                                 ("run-2", "2026-03-02T07:00", [(10, 0.80)])):
+        runs.start_run(run, "exp", started_at=_at(started))
+        runs.add_scores(run, scores, metric=("valid", "auc"), higher_is_better=True)
     return tmp_path
 
 
 def test_the_series(data_dir: Path) -> None:
     with Store.in_dir(data_dir) as store:
         records = [stats.Record(*row) for row in store.records("ada")]
-    h = charts.history(records, "ada", _at("2026-03-03T12:00"), PARIS, days=5)
+    h = charts.history(records, "ada", _at("2026-03-03T12:00"), PARIS, days=5,
+                       run_scores=charts.read_run_scores(data_dir))
     assert [d.isoformat() for d in h.days][-3:] == ["2026-03-01", "2026-03-02", "2026-03-03"]
     assert h.reps == {"push-ups": (0, 0, 5, 12, 0), "squats": (0, 0, 10, 0, 8)}
     assert h.completed == (0, 0, 1, 1, 1) and h.not_completed == (0, 0, 1, 0, 0)
     assert h.streak == (0, 0, 1, 2, 3)
-    assert h.runs == (("run-1", 1, 0), ("run-2", 1, 1))
+    assert h.runs == (("run-0", 0, 0, 0.74), ("run-1", 1, 0, 0.69), ("run-2", 1, 1, 0.80))
+    assert h.metric == "auc"
+    assert charts.read_run_scores(data_dir / "elsewhere") == []
 
 
 def test_stats_plot_writes_a_png(data_dir: Path, tmp_path: Path) -> None:
