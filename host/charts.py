@@ -109,7 +109,8 @@ def history(records: Sequence[Record], user: str, now: float, tz: ZoneInfo,
     metric = next((s.metric for s in reversed(run_scores) if s.metric), None)
     return History(span, {k: tuple(v) for k, v in sorted(reps.items())}, tuple(completed),
                    tuple(not_completed), streak,
-                   tuple((run, *runs.get(run, [0, 0]), finals.get(run)) for run in shown),
+                   tuple((run, runs.get(run, [0, 0])[0], runs.get(run, [0, 0])[1],
+                          finals.get(run)) for run in shown),
                    metric)
 
 
