@@ -203,11 +203,19 @@ class HomeAssistantBridge:
     birth message, and republishes the state whenever the board changes what HA shows.
     """
 
-    def __init__(self, bus: Bus, board: LiveBoard, settings: HomeAssistantSettings) -> None:
+    def __init__(self, bus: Bus, board: LiveBoard, settings: HomeAssistantSettings, *,
+                 verifying: Callable[[], bool] = lambda: True) -> None:
         self.bus = bus
         self.board = board
         self.settings = settings
+        #: Whether this host verifies the user's workouts now. Of several hosts of one
+        #: user only that one speaks for the user (its status is the entities'
+        #: availability); a standby that takes over announces itself.
+        self.verifying = verifying
+        self._speaking = False
         self.announcements = 0
+        #: Home Assistant birth messages (``online`` on ``<prefix>/status``) seen.
+        self.births = 0
         self._announced_caps: list[str] = []
         self._last_state: bytes | None = None
         self._stop_listening: Callable[[], None] | None = None
@@ -218,7 +226,8 @@ class HomeAssistantBridge:
 
     async def start(self) -> None:
         self._stop_listening = self.board.listen(self._on_board)
-        self.announce()
+        if self.verifying():
+            self.announce()
         await self.bus.watch(self.status_topic, self._on_ha_status)
 
     def stop(self) -> None:
@@ -240,15 +249,23 @@ class HomeAssistantBridge:
                 caps=caps):
             self.bus.publish_raw(topic, json.dumps(payload).encode(), qos=1, retain=True)
         self.announcements += 1
+        self._speaking = True
         self._last_state = None
         self._publish_state(self.board.snapshot())
         log.info("announced %s's entities to Home Assistant", self.bus.user)
 
     def _on_ha_status(self, payload: bytes) -> None:
-        if payload.strip() == b"online":
+        self.births += payload.strip() == b"online"
+        if payload.strip() == b"online" and self.verifying():
             self.announce()
 
     def _on_board(self, why: str, snapshot: dict[str, Any]) -> None:
+        if not self.verifying():
+            self._speaking = False      # standing by: the verifying host speaks
+            return
+        if not self._speaking:
+            self.announce()             # took over from another host, or started as standby
+            return
         if why == "caps" and sorted(snapshot["caps_remaining"] or {}) != sorted(
                 json.loads(self._last_state or b"{}").get("caps_remaining", {})):
             self.announce()  # a cap appeared or went away: its entity follows

@@ -91,8 +91,11 @@ class LiveViews:
     def workout_host(self, terminal: HostObserver, **options: Any) -> WorkoutHost:
         """The host on this bus and store, reporting to ``terminal`` and to these views
         (``options``: the other `WorkoutHost` arguments)."""
-        return WorkoutHost(self.bus, self.store, observer=self.observer(terminal),
+        host = WorkoutHost(self.bus, self.store, observer=self.observer(terminal),
                            on_samples=self.on_samples, **options)
+        if self.bridge is not None:
+            self.bridge.verifying = lambda: host.verifying
+        return host
 
     def on_samples(self, batch: wire.SampleBatch, battery: int | None) -> None:
         if self.enabled:

@@ -326,3 +326,36 @@ def test_the_remove_command_clears_every_retained_topic(mosquitto: MqttSettings,
     after = {t for t in retained(mosquitto, "homeassistant/#", ha.state_topic(user))
              if user in t}
     assert after == set()
+
+
+def test_a_standby_host_stays_silent_until_it_verifies(mosquitto: MqttSettings,
+                                                       user: str) -> None:
+    prefix = f"ha-{user}"
+    verifying = False
+
+    async def scenario() -> None:
+        board = LiveBoard(user)
+        async with Bus(mosquitto, user=user) as bus:
+            bridge = ha.HomeAssistantBridge(
+                bus, board, ha.HomeAssistantSettings(True, prefix), verifying=lambda: verifying)
+            await bridge.start()
+            board.progress(wire.Progress("a1", "squat", reps=2, target=8))
+            await asyncio.to_thread(publish, mosquitto, f"{prefix}/status", b"online")
+            await _until(lambda: bridge.births == 1, "HA's birth message")
+            await bus.flush()
+            assert bridge.announcements == 0
+            assert await asyncio.to_thread(retained, mosquitto, f"{prefix}/#",
+                                           ha.state_topic(user)) == {}
+            # The verifying host went away: this one takes over and speaks for the user.
+            nonlocal verifying
+            verifying = True
+            board.progress(wire.Progress("a1", "squat", reps=3, target=8))
+            await bus.flush()
+            assert bridge.announcements == 1
+            seen = await asyncio.to_thread(retained, mosquitto, f"{prefix}/#",
+                                           ha.state_topic(user))
+            assert json.loads(seen[ha.state_topic(user)])["progress_percent"] == 38
+            assert len(seen) == len(ha.discovery_configs(user, "x")) + 1
+            await ha.remove(bus, prefix=prefix)
+
+    asyncio.run(scenario())
