@@ -1,6 +1,7 @@
 """History charts: reps per day per exercise, sets verified or not, the streak, and each
 training run's final validation metric beside the penalties and rewards it handed out.
-Drawn for ``repfit stats --plot`` and the live page.
+Drawn for ``repfit stats --plot`` and the live page. And one set's own plot (`set_png`: the
+signal and the reps counted in it), for the live page and ``repfit count --plot``.
 
 The data (`history`) is pure, from the stored records like `repfit.host.stats` and the
 training side's run scores (`read_run_scores`, from ``history.sqlite3`` when training runs on
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from repfit.exercises import display_name
 from repfit.host.stats import Record, streaks
 
-__all__ = ["History", "RunScore", "history", "png", "read_run_scores"]
+__all__ = ["History", "RunScore", "history", "png", "read_run_scores", "set_png"]
 
 
 @dataclass(frozen=True)
@@ -162,4 +163,42 @@ def png(h: History, user: str) -> bytes:
     """The charts as one PNG image."""
     out = io.BytesIO()
     _figure(h, user).savefig(out, format="png", dpi=80)
+    return out.getvalue()
+
+
+def set_png(t: Any, acc: Any, exercise: str, title: str,
+            rep_times: Sequence[float] | None = None) -> bytes:
+    """One set: the three axes, the counter's movement trace, counted (green) and refused
+    (red, dashed) reps. The counter runs again over the samples for the trace; the counted
+    reps are ``rep_times`` when given (what the host counted live), else the new run's."""
+    from matplotlib.figure import Figure
+
+    from repfit.detection import RepCounter
+
+    counter = RepCounter(exercise, keep_trace=True)
+    first, last = counter.feed(t, acc), counter.finish()
+    counted = [e.t for e in (*first.events, *last.events)] if rep_times is None \
+        else list(rep_times)
+    rejected = [r.t for r in (*first.rejected, *last.rejected)
+                if all(abs(r.t - c) > 0.5 for c in counted)]
+    fig = Figure(figsize=(12, 6), layout="tight")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    for i, name in enumerate(("ax", "ay", "az")):
+        top.plot(t, acc[:, i], lw=0.7, label=name)
+    top.set_ylabel("acceleration (g)")
+    top.legend(loc="upper right", fontsize="small")
+    amount = (f"{len(counted)} reps" if last.hold_seconds is None
+              else f"{last.hold_seconds:.1f} s held")
+    top.set_title(f"{title}: {amount} ({counter.exercise})")
+    if last.hold_seconds is None:
+        g, v = counter.trace
+        bottom.plot(g, v, "k", lw=1.0, label="movement (filtered, projected)")
+        for when in counted:
+            bottom.axvline(when, color="tab:green", lw=1.0)
+        for when in rejected:
+            bottom.axvline(when, color="tab:red", ls="--", lw=0.8)
+        bottom.set_ylabel("movement (g)")
+    bottom.set_xlabel("time (s)")
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=80)
     return out.getvalue()

@@ -116,12 +116,16 @@ class LivePage:
     charts : callable, optional
         Returns the history charts as PNG bytes (None when they cannot be drawn); served
         at ``/charts.png``.
+    last_set : callable, optional
+        Returns the last set's own plot as PNG bytes (None when there is none); served at
+        ``/set.png``.
     """
 
     def __init__(self, board: LiveBoard, host: str = "127.0.0.1", port: int = 8080, *,
                  token: str | None = None, queue_size: int = 32,
                  max_clients: int = 200,
-                 charts: Callable[[], Awaitable[bytes | None]] | None = None) -> None:
+                 charts: Callable[[], Awaitable[bytes | None]] | None = None,
+                 last_set: Callable[[], Awaitable[bytes | None]] | None = None) -> None:
         self.board = board
         self.host = host
         self.port = port
@@ -129,7 +133,7 @@ class LivePage:
             None if is_loopback(host) else secrets.token_urlsafe(16))
         self.queue_size = queue_size
         self.max_clients = max_clients
-        self.charts = charts
+        self.images = {"/charts.png": charts, "/set.png": last_set}
         self.clients: set[_Client] = set()
         self.dropped = 0
         self._server: asyncio.base_events.Server | None = None
@@ -250,11 +254,12 @@ class LivePage:
         elif url.path == "/state":
             body = json.dumps(self.board.snapshot()).encode()
             await self._reply(writer, "200 OK", body, "application/json", head_only)
-        elif url.path == "/charts.png":
-            image = await self.charts() if self.charts is not None else None
+        elif url.path in self.images:
+            draw = self.images[url.path]
+            image = await draw() if draw is not None else None
             if image is None:
-                await self._reply(writer, "404 Not Found", b"no charts (needs repfit[plot])\n",
-                                  "text/plain", head_only)
+                await self._reply(writer, "404 Not Found", b"nothing to draw yet, or no "
+                                  b"matplotlib (repfit[plot])\n", "text/plain", head_only)
             else:
                 await self._reply(writer, "200 OK", image, "image/png", head_only)
         elif url.path == "/events" and not head_only:

@@ -15,13 +15,16 @@ import io
 import logging
 import socket
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from rich.console import Console
 
 from repfit import wire
+from repfit.exercises import display_name
 from repfit.host import stats
 from repfit.host.bus import Bus
 from repfit.host.fanout import FanOut
@@ -29,6 +32,7 @@ from repfit.host.homeassistant import HomeAssistantBridge, HomeAssistantSettings
 from repfit.host.liveboard import LiveBoard
 from repfit.host.livepage import LivePage, WebAddress, is_loopback, page_url
 from repfit.host.service import HostObserver, WorkoutHost
+from repfit.host.session import counter_exercise
 from repfit.host.store import Store
 
 __all__ = ["LiveViews", "terminal_qr"]
@@ -59,6 +63,48 @@ def _reachable_host(bind: str) -> str:
     return socket.gethostname()
 
 
+class LastSet:
+    """The open set's samples (bounded), kept after its result for the set's own plot."""
+
+    MAX_SAMPLES = 250_000   # about 40 minutes at 100 Hz
+
+    def __init__(self) -> None:
+        self.open: wire.Progress | None = None
+        self.batches: dict[str, list[wire.SampleBatch]] = {}
+        self.samples_kept = 0
+        self.rep_times: tuple[float, ...] = ()
+        #: (assignment id, exercise for the counter, title, t, acc, the host's rep times)
+        #: of the last settled set.
+        self.done: tuple[str, str, str, np.ndarray, np.ndarray, tuple[float, ...]] | None \
+            = None
+
+    def progress(self, p: wire.Progress, rep_times: Sequence[float] = ()) -> None:
+        """The open set's progress and the times (device clock) of the reps the host
+        counted so far."""
+        if self.open is None or self.open.assignment_id != p.assignment_id:
+            self.batches, self.samples_kept = {}, 0
+        self.open = p
+        self.rep_times = tuple(rep_times)
+
+    def samples(self, batch: wire.SampleBatch) -> None:
+        if self.open is not None and self.samples_kept < self.MAX_SAMPLES:
+            self.batches.setdefault(batch.device, []).append(batch)
+            self.samples_kept += len(batch)
+
+    def result(self, r: wire.Result) -> None:
+        if self.open is None or self.open.assignment_id != r.assignment_id:
+            return
+        if self.batches:   # the device that sent the most: the one that was counted
+            batches = max(self.batches.values(), key=lambda bs: sum(len(b) for b in bs))
+            t = np.concatenate([b.t for b in batches])
+            acc = np.concatenate([b.acc for b in batches])
+            keep = np.concatenate([[True], np.diff(t) > 0])  # batches overlap after a gap
+            self.done = (r.assignment_id, counter_exercise(r.exercise),
+                         display_name(r.exercise, r.label), t[keep], acc[keep],
+                         self.rep_times)
+        self.open, self.batches, self.samples_kept = None, {}, 0
+
+
 class LiveViews:
     """Start the enabled views for ``user`` beside the host (``async with``)."""
 
@@ -79,6 +125,9 @@ class LiveViews:
         self.bridge: HomeAssistantBridge | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._charts: tuple[Any, bytes] | None = None
+        self.last_set = LastSet()
+        self._host: WorkoutHost | None = None
+        self._set_png: tuple[str, bytes] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -95,18 +144,25 @@ class LiveViews:
                            on_samples=self.on_samples, **options)
         if self.bridge is not None:
             self.bridge.verifying = lambda: host.verifying
+        self._host = host
         return host
 
     def on_samples(self, batch: wire.SampleBatch, battery: int | None) -> None:
         if self.enabled:
             self.board.samples(batch, battery)
+            self.last_set.samples(batch)
 
     # The parts of HostObserver the views act on themselves (the board gets them all).
     def assignment(self, a: wire.Assignment) -> None: ...
-    def progress(self, p: wire.Progress) -> None: ...
     def cue(self, c: wire.Cue) -> None: ...
 
+    def progress(self, p: wire.Progress) -> None:
+        session = self._host.active if self._host is not None else None
+        times = [t for _, t in session.rep_times] if session is not None else []
+        self.last_set.progress(p, times)
+
     def result(self, r: wire.Result) -> None:
+        self.last_set.result(r)
         self._spawn(self.refresh_today())
 
     def _spawn(self, coro: Any) -> None:
@@ -139,6 +195,22 @@ class LiveViews:
             self._charts = (key, await asyncio.to_thread(draw))
         return self._charts[1]
 
+    async def set_png(self) -> bytes | None:
+        """The last settled set's own plot (None before the first, or without matplotlib)."""
+        done = self.last_set.done
+        if done is None:
+            return None
+        if self._set_png is None or self._set_png[0] != done[0]:
+            try:
+                from repfit.host import charts
+            except ImportError:
+                return None
+            set_id, exercise, title, t, acc, rep_times = done
+            image = await asyncio.to_thread(charts.set_png, t, acc, exercise, title,
+                                            rep_times=rep_times or None)
+            self._set_png = (set_id, image)
+        return self._set_png[1]
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
@@ -151,7 +223,7 @@ class LiveViews:
         self._spawn(self._tick())
         if self.web is not None:
             self.page = await LivePage(self.board, self.web.host, self.web.port,
-                                       charts=self.charts_png).start()
+                                       charts=self.charts_png, last_set=self.set_png).start()
             self._announce_page(self.page)
         if self.ha_settings.enabled:
             self.bridge = HomeAssistantBridge(self.bus, self.board, self.ha_settings)

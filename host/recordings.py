@@ -161,29 +161,10 @@ def count_file(path: Path, exercise: str, units: str = "g",
 def plot_count(out: Path, t: np.ndarray, acc: np.ndarray, result: CountResult,
                title: str) -> None:
     """Draw the three axes, the counter's movement trace and the counted/refused reps."""
-    import matplotlib.pyplot as plt
+    from repfit.host.charts import set_png
 
-    counter = RepCounter(result.exercise, keep_trace=True)
-    counter.feed(t, acc)
-    counter.finish()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
-    for i, name in enumerate(("ax", "ay", "az")):
-        top.plot(t, acc[:, i], lw=0.7, label=name)
-    top.set_ylabel("acceleration (g)")
-    top.legend(loc="upper right", fontsize="small")
-    top.set_title(f"{title}: {result.reps} reps ({result.exercise})")
-    if result.hold_seconds is None:
-        g, s = counter.trace
-        bottom.plot(g, s, "k", lw=1.0, label="movement (filtered, projected)")
-        for e in result.events:
-            bottom.axvline(e.t, color="tab:green", lw=1.0)
-        for r in result.rejected:
-            bottom.axvline(r["t"], color="tab:red", ls="--", lw=0.8)
-        bottom.set_ylabel("movement (g)")
-    bottom.set_xlabel("time (s)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
+    out.write_bytes(set_png(t, acc, result.exercise, title,
+                            rep_times=[e.t for e in result.events]))
 
 
 def add_count_parser(subparsers: Any) -> None:

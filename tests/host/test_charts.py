@@ -71,3 +71,13 @@ def test_stats_plot_writes_a_png(data_dir: Path, tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["stats", "--user", "ada", "--data-dir", str(data_dir), "--plot",
                  str(tmp_path / "no" / "dir" / "x.png")]) == 2
+
+
+def test_a_sets_own_plot() -> None:
+    from repfit.detection.simulate import simulate_set
+
+    rec = simulate_set("squat", reps=4, fs_hz=50, seed=1)
+    image = charts.set_png(rec.t, rec.acc, "squat", "squats")
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    with_times = charts.set_png(rec.t, rec.acc, "squat", "squats", rep_times=[1.0, 2.0])
+    assert with_times[:8] == image[:8] and with_times != image

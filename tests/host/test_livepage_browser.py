@@ -109,10 +109,12 @@ def test_the_page_follows_a_set_to_its_target(mosquitto: MqttSettings, tmp_path:
                         "document.getElementById('last').textContent.includes('completed')")
                     await page.wait_for_function(
                         "document.getElementById('w-connected').textContent === 'yes'")
-                    # The history charts load after the result.
+                    # The history charts and the set's own plot load after the result.
                     await page.wait_for_function(
                         "!document.getElementById('history-box').hidden"
-                        " && document.getElementById('charts').naturalWidth > 0",
+                        " && document.getElementById('charts').naturalWidth > 0"
+                        " && !document.getElementById('set-box').hidden"
+                        " && document.getElementById('set').naturalWidth > 0",
                         timeout=60_000)
                     await page.screenshot(path=tmp_path / "live-page.png", full_page=True)
                     seen: list[list[str]] = await page.evaluate("window.seen")
