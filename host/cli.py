@@ -10,14 +10,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from repfit import __version__, wire
-from repfit.config import Config, ConfigError, MqttSettings, broker_settings, load
+from repfit.config import Config, ConfigError, MqttSettings, Secret, broker_settings, load
 from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import StoreDamaged, StoreError
 
 if TYPE_CHECKING:
+    from repfit.host.caps import CapRules
     from repfit.host.livepage import WebAddress
 
 __all__ = ["build_parser", "main"]
@@ -58,6 +59,10 @@ class Args(argparse.Namespace):
     web: str | None
     remove: bool
     plot: Path | None
+    assignment: str | None
+    done_reps: int | None
+    done_seconds: float | None
+    wait_s: float
 
 
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -162,6 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connection_args(ha)
     ha.add_argument("--remove", action="store_true", required=True,
                     help="remove the entities (required: the only action)")
+
+    done = sub.add_parser(
+        "done", help="honour mode, with no wearable: report a set you did; it is recorded "
+                     "as reported, never as verified")
+    done.add_argument("assignment", nargs="?", metavar="ID",
+                      help="the assignment (its id, or the start of it as lines show it; "
+                           "default: the one the host has open)")
+    done.add_argument("--reps", dest="done_reps", type=int, metavar="N",
+                      help="how many you did (default: the whole target)")
+    done.add_argument("--seconds", dest="done_seconds", type=float, metavar="S",
+                      help="for a hold: how long you held it (default: the whole target)")
+    done.add_argument("--wait", dest="wait_s", type=float, default=10.0, metavar="S",
+                      help="how long to wait for the host's answer (default: 10)")
+    _add_connection_args(done)
 
     _add_plugin_commands(sub)
     return parser
@@ -268,6 +287,7 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     from repfit.host.audio import default_player
     from repfit.host.bus import Bus
     from repfit.host.console import ConsoleObserver
+    from repfit.host.honour import honour_mode
     from repfit.host.liveviews import LiveViews
     from repfit.host.store import Store
 
@@ -277,10 +297,13 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     cfg.check("signing_key")
     user = args.user or cfg.user
     data_dir = args.data_dir or cfg.data_dir
+    caps = _caps(cfg, user)
+    honour = honour_mode(cfg.tables, user, _source(cfg))
     observer = ConsoleObserver()
     settings = _settings(args, cfg)
     web = _web_address(args)
     ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
+    tz = _zone(args) if args.tz else caps.timezone
     with Store.recovering(data_dir) as store:
         player = default_player(data_dir / "cues") if args.sound else None
         async with Bus(settings, user=user, role="host", persistent=True,
@@ -288,10 +311,14 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
                        signing_key=cfg.signing_key) as bus:
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
+            observer.console.print(f"daily caps: {caps.describe()}"
+                                   + ("; honour mode on (`repfit done`)" if honour else ""),
+                                   markup=False)
             try:
-                async with LiveViews(bus, store, user, _zone(args), web=web, homeassistant=ha,
-                                     console=observer.console) as views:
-                    await views.workout_host(observer, player=player).run(sources)
+                async with LiveViews(bus, store, user, tz, web=web, homeassistant=ha,
+                                     console=observer.console, caps=caps) as views:
+                    await views.workout_host(observer, player=player, caps=caps,
+                                             honour=honour).run(sources)
             finally:
                 observer.close()
     return 0
@@ -396,7 +423,7 @@ def _cmd_history(args: Args) -> int:
     since = time.time() - args.since_days * 86400
     try:
         with Store.read_only_in(data_dir) as store:     # creates nothing
-            results = [r for _, _, _, r in store.records(user, since)
+            results = [(a, r) for _, _, a, r in store.records(user, since)
                        if r is not None and r.finished_at >= since]
             others = [(u, n) for u, n in store.users_with_results() if u != user] \
                 if not results else []
@@ -407,37 +434,26 @@ def _cmd_history(args: Args) -> int:
         where = "; results are stored for " + ", ".join(
             f"{u} ({n})" for u, n in others) + " (--user NAME)" if others else ""
         print(f"no results for {user} in the last {args.since_days:g} days{where}")
-    for r in results:
-        print(describe_result(r, date=True))
+    for a, r in results:
+        print(describe_result(r, date=True, assignment=a))
     return 0
 
 
 def _zone(args: Args) -> ZoneInfo:
     """``--tz``, else ``TZ``, else this machine's zone, else UTC."""
-    import os
+    from repfit.host.days import resolve_zone
 
-    name = args.tz or os.environ.get("TZ")
-    if name:
-        try:
-            return ZoneInfo(name.lstrip(":"))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("--tz" if args.tz else "TZ", name,
-                              "an IANA time zone such as Europe/Paris") from None
-    try:
-        with open("/etc/localtime", "rb") as f:
-            zone = ZoneInfo.from_file(f, key=_zone_key())
-    except OSError:
-        return ZoneInfo("UTC")
-    return zone
+    return resolve_zone(args.tz, "--tz")
 
 
-def _zone_key() -> str:
-    """The IANA name of this machine's zone when /etc/localtime links to one."""
-    import os
+def _source(cfg: Config) -> str:
+    return str(cfg.source_path) if cfg.source_path else ""
 
-    target = os.path.realpath("/etc/localtime")
-    marker = "zoneinfo/"
-    return target.split(marker, 1)[1] if marker in target else "localtime"
+
+def _caps(cfg: Config, user: str) -> CapRules:
+    from repfit.host.caps import rules_from_tables
+
+    return rules_from_tables(cfg.tables, user, _source(cfg))
 
 
 def _stored_records(data_dir: Path, user: str | None, since: float = 0.0,
@@ -461,10 +477,11 @@ def _cmd_stats(args: Args) -> int:
 
     cfg = _config(args)
     user = args.user or cfg.user
-    tz = _zone(args)
+    caps = _caps(cfg, user)
+    tz = _zone(args) if args.tz else caps.timezone
     records = [stats.Record(*row) for row in _stored_records(args.data_dir or cfg.data_dir,
                                                               user)]
-    computed = stats.compute(records, user, time.time(), tz)
+    computed = stats.compute(records, user, time.time(), tz, caps)
     if args.plot is not None:
         _plot_history(args.plot, records, user, tz, args.data_dir or cfg.data_dir)
     if args.json:
@@ -543,13 +560,72 @@ def _cmd_homeassistant(args: Args) -> int:
     return 0
 
 
+def _cmd_done(args: Args) -> int:
+    from repfit.host.console import describe_result
+    from repfit.host.honour import honour_mode
+
+    cfg = _config(args)
+    user = args.user or cfg.user
+    if not honour_mode(cfg.tables, user, _source(cfg)):
+        raise ConfigError("honour", cfg.tables.get("honour", False),
+                          f"true (or a list naming {user}) to report sets without a wearable",
+                          _source(cfg) or "the config file")
+    for option, value in (("--reps", args.done_reps), ("--seconds", args.done_seconds)):
+        if value is not None and not value >= 0:
+            raise ConfigError(option, value, "a number >= 0")
+    result = asyncio.run(_report(args, _settings(args, cfg), user, cfg.signing_key))
+    if result is None:
+        return 1
+    print(describe_result(result))
+    return 0
+
+
+async def _report(args: Args, settings: MqttSettings, user: str,
+                  signing_key: Secret | None) -> wire.Result | None:
+    """Send the report and wait for the host's answer: the result, marked reported."""
+    import time
+
+    from repfit.host.bus import Bus
+
+    async with Bus(settings, user=user, role="wearable", signing_key=signing_key) as bus:
+        await bus.subscribe("status", "result")
+        hosts: set[str] = set()
+        sent = time.time()
+
+        def answer(m: wire.Message) -> bool:
+            if isinstance(m, wire.Status) and m.role == "host":
+                (hosts.add if m.online else hosts.discard)(m.client_id)
+            return isinstance(m, wire.Result) and m.outcome == "reported" and \
+                m.finished_at >= sent - 1.0 and \
+                (not args.assignment or m.assignment_id.startswith(args.assignment))
+
+        async def first_answer() -> wire.Result:
+            async for incoming in bus.messages():
+                if answer(incoming.message):
+                    assert isinstance(incoming.message, wire.Result)
+                    return incoming.message
+            raise ConnectionError("the broker connection ended")
+
+        waiting = asyncio.ensure_future(first_answer())
+        bus.publish(wire.Report(assignment_id=args.assignment, reps=args.done_reps,
+                                hold_seconds=args.done_seconds, at=sent))
+        try:
+            return await asyncio.wait_for(waiting, max(0.1, args.wait_s))
+        except asyncio.TimeoutError:
+            where = "no host is online for " + user if not hosts else \
+                f"host {', '.join(sorted(hosts))} did not answer"
+            print(f"repfit: no answer within {args.wait_s:g} s ({where}; is honour mode on "
+                  "where `repfit host` runs, and is an assignment open?)", file=sys.stderr)
+            return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv, namespace=Args())
     _setup_logging(args.verbose)
     handlers = {"demo": _cmd_demo, "host": _cmd_host, "broker": _cmd_broker,
                 "history": _cmd_history, "stats": _cmd_stats, "export": _cmd_export,
-                "homeassistant": _cmd_homeassistant}
+                "homeassistant": _cmd_homeassistant, "done": _cmd_done}
     try:
         if args.command in handlers:
             return handlers[args.command](args)

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from repfit import wire
 from repfit.exercises import display_name
+from repfit.host.lifecycle import provenance
 
 __all__ = ["ConsoleObserver", "describe_assignment", "describe_result"]
 
@@ -22,20 +23,28 @@ def describe_assignment(a: wire.Assignment) -> str:
     return f"{display_name(a.exercise, a.label)} - {a.target:g} {_UNIT_WORD[a.unit]}{why}"
 
 
-def describe_result(r: wire.Result, *, date: bool = False) -> str:
-    """One line for a result; ``date`` adds the day to the time (history spans days)."""
+def describe_result(r: wire.Result, *, date: bool = False,
+                    assignment: wire.Assignment | None = None) -> str:
+    """One line for a result; ``date`` adds the day to the time (history spans days). With
+    its ``assignment``, the line says which one it was: why, where from, its short id."""
+    when = datetime.fromtimestamp(r.finished_at).strftime(
+        "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S") if r.finished_at else ""
+    name = display_name(r.exercise, r.label)
+    which = f" — {provenance(assignment)}" if assignment is not None else \
+        f" — {r.reason}" if r.reason != "assigned" else ""
+    if r.outcome in ("capped", "missed"):         # never announced: nothing was asked
+        return f"{name}: {r.outcome} - {r.detail or r.outcome}{f' ({when})' * bool(when)}{which}"
     done = "completed" if r.completed else "NOT completed"
+    if not r.verified:
+        done = f"reported, not verified, {'complete' if r.completed else 'incomplete'}"
     if r.unit == "reps":
         amount = f"{r.reps}/{r.target:g} reps"
     else:
         amount = f"{r.hold_seconds or 0.0:.1f} s held"
     refused = f", {r.rejected} movement{'s' if r.rejected > 1 else ''} refused" if r.rejected \
         else ""
-    when = datetime.fromtimestamp(r.finished_at).strftime(
-        "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S") if r.finished_at else ""
-    name = display_name(r.exercise, r.label)
     return (f"{name}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
-            f"{', ' + when if when else ''})")
+            f"{', ' + when if when else ''}){which}")
 
 
 class ConsoleObserver:
@@ -50,10 +59,13 @@ class ConsoleObserver:
         self.results: list[wire.Result] = []
         self.finished = asyncio.Event()
         self._bars: dict[str, tuple[Progress, TaskID]] = {}
+        self._assignments: dict[str, wire.Assignment] = {}
 
     def assignment(self, a: wire.Assignment) -> None:
+        self._assignments[a.id] = a
         self.console.print(f"[cyan]assignment[/] {describe_assignment(a)}"
-                           + (f"  [dim]{a.text}[/]" if a.text else ""))
+                           f"  [dim]{escape(provenance(a))}[/]"
+                           + (f"  [dim]{escape(a.text)}[/]" if a.text else ""))
 
     @staticmethod
     def _amount(p: wire.Progress | wire.Result) -> str:
@@ -80,7 +92,10 @@ class ConsoleObserver:
                            TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
                            console=self.console)
             name = display_name(p.exercise, p.label)
-            task = bar.add_task(name, total=max(p.target, 1e-9), amount="")
+            a = self._assignments.get(p.assignment_id)
+            which = provenance(a) if a is not None else p.assignment_id[:8]
+            task = bar.add_task(escape(f"{name} ({which})"), total=max(p.target, 1e-9),
+                                amount="")
             bar.start()
             self._bars[p.assignment_id] = (bar, task)
         bar, task = self._bars[p.assignment_id]
@@ -95,8 +110,10 @@ class ConsoleObserver:
             bar, task = self._bars.pop(r.assignment_id)
             bar.update(task, completed=self._done(r), amount=self._amount(r))
             bar.stop()
-        colour = "green" if r.completed else "red"
-        self.console.print(f"[{colour}]result[/] {describe_result(r)}")
+        colour = "yellow" if r.outcome in ("capped", "missed") or not r.verified else \
+            "green" if r.completed else "red"
+        line = describe_result(r, assignment=self._assignments.pop(r.assignment_id, None))
+        self.console.print(f"[{colour}]result[/] {escape(line)}")
         self.results.append(r)
         self.finished.set()
 

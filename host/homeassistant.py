@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +94,7 @@ def _object_id(user: str, key: str) -> str:
     return f"repfit_{user}_{key}"
 
 
-def _entities(user: str, caps: Sequence[str]) -> list[tuple[str, str, dict[str, Any]]]:
+def _entities(user: str, caps: Mapping[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
     """(component, key, the entity's own keys) for each entity of ``user``."""
     out: list[tuple[str, str, dict[str, Any]]] = []
     for e in _REP_EXERCISES:
@@ -132,31 +132,29 @@ def _entities(user: str, caps: Sequence[str]) -> list[tuple[str, str, dict[str, 
             "entity_category": "diagnostic", "payload_on": "ON", "payload_off": "OFF",
             "value_template": "{{ 'ON' if value_json.wearable_connected else 'OFF' }}"}),
     ]
-    for exercise in caps:
-        out.append(("sensor", f"cap_remaining_{exercise}", {
-            "name": f"{_display(exercise).capitalize()} cap remaining",
-            "icon": "mdi:gauge", "state_class": "measurement",
-            "value_template": f"{{{{ value_json.caps_remaining.{exercise} }}}}"}))
+    for key, label in caps.items():
+        out.append(("sensor", f"cap_remaining_{key}", {
+            "name": f"Cap remaining: {label}", "icon": "mdi:gauge",
+            "state_class": "measurement",
+            "value_template": f"{{{{ value_json.caps_remaining['{key}'] }}}}"}))
     return out
 
 
-def _display(exercise: str) -> str:
-    return next((e.display for e in VOCABULARY if e.name == exercise), exercise)
-
-
 def discovery_configs(user: str, availability_topic: str, *, prefix: str = "homeassistant",
-                      caps: Sequence[str] = ()) -> list[tuple[str, dict[str, Any]]]:
+                      caps: Mapping[str, str] | None = None
+                      ) -> list[tuple[str, dict[str, Any]]]:
     """(config topic, payload) of every entity of ``user``, grouped under one device.
 
     ``availability_topic`` is the host's retained status topic (`Bus.status_topic`);
-    ``caps`` the exercises with a daily cap (no cap entities without caps).
+    ``caps`` the daily caps (`repfit.host.liveboard.cap_key` -> label; no cap entities
+    without caps).
     """
     device = {"identifiers": [f"repfit_{user}"], "name": f"repfit {user}",
               "manufacturer": "repfit", "model": "repfit host", "sw_version": __version__}
     availability = [{"topic": availability_topic,
                      "value_template": "{{ 'online' if value_json.online else 'offline' }}"}]
     configs = []
-    for component, key, own in _entities(user, caps):
+    for component, key, own in _entities(user, caps or {}):
         object_id = _object_id(user, key)
         payload = {**own, "unique_id": object_id, "object_id": object_id,
                    "state_topic": state_topic(user), "availability": availability,
@@ -168,7 +166,8 @@ def discovery_configs(user: str, availability_topic: str, *, prefix: str = "home
 def removal_topics(user: str, *, prefix: str = "homeassistant") -> list[str]:
     """Every config topic repfit may have announced for ``user`` (caps on every exercise
     included): an empty retained payload on each removes the entities."""
-    every_cap = [e.name for e in VOCABULARY]
+    names = [e.name for e in VOCABULARY] + ["assignments_per_day", "hold_seconds_per_day"]
+    every_cap = {key: key for name in names for key in (name, f"penalty_{name}")}
     return [topic for topic, _ in discovery_configs(user, "-", prefix=prefix, caps=every_cap)]
 
 
@@ -237,13 +236,13 @@ class HomeAssistantBridge:
 
     def announce(self) -> None:
         """Publish every discovery config (retained), then the current state."""
-        caps = sorted(self.board.snapshot()["caps_remaining"] or {})
-        gone = [e for e in self._announced_caps if e not in caps]
+        caps = {key: c["label"] for key, c in (self.board.snapshot()["caps"] or {}).items()}
+        gone = {key: key for key in self._announced_caps if key not in caps}
         for topic, _ in discovery_configs(self.bus.user, "-", caps=gone,
                                           prefix=self.settings.discovery_prefix):
-            if "/repfit_" in topic and "_cap_remaining_" in topic:
+            if "_cap_remaining_" in topic:
                 self.bus.publish_raw(topic, b"", qos=1, retain=True)  # no cap, no entity
-        self._announced_caps = caps
+        self._announced_caps = sorted(caps)
         for topic, payload in discovery_configs(
                 self.bus.user, self.bus.status_topic, prefix=self.settings.discovery_prefix,
                 caps=caps):

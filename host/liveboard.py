@@ -11,21 +11,30 @@ the event loop and listeners must return at once (queue, never wait).
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from repfit import wire
 from repfit.exercises import display_name
-from repfit.host.stats import Stats
+from repfit.host.stats import CapUse, Stats
 from repfit.host.wearables_cli import StreamStatus
 
-__all__ = ["Listener", "LiveBoard"]
+__all__ = ["Listener", "LiveBoard", "cap_key"]
 
 log = logging.getLogger(__name__)
 
 #: Called with the reason for the change ("progress", "wearable", ...) and the snapshot.
 Listener = Callable[[str, dict[str, Any]], None]
+
+
+def cap_key(c: CapUse) -> str:
+    """A name for one daily cap made of ``[A-Za-z0-9_-]`` (an MQTT topic level, a Home
+    Assistant object id): the exercise for a reps cap, else the cap's key; ``penalty_``
+    before the penalties' own caps."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", c.exercise) if c.exercise else c.cap
+    return f"penalty_{name}" if c.pool == "penalty" else name
 
 
 class LiveBoard:
@@ -63,7 +72,7 @@ class LiveBoard:
         self._wearable_sent = 0.0
         self._today: dict[str, Any] = {"date": None, "by_exercise": [], "streak_days": 0,
                                        "best_streak_days": 0}
-        self._caps: dict[str, float] | None = None
+        self._caps: dict[str, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ listeners
 
@@ -139,12 +148,19 @@ class LiveBoard:
                             for t in stats.today_totals],
             "streak_days": stats.streak_days, "best_streak_days": stats.best_streak_days,
         }
-        self._changed("today")
+        caps_before = self._caps
+        self._set_caps(stats.caps)
+        self._changed("caps" if self._caps != caps_before else "today")
 
-    def set_caps(self, remaining: Mapping[str, float] | None) -> None:
-        """What is left of each exercise's daily cap (None: no caps are configured)."""
-        self._caps = None if remaining is None else dict(remaining)
+    def set_caps(self, uses: Sequence[CapUse]) -> None:
+        """How much of each daily cap is used and left (`repfit.host.stats.CapUse`; none:
+        no caps are configured)."""
+        self._set_caps(uses)
         self._changed("caps")
+
+    def _set_caps(self, uses: Sequence[CapUse]) -> None:
+        self._caps = {cap_key(c): {"label": c.label, "used": c.used, "limit": c.limit,
+                                   "remaining": c.remaining} for c in uses} or None
 
     # ------------------------------------------------------------------ the snapshot
 
@@ -192,5 +208,7 @@ class LiveBoard:
                 "rejected": r.rejected, "finished_at": r.finished_at},
             "wearable": self._wearable(),
             "today": self._today,
-            "caps_remaining": self._caps,
+            "caps": self._caps,
+            "caps_remaining": None if self._caps is None else
+            {k: c["remaining"] for k, c in self._caps.items()},
         }

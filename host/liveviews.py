@@ -27,6 +27,7 @@ from repfit import wire
 from repfit.exercises import display_name
 from repfit.host import stats
 from repfit.host.bus import Bus
+from repfit.host.caps import CapRules
 from repfit.host.fanout import FanOut
 from repfit.host.homeassistant import HomeAssistantBridge, HomeAssistantSettings
 from repfit.host.liveboard import LiveBoard
@@ -111,7 +112,8 @@ class LiveViews:
     def __init__(self, bus: Bus, store: Store, user: str, tz: ZoneInfo, *,
                  web: WebAddress | None = None,
                  homeassistant: HomeAssistantSettings | None = None,
-                 console: Console | None = None, tick_s: float = 1.0) -> None:
+                 console: Console | None = None, tick_s: float = 1.0,
+                 caps: CapRules | None = None) -> None:
         self.bus = bus
         self.store = store
         self.user = user
@@ -120,6 +122,8 @@ class LiveViews:
         self.ha_settings = homeassistant or HomeAssistantSettings()
         self.console = console or Console()
         self.tick_s = tick_s
+        #: The daily caps, for what is left of them (today's books count them).
+        self.caps = caps
         self.board = LiveBoard(user)
         self.page: LivePage | None = None
         self.bridge: HomeAssistantBridge | None = None
@@ -174,7 +178,8 @@ class LiveViews:
         """Today's totals and streak from the store (read in a worker thread)."""
         rows = await asyncio.to_thread(self.store.records, self.user)
         records = [stats.Record(*row) for row in rows]
-        self.board.set_today(stats.compute(records, self.user, time.time(), self.tz))
+        self.board.set_today(stats.compute(records, self.user, time.time(), self.tz,
+                                           self.caps))
 
     async def charts_png(self) -> bytes | None:
         """The history charts, drawn again only after a new result (None without

@@ -15,25 +15,36 @@ Nothing is lost in a crash or a fault:
   need be (``published_at`` in the store);
 - every long-running task runs under `supervise` and restarts after an unexpected failure;
 - of several hosts for one user, only the `Leadership` leader verifies; the others stand by.
+
+Every assignment's life is on record: it is admitted against the user's daily caps in the
+transaction that stores it (`Store.admit`): one over a cap, or one whose deadline passed
+while no host ran, is closed at once and never announced. Each step (received, announced,
+in progress, and how it ended) is stored with its time and published on ``state``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Protocol
 
 from repfit import wire
+from repfit.host.admission import Admission, admit, closing_result, deadline_of
 from repfit.host.audio import CuePlayer
 from repfit.host.bus import Bus, BusError
+from repfit.host.caps import CapRules
+from repfit.host.days import day_bounds
 from repfit.host.intake import MAX_CUES_HZ, MAX_PENDING, SampleGate, TokenBucket
 from repfit.host.leadership import Leadership
+from repfit.host.lifecycle import final_state, name_assignment
 from repfit.host.log_limit import RateLimitedLog
 from repfit.host.session import Session
 from repfit.host.sources import SourceError, WearableSource
@@ -108,6 +119,11 @@ class WorkoutHost:
         How often the result keeper looks at results still to store or to confirm.
     republish_s : float
         A result the broker has not acknowledged after this long is published again.
+    caps : CapRules, optional
+        The user's daily caps (default: none).
+    honour : bool
+        Honour mode: sets the user reports with ``repfit done`` (a `wire.Report`) end the
+        assignment as reported, never verified. Off by default: reports are ignored.
     """
 
     def __init__(
@@ -123,6 +139,8 @@ class WorkoutHost:
         tick_s: float = 0.5,
         keep_s: float = 0.5,
         republish_s: float = 10.0,
+        caps: CapRules | None = None,
+        honour: bool = False,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -134,6 +152,8 @@ class WorkoutHost:
         self.tick_s = tick_s
         self.keep_s = keep_s
         self.republish_s = republish_s
+        self.caps = caps or CapRules()
+        self.honour = honour
         self.active: Session | None = None
         self.pending: deque[wire.Assignment] = deque()
         self.results: list[wire.Result] = []
@@ -181,7 +201,8 @@ class WorkoutHost:
         # Statuses first: the retained ones arrive before any assignment, so a host that
         # should stand by knows it before it could start verifying.
         await self.bus.subscribe("status")
-        await self.bus.subscribe("assignment", "cue", "samples", "progress", "result")
+        await self.bus.subscribe("assignment", "cue", "samples", "progress", "result",
+                                 "report")
         self.bus.announce()
         self.ready.set()
         await self._advance()
@@ -209,7 +230,9 @@ class WorkoutHost:
     async def _restore(self) -> None:
         """Open assignments are resumed; results the broker never acknowledged are resent."""
         for a in await asyncio.to_thread(self.store.open_assignments, self.user):
-            log.info("resuming open assignment %s (%s)", a.id, a.exercise)
+            if await self._closed_as_missed(a):
+                continue
+            log.info("resuming open assignment %s", name_assignment(a))
             self._queue(a)
         unpublished = await asyncio.to_thread(self.store.unpublished_results, self.user)
         if unpublished:
@@ -257,6 +280,8 @@ class WorkoutHost:
             self._on_peer_progress(message)
         elif isinstance(message, wire.Result):
             await self._on_peer_result(message)
+        elif isinstance(message, wire.Report):
+            await self._on_report(message)
 
     # ------------------------------------------------------------------ handlers
 
@@ -268,24 +293,37 @@ class WorkoutHost:
             self._limiter.warning("pending", "ignoring assignment %s: %d already waiting (at "
                                   "most %d)", a.id, len(self.pending), MAX_PENDING)
             return
+        now = self.clock()
         try:
             if await asyncio.to_thread(self.store.has_result, a.id):
                 self._known.add(a.id)
                 log.debug("assignment %s already verified; ignoring its re-delivery", a.id)
                 self._acknowledge(a)
                 return
-            await asyncio.to_thread(self.store.add_assignment, self.user, a, self.clock())
-            self._acknowledge(a)  # stored: the training side may forget it
+            admission = await asyncio.to_thread(
+                self.store.admit, self.user, a, now, day_bounds(now, self.caps.timezone),
+                partial(admit, self.caps, a, now))
+            if admission is None and await asyncio.to_thread(self.store.has_result, a.id):
+                # Another host on this store closed it just now (capped, or missed).
+                self._known.add(a.id)
+                self._acknowledge(a)
+                return
         except STORE_ERRORS as exc:
             # Not acknowledged: the training side keeps it and sends it again.
             self._limiter.warning("store-assignment", "could not store assignment %s (%s): "
-                                  "verifying it from memory", a.id, exc)
+                                  "verifying it from memory, without daily caps", a.id, exc)
+            admission = None
+        else:
+            self._acknowledge(a)  # stored: the training side may forget it
+        if admission is not None:
+            self._publish_state(a, "received", now)
+            if admission.result is not None:
+                await self._close_unannounced(a, admission)
+                return
+            self._publish_state(a, "announced", now)
         await self._supersede(a)
         self._queue(a)
         await self._advance()
-
-    def _acknowledge(self, a: wire.Assignment) -> None:
-        self.bus.publish(wire.Ack(a.id, client_id=self.bus.client_id, at=self.clock()))
 
     async def _supersede(self, newer: wire.Assignment) -> None:
         """A newer assignment from the same training run replaces the older one of the same
@@ -299,12 +337,93 @@ class WorkoutHost:
         for old in [a for a in self.pending if replaced(a)]:
             self.pending.remove(old)
             log.info("assignment %s superseded by %s from the same run", old.id, newer.id)
-            await self._finish(Session(old, started_at=self.clock()).cancel(self.clock()),
+            await self._finish(Session(old, started_at=self.clock()).supersede(self.clock()),
                                advance=False, assignment=old)
         if self.active is not None and replaced(self.active.assignment):
             log.info("assignment %s superseded by %s from the same run",
                      self.active.assignment.id, newer.id)
-            await self._finish(self.active.cancel(self.clock()), advance=False)
+            await self._finish(self.active.supersede(self.clock()), advance=False)
+
+    async def _close_unannounced(self, a: wire.Assignment, admission: Admission) -> None:
+        """An assignment the store closed on arrival (capped, or already missed): its result
+        is stored already; it is published so the trainer can say so, never announced."""
+        result = admission.result
+        assert result is not None
+        self._known.add(a.id)
+        self._settled.add(a.id)
+        log.warning("%s not announced: %s", name_assignment(a), admission.detail)
+        self._publish_state(a, admission.state, result.finished_at, admission.detail)
+        self._kept[a.id] = kept = _Kept(result, stored=True, assignment=a)
+        self._send(kept)
+        self.results.append(result)
+        if self.observer:
+            self.observer.result(result)
+
+    async def _closed_as_missed(self, a: wire.Assignment) -> bool:
+        """At start: close an open assignment whose deadline passed while no host was
+        running, instead of serving it. A set that was under way keeps what was counted."""
+        now = self.clock()
+        due = deadline_of(a)
+        if due is None or now < due:
+            return False
+        try:
+            saved = await asyncio.to_thread(self.store.saved_set, a.id)
+        except STORE_ERRORS:
+            saved = None
+        if saved is not None and (saved.reps or saved.hold_seconds):
+            result = Session.resume(a, saved).outcome(now) or \
+                Session.resume(a, saved).cancel(now)
+        else:
+            when = datetime.fromtimestamp(due, self.caps.timezone).strftime("%Y-%m-%d %H:%M")
+            result = closing_result(a, "missed", now,
+                                    f"missed: it was due by {when}, while no host was running")
+        log.warning("%s closed at start: %s", name_assignment(a),
+                    result.detail or f"deadline passed with {result.reps} counted")
+        self._known.add(a.id)
+        await self._finish(result, advance=False, assignment=a)
+        return True
+
+    def _publish_state(self, a: wire.Assignment, state: wire.State, at: float,
+                       detail: str | None = None) -> None:
+        """Tell anyone listening where an assignment's life is (stored before). Only the
+        verifying host speaks: a standby keeps its own record quietly."""
+        if not self.verifying:
+            return
+        with contextlib.suppress(BusError):     # the bus is closing; the store has it
+            self.bus.publish(wire.StateChange(
+                assignment_id=a.id, state=state, at=at, exercise=a.exercise, label=a.label,
+                reason=a.reason, experiment=a.experiment, run_id=a.run_id, detail=detail))
+
+    async def _on_report(self, report: wire.Report) -> None:
+        """Honour mode: the user says they did a set (``repfit done``); it ends the named
+        assignment (or the open one) as reported, never verified."""
+        if not self.honour:
+            self._limiter.warning("report-off", "a set was reported with `repfit done`, but "
+                                  "honour mode is off for %s (honour = true in the config "
+                                  "file turns it on): ignored", self.user)
+            return
+        if not self.verifying:
+            return                   # the verifying host answers
+        wanted = report.assignment_id
+        candidates = ([self.active.assignment] if self.active else []) + list(self.pending)
+        if wanted:
+            candidates = [a for a in candidates if a.id == wanted or a.id.startswith(wanted)]
+        if not candidates:
+            log.warning("reported set for %s: no such assignment is open",
+                        wanted or "the open assignment")
+            return
+        a = candidates[0]
+        now = self.clock()
+        if self.active is not None and self.active.assignment.id == a.id:
+            session = self.active
+        else:
+            self.pending.remove(a)
+            session = await self._open(a)
+        await self._finish(session.reported(report, now), assignment=a)
+
+    def _acknowledge(self, a: wire.Assignment) -> None:
+        with contextlib.suppress(BusError):     # the bus is closing
+            self.bus.publish(wire.Ack(a.id, client_id=self.bus.client_id, at=self.clock()))
 
     def _queue(self, a: wire.Assignment) -> None:
         self._known.add(a.id)
@@ -461,7 +580,8 @@ class WorkoutHost:
                 self.pending.appendleft(a)
                 return
             self.active = session
-            log.info("verifying %s: %g %s of %s", a.id, a.target, a.unit, a.exercise)
+            self._publish_state(a, "in_progress", session.started_at)
+            log.info("verifying %s: %s", a.id, name_assignment(a))
             result = session.outcome(self.clock())
             if result is not None:  # already past its deadline
                 await self._finish(result)
@@ -498,12 +618,16 @@ class WorkoutHost:
                       "kept in memory; storing it is retried until the disk allows",
                       result.assignment_id, exc)
             kept.next_try = self.clock() + 1.0
+        if assignment is not None:
+            self._publish_state(assignment, final_state(result), result.finished_at,
+                                result.detail)
         self._kept[result.assignment_id] = kept
         self._send(kept)
         self.results.append(result)
         if self.observer:
             self.observer.result(result)
-        log.info("%s: %s (%d/%g %s)", result.assignment_id,
+        log.info("%s: %s (%d/%g %s)",
+                 name_assignment(assignment) if assignment else result.assignment_id,
                  "completed" if result.completed else "not completed", result.reps,
                  result.target, result.unit)
         if advance:

@@ -15,6 +15,7 @@ second) instead of one row per rep.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 from repfit import wire
@@ -165,6 +166,29 @@ class Session:
 
     def cancel(self, now: float) -> wire.Result:
         return self._result("cancelled", now)
+
+    def supersede(self, now: float) -> wire.Result:
+        """The result when a newer assignment of the same run replaces this one."""
+        return self._result("superseded", now)
+
+    def reported(self, report: wire.Report, now: float) -> wire.Result:
+        """The result of a set the user reports without a wearable (honour mode): what they
+        say they did (the whole target when they give no amount), never verified."""
+        a = self.assignment
+        if self.is_hold:
+            reps = 0
+            seconds = report.hold_seconds if report.hold_seconds is not None \
+                else self.hold_target_s
+            held: float | None = seconds
+            completed = seconds >= self.hold_target_s
+        else:
+            reps = report.reps if report.reps is not None else math.ceil(a.target)
+            held, completed = None, reps >= a.target
+        return wire.Result(
+            assignment_id=a.id, exercise=a.exercise, completed=completed, outcome="reported",
+            reps=reps, target=a.target, unit=a.unit, hold_seconds=held, rejected=0,
+            reason=a.reason, started_at=self.started_at, finished_at=now, label=a.label,
+            verified=False, detail="reported without a wearable")
 
     def _result(self, outcome: wire.Outcome, now: float) -> wire.Result:
         a = self.assignment

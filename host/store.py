@@ -17,14 +17,20 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 
 from repfit import wire
+from repfit.host.admission import Admission
+from repfit.host.lifecycle import allowed_next, final_state
 
-__all__ = ["FILE_NAME", "SavedSet", "Store", "StoreDamaged", "StoreError", "StoreMissing"]
+__all__ = ["FILE_NAME", "Judge", "SavedSet", "Store", "StoreDamaged", "StoreError",
+           "StoreMissing"]
+
+#: Decides the fate of an arriving assignment from the records of its day (`Store.admit`).
+Judge = Callable[[list[tuple[wire.Assignment, wire.Result | None]]], Admission]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,22 @@ _MIGRATIONS: Sequence[str] = (
     );
     ALTER TABLE results ADD COLUMN published_at REAL;
     UPDATE results SET published_at = finished_at;
+    """,
+    # 3: every assignment's life (received, announced, in progress, ... with its time), the
+    # results users reported without a wearable (verified = 0), and why a result ended when
+    # its outcome alone does not say (the daily cap that applied). Results stored by earlier
+    # versions were all verified by the host.
+    """
+    CREATE TABLE transitions (
+        assignment_id TEXT NOT NULL REFERENCES assignments(id),
+        state         TEXT NOT NULL,
+        at            REAL NOT NULL,
+        detail        TEXT,
+        PRIMARY KEY (assignment_id, state)
+    );
+    ALTER TABLE results ADD COLUMN verified INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE results ADD COLUMN detail TEXT;
+    CREATE INDEX assignments_by_user_time ON assignments(user, received_at);
     """,
 )
 
@@ -201,6 +223,10 @@ class Store:
         except StoreError:
             self._db.close()
             raise
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        # A read-only command may find a store an earlier repfit wrote (not migrated yet):
+        # its results were all verified and carry no detail.
+        self._extra = "r.verified, r.detail" if version >= 3 else "1, NULL"
 
     @classmethod
     def in_dir(cls, data_dir: Path | str, *, read_only: bool = False) -> Store:
@@ -323,17 +349,91 @@ class Store:
             try:
                 if assignment is not None:
                     self._insert_assignment(user, assignment, r.started_at)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (r.assignment_id, user, r.exercise, int(r.completed), r.outcome, r.reps,
-                     r.target, r.unit, r.hold_seconds, r.rejected, r.reason, r.started_at,
-                     r.finished_at, published_at),
-                )
+                self._insert_result(user, r, published_at)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:     # SQLite rolls back by itself on a full disk
                     self._db.execute("ROLLBACK")
                 raise
+
+    def _insert_result(self, user: str, r: wire.Result, published_at: float | None) -> None:
+        """The result row and the final state it puts its assignment in (in the caller's
+        transaction); a second result for an assignment is ignored."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO results (assignment_id, user, exercise, completed, outcome, "
+            "reps, target, unit, hold_seconds, rejected, reason, started_at, finished_at, "
+            "published_at, verified, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (r.assignment_id, user, r.exercise, int(r.completed), r.outcome, r.reps,
+             r.target, r.unit, r.hold_seconds, r.rejected, r.reason, r.started_at,
+             r.finished_at, published_at, int(r.verified), r.detail),
+        )
+        if cur.rowcount == 1:
+            self._transition(r.assignment_id, final_state(r), r.finished_at, r.detail)
+
+    def _transition(self, assignment_id: str, state: wire.State, at: float,
+                    detail: str | None = None) -> bool:
+        """Record a step of the assignment's life when the lifecycle table allows it from
+        its last recorded state (in the caller's transaction); False when it does not."""
+        row = self._db.execute("SELECT state FROM transitions WHERE assignment_id=? ORDER BY "
+                               "rowid DESC LIMIT 1", (assignment_id,)).fetchone()
+        known = self._db.execute("SELECT 1 FROM assignments WHERE id=?",
+                                 (assignment_id,)).fetchone()
+        if known is None or state not in allowed_next(row[0] if row else None):
+            return False
+        self._db.execute("INSERT OR IGNORE INTO transitions VALUES (?,?,?,?)",
+                         (assignment_id, state, at, detail))
+        return True
+
+    def admit(self, user: str, a: wire.Assignment, received_at: float,
+              day: tuple[float, float], judge: Judge) -> Admission | None:
+        """Record an arriving assignment and its fate in one transaction; None when it was
+        already known (a re-delivery, or another host on this store recorded it first).
+
+        ``judge`` gets every assignment of ``user`` received within ``day`` (epoch seconds,
+        start inclusive, end exclusive) with its result, and decides. The write lock is taken
+        before they are read (``BEGIN IMMEDIATE``), so two hosts on one store never both
+        take the last slot of a daily cap. The assignment is then *received* and *announced*,
+        or *received* and closed by the judge's result (*capped*, *missed*).
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._db.execute("SELECT 1 FROM assignments WHERE id=?",
+                                    (a.id,)).fetchone() is not None:
+                    self._db.execute("COMMIT")
+                    return None
+                admission = judge(self._day(user, *day))
+                self._insert_assignment(user, a, received_at)
+                self._transition(a.id, "received", received_at)
+                if admission.result is None:
+                    self._transition(a.id, "announced", received_at)
+                else:
+                    self._insert_result(user, admission.result, None)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return admission
+
+    def _day(self, user: str, start: float, end: float,
+             ) -> list[tuple[wire.Assignment, wire.Result | None]]:
+        return [(a, r) for _, _, a, r in self._records(
+            "a.user=? AND a.received_at>=? AND a.received_at<?", (user, start, end))]
+
+    def transition(self, assignment_id: str, state: wire.State, at: float,
+                   detail: str | None = None) -> bool:
+        """Record one step of an assignment's life (see `repfit.host.lifecycle`); False when
+        the lifecycle does not allow it from the last recorded state (nothing is written)."""
+        with self._lock:
+            return self._transition(assignment_id, state, at, detail)
+
+    def transitions(self, assignment_id: str) -> list[tuple[wire.State, float, str | None]]:
+        """The assignment's life so far as (state, time, detail), in order."""
+        with self._lock:
+            rows = self._db.execute("SELECT state, at, detail FROM transitions WHERE "
+                                    "assignment_id=? ORDER BY rowid", (assignment_id,)).fetchall()
+        return [(r[0], float(r[1]), r[2]) for r in rows]
 
     def mark_published(self, assignment_id: str, at: float) -> None:
         """Record that the broker acknowledged the result (the first time counts)."""
@@ -345,10 +445,18 @@ class Store:
         """Record when verification of an assignment began (the first call wins); returns
         the recorded start."""
         with self._lock:
-            self._db.execute("UPDATE assignments SET started_at=? WHERE id=? AND started_at "
-                             "IS NULL", (started_at, assignment_id))
-            row = self._db.execute("SELECT started_at FROM assignments WHERE id=?",
-                                   (assignment_id,)).fetchone()
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("UPDATE assignments SET started_at=? WHERE id=? AND "
+                                 "started_at IS NULL", (started_at, assignment_id))
+                row = self._db.execute("SELECT started_at FROM assignments WHERE id=?",
+                                       (assignment_id,)).fetchone()
+                self._transition(assignment_id, "in_progress", started_at)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
         return started_at if row is None or row[0] is None else float(row[0])
 
     def save_set(self, saved: SavedSet, at: float) -> None:
@@ -426,14 +534,16 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 "SELECT assignment_id, exercise, completed, outcome, reps, target, unit, "
-                "hold_seconds, rejected, reason, started_at, finished_at FROM results "
-                f"WHERE user=? AND {where} ORDER BY finished_at",
+                "hold_seconds, rejected, reason, started_at, finished_at, "
+                f"{self._extra.replace('r.', '')} FROM results WHERE user=? AND {where} "
+                "ORDER BY finished_at",
                 (user, *args),
             ).fetchall()
         return [
             wire.Result(assignment_id=r[0], exercise=r[1], completed=bool(r[2]), outcome=r[3],
                         reps=r[4], target=r[5], unit=r[6], hold_seconds=r[7], rejected=r[8],
-                        reason=r[9], started_at=r[10], finished_at=r[11])
+                        reason=r[9], started_at=r[10], finished_at=r[11], verified=bool(r[12]),
+                        detail=r[13])
             for r in rows
         ]
 
@@ -457,14 +567,18 @@ class Store:
         results finished, at or after it. The result carries the assignment's ``label``.
         """
         with self._lock:
-            rows = self._db.execute(
-                "SELECT a.user, a.received_at, a.payload, r.completed, r.outcome, r.reps, "
-                "r.target, r.unit, r.hold_seconds, r.rejected, r.reason, r.started_at, "
-                "r.finished_at FROM assignments a LEFT JOIN results r ON r.assignment_id=a.id "
-                "WHERE (? IS NULL OR a.user=?) AND (a.received_at>=? OR r.finished_at>=?) "
-                "ORDER BY COALESCE(r.finished_at, a.received_at), a.received_at",
-                (user, user, since, since),
-            ).fetchall()
+            return self._records("(? IS NULL OR a.user=?) AND (a.received_at>=? OR "
+                                 "r.finished_at>=?)", (user, user, since, since))
+
+    def _records(self, where: str, args: tuple[object, ...],
+                 ) -> list[tuple[str, float, wire.Assignment, wire.Result | None]]:
+        rows = self._db.execute(
+            "SELECT a.user, a.received_at, a.payload, r.completed, r.outcome, r.reps, "
+            "r.target, r.unit, r.hold_seconds, r.rejected, r.reason, r.started_at, "
+            f"r.finished_at, {self._extra} FROM assignments a LEFT JOIN results r "
+            f"ON r.assignment_id=a.id WHERE {where} "
+            "ORDER BY COALESCE(r.finished_at, a.received_at), a.received_at", args,
+        ).fetchall()
         known = set(wire.Assignment.__dataclass_fields__)
         out: list[tuple[str, float, wire.Assignment, wire.Result | None]] = []
         for row in rows:
@@ -474,6 +588,6 @@ class Store:
                 assignment_id=a.id, exercise=a.exercise, completed=bool(row[3]),
                 outcome=row[4], reps=row[5], target=row[6], unit=row[7], hold_seconds=row[8],
                 rejected=row[9], reason=row[10], started_at=row[11], finished_at=row[12],
-                label=a.label)
+                label=a.label, verified=bool(row[13]), detail=row[14])
             out.append((str(row[0]), float(row[1]), a, r))
         return out

@@ -33,7 +33,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from repfit import wire
 from repfit.integrations.menu import DEFAULT_MENU, Exercise, Menu
@@ -130,8 +130,15 @@ class CoachSettings:
     penalty: Rule = field(default_factory=lambda: Rule(True, "same", 10.0))
     reward: Rule = field(default_factory=lambda: Rule(False, "same", 5.0))
     interrupt: Rule = field(default_factory=lambda: Rule(True, "plank", 100.0))
+    #: This run's own daily caps, sent with every assignment: the host applies them on top of
+    #: the user's where they are stricter (``{"reps_per_day": 50}``; see `repfit.host.caps`).
+    caps: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.caps is not None:
+            from repfit.host.caps import run_caps
+
+            object.__setattr__(self, "caps", run_caps(self.caps))
         for name in ("tick_every", "major_every", "major_rep_every", "calibration_iterations",
                      "checkpoint_every"):
             value = getattr(self, name)
@@ -493,7 +500,7 @@ class Coach:
             reason="assigned", issued_at=self._now(), deadline_s=self.settings.deadline_s,
             est_duration_s=est, seconds_per_rep=ex.seconds_per_rep, run_id=self.run_id or None,
             experiment=self.experiment or None, text=f"{ex.describe()} — start",
-            label=ex.name,
+            label=ex.name, caps=self.settings.caps,
         )
 
     def _rule_assignment(self, rule: Rule, reason: Literal["penalty", "reward"],
@@ -512,6 +519,7 @@ class Coach:
             est_duration_s=ex.target * (ex.seconds_per_rep or 1.0),
             seconds_per_rep=ex.seconds_per_rep, run_id=self.run_id or None,
             experiment=self.experiment or None, text=text, label=ex.name,
+            caps=self.settings.caps,
         )
 
     # ------------------------------------------------------------------ history

@@ -76,13 +76,20 @@ def assigned_line(a: wire.Assignment, user: str, hosts: Iterable[str],
 
 
 def result_line(r: wire.Result) -> str:
-    """"verified: 25/25 squats" / "not verified: 12/25 squats (deadline)"."""
+    """"verified: 25/25 squats" / "not verified: 12/25 squats (deadline)" / "cap reached:
+    100/100 squats today — training goes on" / "reported, not verified: 25/25 squats"."""
     name = display_name(r.exercise, r.label)
+    why = "" if r.reason == "assigned" else f" — {r.reason}"
+    if r.outcome == "capped":
+        # Nothing to do: the host did not announce it. Training is not held up either.
+        return f"{r.detail or f'cap reached: {r.target:g} {name} not assigned'}{why}" \
+               " — training goes on"
     if r.unit == "reps":
         amount = f"{r.reps}/{r.target:g} {name}"
     else:
         amount = f"{name} held {r.hold_seconds or 0.0:.0f} s"
-    why = "" if r.reason == "assigned" else f" — {r.reason}"
+    if not r.verified:
+        return f"reported, not verified: {amount}{why}"
     if r.completed:
         return f"verified: {amount}{why}"
     return f"not verified: {amount} ({r.outcome.replace('_', ' ')}){why}"
@@ -123,7 +130,16 @@ class TrainerReport:
                         or message.assignment_id in self._results:
                     return  # someone else's, an earlier run's, or a retained repeat
                 self._results[message.assignment_id] = message
+                # A host may answer before the broker's acknowledgement reaches us (a capped
+                # assignment is answered at once): say where it went first.
+                first = None
+                if message.assignment_id not in self._announced:
+                    self._announced.add(message.assignment_id)
+                    first = assigned_line(self._sent[message.assignment_id], self.user,
+                                          self.hosts_online())
                 self._cond.notify_all()
+            if first is not None:
+                workout_log.info("%s", first)
             workout_log.info("%s", result_line(message))
 
     def delivered(self, assignment_id: str) -> None:

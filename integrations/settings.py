@@ -30,6 +30,9 @@ Example (every key optional; these are the defaults)::
     enabled = true
     exercise = "plank"
     size = 100
+
+    # [training.caps]            # this run's own daily caps, on top of the user's [caps]:
+    # reps_per_day = 50          # only stricter values count (see repfit.host.caps)
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from repfit.config import ConfigError
+from repfit.host.caps import run_caps
 from repfit.integrations.coach import CoachSettings, Rule
 
 __all__ = ["coach_settings_from_tables"]
@@ -83,7 +87,8 @@ def _read(tables: Mapping[str, Any], source: str, problems: list[ConfigError]) -
                                     fallback="the default training settings"))
         return defaults
     values: dict[str, Any] = {}
-    known = {*_INT_KEYS, *_NUM_KEYS, *_STR_KEYS, *_RULES, "seed", "higher_is_better", "menu"}
+    known = {*_INT_KEYS, *_NUM_KEYS, *_STR_KEYS, *_RULES, "seed", "higher_is_better", "menu",
+             "caps"}
     for key, value in raw.items():
         dotted = f"training.{key}"
         try:
@@ -92,6 +97,9 @@ def _read(tables: Mapping[str, Any], source: str, problems: list[ConfigError]) -
                                   source, fallback="ignored")
             if key in _RULES:
                 values[key] = _rule(value, getattr(defaults, key), dotted, source, problems)
+            elif key == "caps":
+                values[key] = run_caps(value, dotted, source,
+                                       fallback="no caps of this run's own")
             elif key != "menu":
                 values[key] = _value(key, value, dotted, source, getattr(defaults, key, None))
         except ConfigError as exc:

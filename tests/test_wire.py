@@ -25,6 +25,18 @@ MESSAGES: list[wire.Message] = [
     wire.Result(assignment_id="a1", exercise="squat", completed=True, outcome="target_reached",
                 reps=12, target=12, started_at=1.7e9, finished_at=1.7e9 + 40),
     wire.Status(role="host", online=False, client_id="repfit-host-1", at=1.0),
+    wire.Assignment(id="a3", exercise="squat", target=25, run_id="r1",
+                    caps={"reps_per_day": {"default": 50, "squat": 30}, "quiet_hours":
+                          "22:00-07:00", "assignments_per_day": 4}),
+    wire.Result(assignment_id="a3", exercise="squat", completed=False, outcome="capped",
+                reps=0, target=25, detail="cap reached: 30/30 squats today"),
+    wire.Result(assignment_id="a4", exercise="squat", completed=True, outcome="reported",
+                reps=25, target=25, verified=False),
+    wire.StateChange(assignment_id="a3", state="capped", at=1.7e9, exercise="squat",
+                     label="flexions", reason="penalty", experiment="exp", run_id="r1",
+                     detail="cap reached: 30/30 squats today"),
+    wire.Report(assignment_id="a4", reps=20, at=1.7e9),
+    wire.Report(),
 ]
 
 
@@ -48,6 +60,14 @@ def test_topics_and_qos() -> None:
         wire.topic_for("a/b", MESSAGES[0])
 
 
+def test_results_of_earlier_senders_are_verified() -> None:
+    body = json.loads(wire.encode(MESSAGES[7]))
+    del body["verified"], body["detail"]
+    _, decoded = wire.decode("repfit/ada/result", json.dumps(body))
+    assert isinstance(decoded, wire.Result) and decoded.verified and decoded.detail is None
+    assert wire.qos_retain("state") == (1, False) and wire.qos_retain("report") == (1, False)
+
+
 def _payload(**over: object) -> bytes:
     body = json.loads(wire.encode(MESSAGES[0]))
     body.update(over)
@@ -69,6 +89,17 @@ def _payload(**over: object) -> bytes:
         ("repfit/ada/assignment", _payload(id=None), "id", "expected a string"),
         ("repfit/ada/assignment", b'{"v":1,"type":"assignment"}', "id", "missing"),
         ("repfit/ada/assignment", b"x" * (wire.MAX_PAYLOAD_BYTES + 1), "payload", "exceeds"),
+        ("repfit/ada/assignment", _payload(caps=[1]), "caps", "an object"),
+        ("repfit/ada/assignment", _payload(caps={"reps_per_day": -5}), "caps", ">= 0"),
+        ("repfit/ada/assignment", _payload(caps={"reps_per_day": {"squat": "x"}}), "caps",
+         "'squat': expected a number"),
+        ("repfit/ada/assignment", _payload(caps={"quiet_hours": "x" * 65}), "caps",
+         "expected a number"),
+        ("repfit/ada/result", b'{"v":1,"type":"result","assignment_id":"a","exercise":"s",'
+         b'"completed":true,"outcome":"skipped","reps":1,"target":1}', "outcome", "not one of"),
+        ("repfit/ada/state", b'{"v":1,"type":"state","assignment_id":"a","state":"lost",'
+         b'"at":1}', "state", "not one of"),
+        ("repfit/ada/report", b'{"v":1,"type":"report","reps":-1}', "reps", "below the minimum"),
         ("repfit/ada/weather", b"{}", "topic", "not a repfit topic"),
         ("repfit/ada/samples", b"{}", "topic", "need"),
     ],

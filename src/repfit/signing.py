@@ -25,8 +25,9 @@ __all__ = ["SIGNATURE_FIELD", "SIGNED_KINDS", "Signature", "Signer", "check", "s
 
 SIGNATURE_FIELD: Final = "sig"
 #: The message kinds signed when a key is configured: what the trainer asks, what the host
-#: verified. Streams (samples, progress, cues) stay unsigned.
-SIGNED_KINDS: Final = frozenset({"assignment", "result"})
+#: verified, and a set the user reports in honour mode (it ends an assignment). Streams
+#: (samples, progress, cues) and the host's lifecycle steps stay unsigned.
+SIGNED_KINDS: Final = frozenset({"assignment", "result", "report"})
 
 
 class Signature(Enum):

@@ -12,6 +12,8 @@ Topic grammar (``<user>`` and ``<device>`` match ``[A-Za-z0-9_-]{1,64}``)::
     repfit/<user>/samples/<device>  SampleBatch  wearable -> host   QoS 0
     repfit/<user>/progress          Progress     host -> anyone     QoS 0, retained
     repfit/<user>/result            Result       host -> anyone     QoS 1, retained
+    repfit/<user>/state             StateChange  host -> anyone     QoS 1
+    repfit/<user>/report            Report       user -> host       QoS 1
     repfit/<user>/status/<device>   Status       anyone (Last Will) QoS 1, retained
     repfit/<user>/ack               Ack          host -> training   QoS 1
 """
@@ -22,7 +24,8 @@ import builtins
 import json
 import math
 import re
-from dataclasses import MISSING, asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -30,13 +33,17 @@ import numpy as np
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "PROTOCOL_VERSION",
+    "STATES",
     "Ack",
     "Assignment",
     "Cue",
     "Message",
     "Progress",
+    "Report",
     "Result",
     "SampleBatch",
+    "State",
+    "StateChange",
     "Status",
     "Topic",
     "WireError",
@@ -57,7 +64,8 @@ MAX_BATCH_SAMPLES: Final = 4096
 _NAME = r"[A-Za-z0-9_-]{1,64}"
 _NAME_RE = re.compile(rf"^{_NAME}$")
 _TOPIC_RE = re.compile(
-    rf"^repfit/(?P<user>{_NAME})/(?P<kind>assignment|cue|progress|result|samples|status|ack)"
+    rf"^repfit/(?P<user>{_NAME})/(?P<kind>assignment|cue|progress|result|samples|status|ack"
+    r"|state|report)"
     rf"(?:/(?P<device>{_NAME}))?$"
 )
 
@@ -66,7 +74,14 @@ Reason = Literal["assigned", "penalty", "reward"]
 CueKind = Literal[
     "announce", "start", "tick", "tick_major", "finish", "better", "worse", "penalty", "reward"
 ]
-Outcome = Literal["target_reached", "deadline", "cancelled"]
+#: How a result came about: verified up to its target or its deadline, stopped, replaced by a
+#: newer assignment of the same run, refused by a daily cap, closed unseen because its deadline
+#: passed while no host ran, or reported by the user (honour mode; never verified).
+Outcome = Literal["target_reached", "deadline", "cancelled", "superseded", "capped", "missed",
+                  "reported"]
+#: The life of an assignment on the host (`repfit.host.lifecycle` holds the transitions).
+State = Literal["received", "announced", "in_progress", "completed", "partial", "missed",
+                "capped", "cancelled", "superseded"]
 
 
 class WireError(ValueError):
@@ -115,6 +130,9 @@ class Assignment:
     text: str | None = None
     #: The user's own name for the exercise ("pompes"); ``exercise`` is the canonical one.
     label: str | None = None
+    #: The run's own daily caps (keys of the ``[caps]`` table): the host applies them on top
+    #: of the user's, and only where they are stricter.
+    caps: Mapping[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)
@@ -191,7 +209,13 @@ class Progress:
 
 @dataclass(frozen=True)
 class Result:
-    """The verified outcome of one assignment."""
+    """The outcome of one assignment.
+
+    ``verified`` is False for a set the user reported without a wearable (honour mode,
+    ``outcome == "reported"``): it is kept and shown, never counted as verified. ``detail``
+    says in words what ended it when the outcome alone does not ("cap reached: 100/100
+    squats today").
+    """
 
     assignment_id: str
     exercise: str
@@ -206,6 +230,41 @@ class Result:
     started_at: float = 0.0
     finished_at: float = 0.0
     label: str | None = None
+    verified: bool = True
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One step in an assignment's life on the host (received, announced, in progress, ...).
+
+    Names the assignment (exercise, label, reason, run) so a reader needs nothing else;
+    ``detail`` says why, when the state alone does not (the cap that applied).
+    """
+
+    assignment_id: str
+    state: State
+    at: float
+    exercise: str = ""
+    label: str | None = None
+    reason: Reason = "assigned"
+    experiment: str | None = None
+    run_id: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """A set the user says they did, without a wearable (honour mode): ``repfit done``.
+
+    ``assignment_id`` None means the one the host has open; ``reps`` None means its whole
+    target (for holds: ``hold_seconds``).
+    """
+
+    assignment_id: str | None = None
+    reps: int | None = None
+    hold_seconds: float | None = None
+    at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -231,7 +290,8 @@ class Ack:
     at: float = 0.0
 
 
-Message = Assignment | Cue | SampleBatch | Progress | Result | Status | Ack
+Message = (Assignment | Cue | SampleBatch | Progress | Result | Status | Ack | StateChange
+           | Report)
 
 
 @dataclass(frozen=True)
@@ -250,6 +310,8 @@ _KIND_OF: Final[dict[type, str]] = {
     Progress: "progress",
     Result: "result",
     Status: "status",
+    StateChange: "state",
+    Report: "report",
     Ack: "ack",
 }
 _TYPE_OF: Final[dict[str, type]] = {v: k for k, v in _KIND_OF.items()}
@@ -262,6 +324,8 @@ _QOS_RETAIN: Final[dict[str, tuple[int, bool]]] = {
     "progress": (0, True),
     "result": (1, True),
     "status": (1, True),
+    "state": (1, False),
+    "report": (1, False),
     "ack": (1, False),
 }
 _UNITS: Final = ("reps", "seconds", "iterations")
@@ -269,7 +333,10 @@ _REASONS: Final = ("assigned", "penalty", "reward")
 _CUES: Final = (
     "announce", "start", "tick", "tick_major", "finish", "better", "worse", "penalty", "reward"
 )
-_OUTCOMES: Final = ("target_reached", "deadline", "cancelled")
+_OUTCOMES: Final = ("target_reached", "deadline", "cancelled", "superseded", "capped",
+                    "missed", "reported")
+STATES: Final = ("received", "announced", "in_progress", "completed", "partial", "missed",
+                 "capped", "cancelled", "superseded")
 _ROLES: Final = ("host", "trainer", "wearable")
 
 
@@ -402,12 +469,35 @@ class _Fields:
             raise self.fail(name, f"{v!r} is below the minimum {minimum}")
         return int(v) if integer else float(v)
 
-    def bool(self, name: builtins.str) -> builtins.bool:
+    def bool(self, name: builtins.str, *, default: Any = ...) -> builtins.bool:
         if name not in self.obj:
-            raise self.fail(name, "missing")
+            if default is ...:
+                raise self.fail(name, "missing")
+            return default  # type: ignore[no-any-return]
         v = self.obj[name]
         if not isinstance(v, bool):
             raise self.fail(name, f"expected true/false, got {type(v).__name__}")
+        return v
+
+
+    def caps(self, name: builtins.str) -> dict[builtins.str, Any] | None:
+        """A small object of numbers, short strings, or objects of numbers (daily caps).
+        Which keys mean what is the host's business; the shape is checked here."""
+        v = self.obj.get(name)
+        if v is None:
+            return None
+        if not isinstance(v, dict) or len(v) > 16:
+            raise self.fail(name, "expected an object of at most 16 caps")
+        for key, value in v.items():
+            inner = value if isinstance(value, dict) else {key: value}
+            if isinstance(value, dict) and len(value) > 32:
+                raise self.fail(name, f"{key!r}: at most 32 entries")
+            for k, x in inner.items():
+                if isinstance(x, str) and len(x) <= 64 and not isinstance(value, dict):
+                    continue
+                if isinstance(x, bool) or not isinstance(x, (int, float)) or \
+                        not math.isfinite(x) or x < 0:
+                    raise self.fail(name, f"{k!r}: expected a number >= 0")
         return v
 
 
@@ -462,8 +552,10 @@ def _decode_fields(cls: type, f: _Fields) -> Message:
             values[fd.name] = f.str(fd.name, default=default, **extra)
         elif kind == "num":
             values[fd.name] = f.num(fd.name, default=default, **extra)
+        elif kind == "caps":
+            values[fd.name] = f.caps(fd.name)
         else:
-            values[fd.name] = f.bool(fd.name)
+            values[fd.name] = f.bool(fd.name, default=default)
     return cls(**values)
 
 
@@ -483,6 +575,7 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
         "experiment": ("str", {}),
         "text": ("str", {}),
         "label": ("str", {}),
+        "caps": ("caps", {}),
     },
     Cue: {
         "kind": ("str", {"choices": _CUES}),
@@ -517,6 +610,25 @@ _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
         "started_at": ("num", _NONNEG),
         "finished_at": ("num", _NONNEG),
         "label": ("str", {}),
+        "verified": ("bool", {}),
+        "detail": ("str", {}),
+    },
+    StateChange: {
+        "assignment_id": ("str", {}),
+        "state": ("str", {"choices": STATES}),
+        "at": ("num", _NONNEG),
+        "exercise": ("str", {}),
+        "label": ("str", {}),
+        "reason": ("str", {"choices": _REASONS}),
+        "experiment": ("str", {}),
+        "run_id": ("str", {}),
+        "detail": ("str", {}),
+    },
+    Report: {
+        "assignment_id": ("str", {}),
+        "reps": ("num", {"integer": True, "minimum": 0}),
+        "hold_seconds": ("num", _NONNEG),
+        "at": ("num", _NONNEG),
     },
     Status: {
         "role": ("str", {"choices": _ROLES}),

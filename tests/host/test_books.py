@@ -91,7 +91,8 @@ def test_today_and_the_week_follow_local_midnight_across_the_dst_change(books: P
                              stats.ExperimentTotals("exp-b", 0, 0, 1, 1))
     assert stats.to_json(s)["today_by_exercise"] == [
         {"exercise": "pushup", "label": "pompes",
-         "verified": {"sets": 1, "completed": 1, "reps": 7, "hold_seconds": 0.0}}]
+         "verified": {"sets": 1, "completed": 1, "reps": 7, "hold_seconds": 0.0},
+         "unverified": {"sets": 0, "completed": 0, "reps": 0, "hold_seconds": 0.0}}]
     # One minute later it is Monday in New York: a new day and a new week.
     later = stats.compute(_records(books), "ada", _t("2026-11-02T00:00:30"), NY)
     assert later.today_totals == () and later.week_start == date(2026, 11, 2)
@@ -117,7 +118,7 @@ def test_history_shows_dates_and_says_whose_results_there_are(
     lines = out.splitlines()
     assert len(lines) == 8
     when = datetime.fromtimestamp(_t("2026-11-01T23:59")).strftime("%Y-%m-%d %H:%M:%S")
-    assert lines[-1] == f"pompes: completed - 7/7 reps (target reached, {when})"
+    assert lines[-1] == f"pompes: completed - 7/7 reps (target reached, {when}) — exp-a, ada-8"
 
 
 def test_stats_command_text_and_json(books: Path, capsys: pytest.CaptureFixture[str],

@@ -112,10 +112,12 @@ def test_a_newer_assignment_from_the_same_run_supersedes_the_open_one(
                 return host.results, active, [a.id for a in host.pending]
 
     results, active, pending = asyncio.run(scenario())
-    assert [(r.assignment_id, r.outcome) for r in results] == [("stuck", "cancelled")]
+    assert [(r.assignment_id, r.outcome) for r in results] == [("stuck", "superseded")]
     assert active == "pen" and pending == ["other", "newer"]
     with Store.in_dir(tmp_path) as store:
         assert [r.assignment_id for r in store.results(user)] == ["stuck"]
+        assert [s for s, _, _ in store.transitions("stuck")] == \
+            ["received", "announced", "in_progress", "superseded"]
 
 
 def test_waiting_assignments_and_cues_are_bounded(mosquitto: MqttSettings, tmp_path: Path,

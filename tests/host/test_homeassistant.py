@@ -20,7 +20,7 @@ from repfit.config import ConfigError, MqttSettings
 from repfit.host import homeassistant as ha
 from repfit.host.bus import Bus
 from repfit.host.liveboard import LiveBoard
-from repfit.host.stats import ExerciseTotals, Stats
+from repfit.host.stats import CapUse, ExerciseTotals, Stats
 
 # ---------------------------------------------------------------------------------------
 # The configuration variables of the MQTT sensor and binary_sensor platforms, with their
@@ -129,7 +129,7 @@ def _stats(user: str) -> Stats:
 
 def test_every_discovery_payload_follows_the_documented_keys_and_types() -> None:
     configs = ha.discovery_configs("ada", "repfit/ada/status/repfit-host-1",
-                                   caps=["pushup", "squat"])
+                                   caps={"pushup": "push-ups", "penalty_squat": "squats"})
     components = [check_discovery(t, p) for t, p in configs]
     assert components.count("binary_sensor") == 1
     topics = [t for t, _ in configs]
@@ -140,7 +140,7 @@ def test_every_discovery_payload_follows_the_documented_keys_and_types() -> None
     reps = [p for t, p in configs if "reps_today_" in t]
     assert reps and all(p["state_class"] == "total_increasing" for p in reps)
     assert {t.split("/")[2] for t, _ in configs if "cap_remaining" in t} == {
-        "repfit_ada_cap_remaining_pushup", "repfit_ada_cap_remaining_squat"}
+        "repfit_ada_cap_remaining_pushup", "repfit_ada_cap_remaining_penalty_squat"}
 
 
 def test_no_cap_entities_without_caps() -> None:
@@ -150,12 +150,14 @@ def test_no_cap_entities_without_caps() -> None:
 def test_every_value_template_reads_the_state_topic() -> None:
     board = LiveBoard("ada", clock=lambda: 1000.0)
     board.set_today(_stats("ada"))
-    board.set_caps({"pushup": 15})
+    board.set_caps([CapUse("reps_per_day", "main", "pushup", "push-ups", 35, 50),
+                    CapUse("assignments_per_day", "penalty", None, "assignments", 2, 3)])
     board.progress(wire.Progress("a1", "pushup", reps=3, target=10))
     board.samples(wire.SampleBatch("band", t=[0.0, 0.02], acc=[[0, 0, 1], [0, 0, 1]]), 76)
     state = json.dumps(ha.state_of(board.snapshot()))
     values = {p["unique_id"]: render(p["value_template"], state)
-              for _, p in ha.discovery_configs("ada", "x", caps=["pushup"])}
+              for _, p in ha.discovery_configs("ada", "x", caps={
+                  "pushup": "push-ups", "penalty_assignments_per_day": "assignments"})}
     assert values["repfit_ada_reps_today_squat"] == "20"
     assert values["repfit_ada_reps_today_pushup"] == "0"
     assert values["repfit_ada_held_today_plank"] == "45.0"
@@ -163,6 +165,7 @@ def test_every_value_template_reads_the_state_topic() -> None:
     assert values["repfit_ada_progress"] == "30"
     assert values["repfit_ada_streak"] == "3"
     assert values["repfit_ada_cap_remaining_pushup"] == "15"
+    assert values["repfit_ada_cap_remaining_penalty_assignments_per_day"] == "1"
     assert values["repfit_ada_wearable_battery"] == "76"
     assert values["repfit_ada_wearable_connected"] == "ON"
     # A wearable without a battery service: unknown to HA, not "None".
@@ -276,10 +279,10 @@ def test_retained_configs_and_state_on_mosquitto_reannounce_and_remove(
 
             # Caps configured: their entity appears; no caps: it goes away.
             cap = f"{prefix}/sensor/repfit_{user}_cap_remaining_pushup/config"
-            board.set_caps({"pushup": 40})
+            board.set_caps([CapUse("reps_per_day", "main", "pushup", "push-ups", 10, 50)])
             await bus.flush()
             assert cap in await asyncio.to_thread(retained, mosquitto, *filters)
-            board.set_caps(None)
+            board.set_caps([])
             await bus.flush()
             assert cap not in await asyncio.to_thread(retained, mosquitto, *filters)
 

@@ -21,6 +21,7 @@ from repfit import wire
 from repfit.config import MqttSettings
 from repfit.host.athlete import Athlete, perform_assignments
 from repfit.host.bus import Bus
+from repfit.host.caps import rules_from_tables
 from repfit.host.livepage import LivePage, WebAddress
 from repfit.host.liveviews import LiveViews
 from repfit.host.store import Store
@@ -72,6 +73,8 @@ def test_the_page_follows_a_set_to_its_target(mosquitto: MqttSettings, tmp_path:
     browser_path = chromium()
     target = 6
 
+    caps = rules_from_tables({"caps": {"reps_per_day": 50, "timezone": "UTC"}}, user)
+
     async def scenario() -> list[list[str]]:
         observer = Results()
         with Store.in_dir(tmp_path / "data") as store:
@@ -79,9 +82,9 @@ def test_the_page_follows_a_set_to_its_target(mosquitto: MqttSettings, tmp_path:
                     Bus(mosquitto, user=user, role="wearable") as athlete_bus, \
                     Bus(mosquitto, user=user, role="trainer") as trainer_bus, \
                     LiveViews(host_bus, store, user, tz=_utc(),
-                              web=WebAddress("127.0.0.1", 0)) as views:
+                              web=WebAddress("127.0.0.1", 0), caps=caps) as views:
                 assert views.page is not None
-                host = views.workout_host(observer, tick_s=0.1)
+                host = views.workout_host(observer, tick_s=0.1, caps=caps)
                 tasks = [asyncio.create_task(host.run())]
                 await host.ready.wait()
                 async with async_playwright() as pw:
@@ -119,12 +122,14 @@ def test_the_page_follows_a_set_to_its_target(mosquitto: MqttSettings, tmp_path:
                     await page.screenshot(path=tmp_path / "live-page.png", full_page=True)
                     seen: list[list[str]] = await page.evaluate("window.seen")
                     today = await page.text_content("#today")
+                    caps_left = await page.text_content("#caps")
                     await browser.close()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         assert observer.results[0].completed
         assert today is not None and "squats" in today and f"{target} reps" in today
+        assert caps_left is not None and f"{50 - target} left of 50" in caps_left
         return seen
 
     seen = asyncio.run(scenario())

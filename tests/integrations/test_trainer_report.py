@@ -18,6 +18,7 @@ from repfit import wire
 from repfit.config import MqttSettings
 from repfit.host.athlete import Athlete, perform_assignments
 from repfit.host.bus import Bus
+from repfit.host.caps import CapRules, Limits
 from repfit.host.service import WorkoutHost
 from repfit.host.store import Store
 from repfit.integrations.report import assigned_line, result_line
@@ -114,6 +115,18 @@ def test_lines_use_the_users_own_name_for_the_exercise() -> None:
     assert result_line(hold) == "not verified: plank held 12 s (cancelled)"
 
 
+def test_a_capped_or_reported_set_says_so() -> None:
+    capped = wire.Result("a3", "squat", False, "capped", 0, 25,
+                         detail="cap reached: 100/100 squats today")
+    assert result_line(capped) == "cap reached: 100/100 squats today — training goes on"
+    penalty = wire.Result("a4", "pushup", False, "capped", 0, 10, reason="penalty",
+                          label="pompes", detail="cap reached: 3/3 assignments today")
+    assert result_line(penalty) == \
+        "cap reached: 3/3 assignments today — penalty — training goes on"
+    reported = wire.Result("a5", "squat", True, "reported", 25, 25, verified=False)
+    assert result_line(reported) == "reported, not verified: 25/25 squats"
+
+
 def test_every_adapter_says_where_its_assignment_went(
         mosquitto: MqttSettings, user: str, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -125,3 +138,32 @@ def test_every_adapter_says_where_its_assignment_went(
         for _ in coach.track(range(20)):
             pass
     assert _lines(caplog) == [f"assigned 12 pompes to {user} (no host online: kept for later)"]
+
+
+@pytest.mark.parametrize("whose", ["user", "run"])
+def test_a_capped_assignment_is_answered_and_training_goes_on(
+        mosquitto: MqttSettings, user: str, tmp_path: Path, whose: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The user's caps (on the host) or the run's own (sent with the assignment): over a
+    cap, the host answers at once and the training log says so."""
+    caplog.set_level(logging.INFO, logger="repfit.workout")
+    caps = CapRules(Limits(reps_per_day=5)) if whose == "user" else None
+    run_caps = {"caps": {"reps_per_day": 5}} if whose == "run" else {}
+
+    async def scenario() -> tuple[str, list[wire.Result]]:
+        with Store.in_dir(tmp_path) as store:
+            async with Bus(mosquitto, user=user) as host_bus:
+                host = WorkoutHost(host_bus, store, tick_s=0.1, caps=caps)
+                serving = asyncio.create_task(host.run())
+                await host.ready.wait()
+                await asyncio.to_thread(_train, mosquitto, user, tmp_path, result_wait_s=60,
+                                        **run_caps)
+                serving.cancel()
+                await asyncio.gather(serving, return_exceptions=True)
+            return host_bus.client_id, store.results(user)
+
+    host_id, [result] = asyncio.run(scenario())
+    assert (result.outcome, result.completed) == ("capped", False)
+    lines = _lines(caplog)
+    assert lines[-2:] == [f"assigned 8 squats to {user} (host {host_id} online)",
+                          "cap reached: 0/5 squats today (8 more asked) — training goes on"]
