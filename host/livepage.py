@@ -1,8 +1,9 @@
 """The live page: one read-only web page, served by the host, that follows the `LiveBoard`.
 
-Built on asyncio's own streams: the page needs three GET routes (the page, a server-sent
-event stream, a JSON snapshot), which the standard library serves in one small module with
-no dependency to install or keep up to date. The page is one static HTML file with inline
+Built on asyncio's own streams: the page needs a few GET routes (the page, a server-sent
+event stream, a JSON snapshot, the history charts and the last set's plot), which the
+standard library serves in one small module with no dependency to install or keep up to
+date. The page is one static HTML file with inline
 script and style: nothing to build.
 
 Every browser tab gets a bounded queue. `LivePage.publish` (called on the host's event loop
