@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 
 from repfit import wire
 from repfit.config import MqttSettings, Secret
+from repfit.display_text import plain
 from repfit.host.log_limit import RateLimitedLog
 from repfit.mqtt_link import LinkError, MqttLink, Will, stable_client_id
 from repfit.signing import Signature, Signer
@@ -335,7 +336,7 @@ class Bus:
                 # One line per distinct problem per topic; a flood of the same is summarised.
                 key = f"{raw.topic}|{exc.field}|{re.sub(r'[0-9]+', '#', exc.reason)}"
                 self._limiter.warning(key, "dropped a message on %s: %s (%s)",
-                                   raw.topic, exc.reason, f"field {exc.field!r}")
+                                   plain(raw.topic), exc.reason, f"field {exc.field!r}")
                 continue
             if topic.user != self.user:
                 continue

@@ -236,14 +236,17 @@ def _setup_logging(verbose: int) -> None:
     from rich.console import Console
     from rich.logging import RichHandler
 
+    from repfit.display_text import OneLineFormatter
+
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler: logging.Handler
     if sys.stderr.isatty():
         handler = RichHandler(console=Console(stderr=True), show_path=False)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s", datefmt="[%X]"))
-    else:  # logs going to a file or a pipe: one plain line per record, never wrapped
+        handler.setFormatter(OneLineFormatter("%(name)s: %(message)s", datefmt="[%X]"))
+    else:  # logs going to a file or a pipe: one line per record, never wrapped
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: "
+                                              "%(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
 
 

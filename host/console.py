@@ -1,4 +1,10 @@
-"""What the user sees in the terminal: assignments, cues, a live progress bar, the verdict."""
+"""What the user sees in the terminal: assignments, cues, a live progress bar, the verdict.
+
+Every received string (exercise, label, texts, reasons, details) is shown as text:
+`describe_assignment` and `describe_result` return `plain` text (for ``print``), and whatever
+goes into rich markup is escaped with `repfit.display_text.markup`, so a message cannot
+retitle or clear the terminal, plant a link, or style the screen.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,10 @@ import asyncio
 from datetime import datetime
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from repfit import wire
+from repfit.display_text import markup, plain
 from repfit.exercises import display_name
 from repfit.host.lifecycle import provenance
 
@@ -30,10 +36,11 @@ def describe_result(r: wire.Result, *, date: bool = False,
     when = datetime.fromtimestamp(r.finished_at).strftime(
         "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S") if r.finished_at else ""
     name = display_name(r.exercise, r.label)
-    which = f" — {provenance(assignment)}" if assignment is not None else \
+    which = f" — {plain(provenance(assignment))}" if assignment is not None else \
         f" — {r.reason}" if r.reason != "assigned" else ""
     if r.outcome in ("capped", "missed"):         # never announced: nothing was asked
-        return f"{name}: {r.outcome} - {r.detail or r.outcome}{f' ({when})' * bool(when)}{which}"
+        detail = plain(r.detail or r.outcome)
+        return f"{name}: {r.outcome} - {detail}{f' ({when})' * bool(when)}{which}"
     done = "completed" if r.completed else "NOT completed"
     if not r.verified:
         done = f"reported, not verified, {'complete' if r.completed else 'incomplete'}"
@@ -63,9 +70,9 @@ class ConsoleObserver:
 
     def assignment(self, a: wire.Assignment) -> None:
         self._assignments[a.id] = a
-        self.console.print(f"[cyan]assignment[/] {describe_assignment(a)}"
-                           f"  [dim]{escape(provenance(a))}[/]"
-                           + (f"  [dim]{escape(a.text)}[/]" if a.text else ""))
+        self.console.print(f"[cyan]assignment[/] {markup(describe_assignment(a), None)}"
+                           f"  [dim]{markup(provenance(a))}[/]"
+                           + (f"  [dim]{markup(a.text)}[/]" if a.text else ""))
 
     @staticmethod
     def _amount(p: wire.Progress | wire.Result) -> str:
@@ -76,7 +83,8 @@ class ConsoleObserver:
         else:
             text = f"{p.hold_seconds or 0.0:.1f} s held"
         if p.rejected:
-            why = f" ({p.last_reason})" if isinstance(p, wire.Progress) and p.last_reason else ""
+            reason = p.last_reason if isinstance(p, wire.Progress) else None
+            why = f" ({markup(reason)})" if reason else ""
             text += f"  [yellow]{p.rejected} refused{why}[/]"
         return text
 
@@ -94,7 +102,7 @@ class ConsoleObserver:
             name = display_name(p.exercise, p.label)
             a = self._assignments.get(p.assignment_id)
             which = provenance(a) if a is not None else p.assignment_id[:8]
-            task = bar.add_task(escape(f"{name} ({which})"), total=max(p.target, 1e-9),
+            task = bar.add_task(markup(f"{name} ({which})"), total=max(p.target, 1e-9),
                                 amount="")
             bar.start()
             self._bars[p.assignment_id] = (bar, task)
@@ -103,7 +111,8 @@ class ConsoleObserver:
 
     def cue(self, c: wire.Cue) -> None:
         if self.show_cues and c.kind not in ("tick", "tick_major"):
-            self.console.print(f"[magenta]cue[/] {c.kind}" + (f": {c.text}" if c.text else ""))
+            self.console.print(f"[magenta]cue[/] {markup(c.kind)}"
+                               + (f": {markup(c.text)}" if c.text else ""))
 
     def result(self, r: wire.Result) -> None:
         if r.assignment_id in self._bars:
@@ -113,13 +122,13 @@ class ConsoleObserver:
         colour = "yellow" if r.outcome in ("capped", "missed") or not r.verified else \
             "green" if r.completed else "red"
         line = describe_result(r, assignment=self._assignments.pop(r.assignment_id, None))
-        self.console.print(f"[{colour}]result[/] {escape(line)}")
+        self.console.print(f"[{colour}]result[/] {markup(line, None)}")
         self.results.append(r)
         self.finished.set()
 
     def health(self, text: str) -> None:
         """A task of the host failed and was restarted, or the host's role changed."""
-        self.console.print("[yellow]host[/] " + escape(text), highlight=False)
+        self.console.print("[yellow]host[/] " + markup(text, None), highlight=False)
 
     def close(self) -> None:
         for bar, _ in self._bars.values():

@@ -15,9 +15,11 @@ import contextlib
 import csv
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from repfit.detection import EXERCISES, Rejection, RepCounter, RepEvent
+from repfit.display_text import plain
 from repfit.host.session import counter_exercise
 
 __all__ = ["RecordingError", "add_count_parser", "count_file", "read_csv", "run_count"]
@@ -35,6 +38,8 @@ G_MS2 = 9.80665
 REQUIRED = ("t", "ax", "ay", "az")
 UNITS = {"g": 1.0, "ms2": G_MS2, "mg": 1000.0}
 """Accepted ``--units`` and how many of each make one g."""
+MAX_CSV_BYTES = 256 * 1024 * 1024
+"""Largest recording read (about 2 hours of t,ax,ay,az at 200 Hz)."""
 NO_GRAVITY_G = 0.5
 """A median |a| below this (g) means gravity was removed from the recording."""
 
@@ -46,13 +51,21 @@ class RecordingError(ValueError):
 def read_csv(path: Path, units: str = "g") -> tuple[np.ndarray, np.ndarray]:
     """Read ``t`` (n,) and ``acc`` (n, 3) in g from a CSV file.
 
-    Raises `RecordingError` for a missing file, missing columns, non-numeric cells or no
-    rows, and when data read as g is plainly m/s^2 or milli-g.
+    Raises `RecordingError` (and nothing else, whatever the file holds) for a missing,
+    unreadable or oversized file, bytes that are not UTF-8 text, a malformed CSV line (a NUL,
+    a field over the csv module's limit), missing columns, non-numeric or non-finite cells or
+    no rows, and when data read as g is plainly m/s^2 or milli-g.
     """
     if units not in UNITS:
         raise RecordingError(f"{path}: --units must be one of {', '.join(UNITS)}, got "
-                             f"{units!r}")
+                             f"{plain(repr(units), 40)}")
+    line_no = 1
+    values = array("d")
     try:
+        size = os.stat(path).st_size
+        if size > MAX_CSV_BYTES:
+            raise RecordingError(f"{path}: {size} bytes is larger than {MAX_CSV_BYTES} "
+                                 "(about 2 hours at 200 Hz); split the recording")
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader, None)
@@ -63,33 +76,40 @@ def read_csv(path: Path, units: str = "g") -> tuple[np.ndarray, np.ndarray]:
             if missing:
                 raise RecordingError(
                     f"{path}: missing column(s) {', '.join(missing)}; header is "
-                    f"{','.join(header)!r}, expected t,ax,ay,az (extra columns are ignored)")
+                    f"{plain(','.join(header), 80)!r}, expected t,ax,ay,az (extra columns "
+                    "are ignored)")
             cols = [names.index(c) for c in REQUIRED]
-            rows: list[list[float]] = []
             for line_no, row in enumerate(reader, start=2):
                 if not row or all(not c.strip() for c in row):
                     continue
                 try:
-                    rows.append([float(row[i]) for i in cols])
+                    sample = [float(row[i]) for i in cols]
                 except (ValueError, IndexError):
                     raise RecordingError(
                         f"{path}:{line_no}: expected 4 numbers in columns t,ax,ay,az, got "
-                        f"{','.join(row)!r}") from None
+                        f"{plain(','.join(row), 80)!r}") from None
+                if not all(math.isfinite(v) for v in sample):
+                    raise RecordingError(f"{path}:{line_no}: a non-finite value (nan or inf) "
+                                         "in columns t,ax,ay,az")
+                values.extend(sample)
     except OSError as exc:
         raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise RecordingError(f"{path}: not a text CSV file") from None
-    if not rows:
+        raise RecordingError(f"{path}: not a text CSV file (not UTF-8)") from None
+    except csv.Error as exc:
+        raise RecordingError(f"{path}:{line_no + 1}: not a CSV line ({exc})") from None
+    rows = np.frombuffer(values, dtype=np.float64).reshape(-1, 4)
+    if not rows.size:
         raise RecordingError(f"{path}: no samples after the header")
-    data = np.asarray(rows, dtype=np.float64)
-    t, acc = data[:, 0], data[:, 1:]
-    steps = np.diff(t[np.isfinite(t)])
+    t, acc = rows[:, 0].copy(), rows[:, 1:].copy()
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308 are still finite
+        steps = np.diff(t)
+        mag = np.linalg.norm(acc / UNITS[units], axis=1)
     if steps.size >= 10 and float(np.median(steps)) >= 1.0:
         raise RecordingError(
             f"{path}: samples are {float(np.median(steps)):g} time units apart; t must be in "
             "seconds (milliseconds? divide t by 1000)")
     acc = acc / UNITS[units]
-    mag = np.linalg.norm(acc[np.isfinite(acc).all(axis=1)], axis=1)
     typical = float(np.median(mag)) if mag.size else 1.0
     if units == "g" and 6.0 <= typical <= 14.0:
         raise RecordingError(

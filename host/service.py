@@ -37,6 +37,7 @@ from functools import partial
 from typing import Protocol
 
 from repfit import wire
+from repfit.display_text import plain
 from repfit.host.admission import Admission, admit, closing_result, deadline_of
 from repfit.host.audio import CuePlayer
 from repfit.host.bus import Bus, BusError
@@ -232,7 +233,7 @@ class WorkoutHost:
         for a in await asyncio.to_thread(self.store.open_assignments, self.user):
             if await self._closed_as_missed(a):
                 continue
-            log.info("resuming open assignment %s", name_assignment(a))
+            log.info("resuming open assignment %s", plain(name_assignment(a)))
             self._queue(a)
         unpublished = await asyncio.to_thread(self.store.unpublished_results, self.user)
         if unpublished:
@@ -581,7 +582,7 @@ class WorkoutHost:
                 return
             self.active = session
             self._publish_state(a, "in_progress", session.started_at)
-            log.info("verifying %s: %s", a.id, name_assignment(a))
+            log.info("verifying %s: %s", a.id, plain(name_assignment(a)))
             result = session.outcome(self.clock())
             if result is not None:  # already past its deadline
                 await self._finish(result)
@@ -627,7 +628,7 @@ class WorkoutHost:
         if self.observer:
             self.observer.result(result)
         log.info("%s: %s (%d/%g %s)",
-                 name_assignment(assignment) if assignment else result.assignment_id,
+                 plain(name_assignment(assignment) if assignment else result.assignment_id),
                  "completed" if result.completed else "not completed", result.reps,
                  result.target, result.unit)
         if advance:

@@ -148,12 +148,17 @@ class CoachSettings:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        if not (math.isfinite(self.deadline_s) and self.deadline_s > 0):
-            raise ValueError(f"deadline_s must be positive, got {self.deadline_s!r}")
+        if not (math.isfinite(self.deadline_s)
+                and wire.DEADLINE_RANGE_S[0] <= self.deadline_s <= wire.DEADLINE_RANGE_S[1]):
+            raise ValueError(f"deadline_s must be {wire.DEADLINE_RANGE_S[0]:g}.."
+                             f"{wire.DEADLINE_RANGE_S[1]:g} s, got {self.deadline_s!r}")
         for name in ("reps", "iterations", "seconds"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive, got {value!r}")
+            high = wire.TARGET_RANGE[name][1]  # what a host accepts (docs/protocol.md)
+            if value is not None and value > high:
+                raise ValueError(f"{name} must be at most {high:g}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -490,7 +495,9 @@ class Coach:
         est: float | None
         if ex.unit == "iterations":
             # The training's time axis, but never a token hold when iterations are very fast.
-            est = max(ex.target * (self._spi or 0.1), self.settings.min_hold_s)
+            # Never longer than the hold a host accepts (wire.HOLD_RANGE_S).
+            est = min(max(ex.target * (self._spi or 0.1), self.settings.min_hold_s),
+                      wire.HOLD_RANGE_S[1])
         elif ex.unit == "reps":
             est = ex.target * (ex.seconds_per_rep or 2.5)
         else:

@@ -597,7 +597,8 @@ def _issued_at(pending: PendingMessage) -> float | None:
 def _refreshed(pending: PendingMessage) -> PendingMessage:
     """An assignment sent late gets its deadline moved so the user still has the full window.
 
-    ``issued_at`` stays the true issue time; ``deadline_s`` grows by the delay.
+    ``issued_at`` stays the true issue time; ``deadline_s`` grows by the delay, up to
+    `wire.MAX_DEADLINE_S`.
     """
     try:
         _, message = wire.decode(pending.topic, pending.payload)
@@ -608,5 +609,7 @@ def _refreshed(pending: PendingMessage) -> PendingMessage:
     late_s = time.time() - message.issued_at
     if not math.isfinite(late_s) or late_s <= 0:
         return pending
-    moved = dataclasses.replace(message, deadline_s=message.deadline_s + late_s)
+    # Within the range a receiver accepts: an assignment held back longer arrives expired.
+    moved = dataclasses.replace(message, deadline_s=min(message.deadline_s + late_s,
+                                                        wire.MAX_DEADLINE_S))
     return PendingMessage(pending.message_id, pending.topic, wire.encode(moved))

@@ -45,18 +45,25 @@ def run_mosquitto(tmp: Path, port: int, *lines: str) -> subprocess.Popen[bytes]:
     # As root, Mosquitto would switch to its own user, who cannot read files in tmp_path.
     conf.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false",
                                f"user {getpass.getuser()}", *lines]) + "\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    output = tmp / f"mosquitto-{port}.log"
+    with output.open("wb") as sink:
+        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=sink, stderr=sink)
+    # Every listener, not only the first: a websockets listener may open a moment later.
+    waiting = [port] + [int(line.split()[1]) for line in lines if line.startswith("listener ")]
     deadline = time.monotonic() + 10.0
     while time.monotonic() < deadline:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
+            if s.connect_ex(("127.0.0.1", waiting[0])) == 0:
+                waiting.pop(0)
+                if not waiting:
+                    return proc
+                continue
         if proc.poll() is not None:
-            raise RuntimeError(f"mosquitto exited with {proc.returncode} (config {conf})")
+            tail = output.read_text(errors="replace")[-600:]
+            raise RuntimeError(f"mosquitto exited with {proc.returncode} (config {conf}):\n{tail}")
         time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"mosquitto did not listen on {port}")
+    raise RuntimeError(f"mosquitto did not listen on {waiting[0]}")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from repfit import wire
+from repfit import bounded_json, wire
 
 MESSAGES: list[wire.Message] = [
     wire.Assignment(id="a1", exercise="squat", target=12, issued_at=1.7e9, deadline_s=300,
@@ -84,7 +84,7 @@ def _payload(**over: object) -> bytes:
         ("repfit/ada/assignment", _payload(v=None), "v", "unsupported protocol version"),
         ("repfit/ada/assignment", _payload(type="cue"), "type", "on a 'assignment' topic"),
         ("repfit/ada/assignment", _payload(target="ten"), "target", "expected a number"),
-        ("repfit/ada/assignment", _payload(target=-1), "target", "below the minimum"),
+        ("repfit/ada/assignment", _payload(target=-1), "target", "outside 1..1000"),
         ("repfit/ada/assignment", _payload(unit="laps"), "unit", "not one of"),
         ("repfit/ada/assignment", _payload(id=None), "id", "expected a string"),
         ("repfit/ada/assignment", b'{"v":1,"type":"assignment"}', "id", "missing"),
@@ -124,11 +124,11 @@ def _samples(**over: object) -> bytes:
     [
         ({"device": "other"}, "device", "does not match"),
         ({"t": "0,1"}, "t", "list of timestamps"),
-        ({"acc": [[0, 0], [0, 0]]}, "acc", "exactly 3"),
+        ({"acc": [[0, 0], [0, 0]]}, "acc", "exactly 3 numbers"),
         ({"acc": [[0, 0, 1]]}, "acc", "1 rows for 2 timestamps"),
         ({"t": [0.0, "x"]}, "t", "must be numbers"),
         ({"t": [0.02, 0.0]}, "t", "strictly increasing"),
-        ({"acc": [[0, 0, 1], [0, 0, 1e400]]}, "acc", "non-finite"),
+        ({"acc": [[0, 0, 1], [0, 0, 1e400]]}, "payload", "Infinity is not a finite number"),
         ({"seq": -1}, "seq", "below the minimum"),
         ({"t": [0.0] * 5000, "acc": [[0, 0, 1]] * 5000}, "t", "exceeds the limit"),
     ],
@@ -149,3 +149,112 @@ def test_nan_fields_encode_as_null_not_invalid_json() -> None:
                       hold_seconds=float("nan"))
     _, back = wire.decode(wire.topic_for("ada", p), wire.encode(p))
     assert isinstance(back, wire.Progress) and back.hold_seconds is None
+
+
+# --------------------------------------------------------------------------- hostile payloads
+
+ALL_TOPICS = ["repfit/ada/assignment", "repfit/ada/cue", "repfit/ada/samples/w",
+              "repfit/ada/progress", "repfit/ada/result", "repfit/ada/status/w",
+              "repfit/ada/ack", "repfit/ada/state", "repfit/ada/report"]
+
+
+@pytest.mark.parametrize("topic", ALL_TOPICS)
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"[" * 100_000, "nested deeper than 16"),
+        (b'{"v":1,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested deeper"),
+        (b'{"v":1,"type":"assignment","target":1' + b"0" * 400 + b"}", "integer of 401 digits"),
+        (b'{"v":1,"seq":' + b"7" * 5000 + b"}", "integer of 5000 digits"),
+        (b'{"v":1,"target":NaN}', "NaN is not a finite number"),
+        (b'{"v":1,"target":-Infinity}', "-Infinity is not a finite number"),
+        (b'"' + b"\\" * 50_000 + b'"', "expected a JSON object"),
+        (b'{"a":"' + b'\\"[' * 30_000 + b'"}', "missing|unsupported"),
+    ],
+    ids=["deep-array", "deep-field", "1e400-as-int", "5000-digits", "nan", "-inf",
+         "backslashes", "escaped-quotes-and-brackets"],
+)
+def test_hostile_payloads_raise_wire_error(topic: str, payload: bytes, reason: str) -> None:
+    with pytest.raises(wire.WireError, match=reason):
+        wire.decode(topic, payload)
+
+
+def test_depth_bound_counts_only_structure() -> None:
+    assert bounded_json.depth_bound(b'{"a":[[1],[2]]}') == 3
+    assert bounded_json.depth_bound(b'{"a":[[1],[2]]}', cheap_up_to=16) == 4  # count, no scan
+    many = b'{"s":"' + b"[" * 100 + b'","t":[' + b"[1]," * 50 + b"[1]]}"
+    assert bounded_json.depth_bound(many) == 3          # brackets in a string do not count
+    escaped = b'{"s":"\\"' + b"[" * 100 + b'"}'
+    assert bounded_json.depth_bound(escaped) == 1       # nor after an escaped quote
+    assert bounded_json.depth_bound(b"[" * 1000) == 1000
+
+
+def test_text_fields_with_lone_surrogates_are_refused() -> None:
+    with pytest.raises(wire.WireError, match="lone surrogate") as info:
+        wire.decode("repfit/ada/assignment", _payload(text="\ud800"))
+    assert info.value.field == "text"
+
+
+def test_wire_error_shows_a_hostile_topic_as_text() -> None:
+    with pytest.raises(wire.WireError) as info:
+        wire.decode("repfit/ada/samples/\x1b]0;owned\x07\nFAKE line", b"{}")
+    assert "\n" not in str(info.value) and "\x1b" not in str(info.value)
+    assert "\\x1b]0;owned\\x07\\nFAKE line" in str(info.value)
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+@pytest.mark.parametrize(
+    ("over", "field", "reason"),
+    [
+        ({"target": 0}, "target", "0 reps is outside 1..1000"),
+        ({"target": 1e12}, "target", "outside 1..1000"),
+        ({"target": 3601, "unit": "seconds"}, "target", "outside 1..3600"),
+        ({"target": 2e7, "unit": "iterations", "est_duration_s": 60}, "target", "outside"),
+        ({"target": 500, "unit": "iterations", "est_duration_s": 1e5}, "est_duration_s",
+         "above the maximum"),
+        ({"target": 5000, "unit": "iterations", "est_duration_s": None}, "est_duration_s",
+         "hold of 5000 s is outside 1..3600"),
+        ({"deadline_s": 1e300}, "deadline_s", "above the maximum 86400"),
+        ({"deadline_s": 0}, "deadline_s", "below the minimum 1"),
+        ({"issued_at": 1e300}, "issued_at", "above the maximum"),
+        ({"seconds_per_rep": 1e9}, "seconds_per_rep", "above the maximum 60"),
+        ({"id": "a\nb"}, "id", "expected 1-128 of A-Z a-z 0-9 _ . : -"),
+        ({"id": "x" * 129}, "id", "longer than 128"),
+        ({"id": ""}, "id", "expected 1-128"),
+        ({"exercise": "[link=http://evil]squat"}, "exercise", "expected 1-64 of letters"),
+        ({"exercise": "squat\nforged"}, "exercise", "expected 1-64"),
+        ({"label": "x" * 65}, "label", "longer than 64"),
+        ({"run_id": "r\x1b[2J"}, "run_id", "expected 1-128"),
+        ({"text": "x" * 1025}, "text", "longer than 1024"),
+        ({"experiment": "e" * 257}, "experiment", "longer than 256"),
+    ],
+)
+def test_assignment_bounds(over: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(wire.WireError, match=reason) as info:
+        wire.decode("repfit/ada/assignment", _payload(**over))
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    "over",
+    [{"target": 1}, {"target": 1000}, {"target": 3600, "unit": "seconds"},
+     {"target": 10_000_000, "unit": "iterations", "est_duration_s": 3600},
+     {"target": 60, "unit": "iterations", "est_duration_s": None},
+     {"deadline_s": 86400}, {"exercise": "Push-ups"}, {"exercise": "saut en étoile"},
+     {"label": "pompes \x1b[2J"}, {"id": "3f2c9a:run.1_x-y"},
+     {"text": "squats — 10 times — start"}],
+)
+def test_assignment_bounds_keep_sensible_values(over: dict[str, object]) -> None:
+    _, a = wire.decode("repfit/ada/assignment", _payload(**over))
+    assert isinstance(a, wire.Assignment)
+
+
+@pytest.mark.parametrize(("option", "value"), [("deadline_s", 1e300), ("deadline_s", 0.5),
+                                               ("reps", 5000), ("seconds", 7200)])
+def test_coach_settings_stay_inside_what_a_host_accepts(option: str, value: float) -> None:
+    from repfit.integrations.coach import CoachSettings
+
+    with pytest.raises(ValueError, match=option):
+        CoachSettings(**{option: value})

@@ -22,7 +22,6 @@ Pure parts (`decode_sensor_logger`, `PhoneAssembler`) are separate from the impe
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
@@ -35,7 +34,9 @@ from typing import Any
 import numpy as np
 from paho.mqtt.client import topic_matches_sub
 
+from repfit import bounded_json
 from repfit.config import MqttSettings, broker_settings
+from repfit.display_text import plain
 from repfit.host.log_limit import RateLimitedLog
 from repfit.mqtt_link import MqttLink
 from repfit.wire import SampleBatch
@@ -69,8 +70,47 @@ class SensorLoggerMessage:
     readings: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
+MAX_DEPTH = 8
+"""Deepest JSON nesting accepted (a push needs 3: message, payload list, reading, values)."""
+MAX_INT_DIGITS = 19
+"""Longest integer literal: epoch nanoseconds have 19 digits."""
+MAX_TIME_NS = 2**62
+"""Latest reading time accepted (year 2116): keeps every difference inside int64."""
+MAX_ID_CHARS = 256
+"""Longest ``sessionId``/``deviceId``."""
+
+
 def _fail(raw: bytes, reason: str) -> PacketError:
     return PacketError(PROFILE, len(raw), reason)
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) is int or type(v) is float  # JSON numbers only, not true/false
+
+
+def _text(raw: bytes, doc: dict[str, Any], key: str) -> str:
+    v = doc.get(key, "")
+    if v is None:
+        return ""
+    if not isinstance(v, str) or len(v) > MAX_ID_CHARS:
+        raise _fail(raw, f"{key} must be a string of at most {MAX_ID_CHARS} characters")
+    return v
+
+
+def _reading(raw: bytes, i: int, name: str, entry: dict[str, Any]
+             ) -> tuple[int, float, float, float]:
+    """``(t_ns, x, y, z)`` of one vector reading; `PacketError` unless all are sane numbers."""
+    values = entry.get("values", entry)
+    t: Any = entry.get("time")
+    if not isinstance(values, dict) or not all(_is_number(values.get(k)) for k in "xyz") \
+            or not _is_number(t):
+        raise _fail(raw, f"payload[{i}] ({name}) lacks numeric time/x/y/z")
+    x, y, z = (float(values[k]) for k in "xyz")
+    if not all(math.isfinite(v) for v in (x, y, z)):
+        raise _fail(raw, f"payload[{i}] ({name}) has a non-finite value")
+    if not (isinstance(t, int) or math.isfinite(t)) or not 0 <= t < MAX_TIME_NS:
+        raise _fail(raw, f"payload[{i}] ({name}) time is not epoch nanoseconds")
+    return int(t), x, y, z
 
 
 def decode_sensor_logger(raw: bytes) -> SensorLoggerMessage:
@@ -79,47 +119,44 @@ def decode_sensor_logger(raw: bytes) -> SensorLoggerMessage:
     Raises
     ------
     PacketError
-        Oversized, not JSON, not an object, ``messageId``/``payload`` missing or of the
-        wrong type, or a reading of a vector sensor without numeric ``x, y, z`` and ``time``.
+        For anything else than a valid push, whatever the bytes: oversized, not UTF-8 JSON,
+        nested deeper than `MAX_DEPTH`, an integer longer than `MAX_INT_DIGITS` digits,
+        NaN/Infinity, not an object, ``messageId``/``payload``/``sessionId``/``deviceId``
+        missing or of the wrong type or size, or a reading of a vector sensor without numeric
+        ``x, y, z`` and a ``time`` in epoch nanoseconds.
     """
+    raw = bytes(raw)
     if len(raw) > MAX_MESSAGE_BYTES:
         raise _fail(raw, f"larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _fail(raw, f"not JSON ({err})") from err
+        doc = bounded_json.loads(raw, max_depth=MAX_DEPTH, max_int_digits=MAX_INT_DIGITS)
+    except bounded_json.JsonRefused as err:
+        raise _fail(raw, f"not JSON within bounds: {err}") from None
     if not isinstance(doc, dict):
         raise _fail(raw, "top level is not a JSON object")
     mid = doc.get("messageId")
     payload = doc.get("payload")
-    if not isinstance(mid, int) or isinstance(mid, bool):
-        raise _fail(raw, f"messageId must be an integer, got {mid!r}")
+    if type(mid) is not int or not 0 <= mid < 2**53:
+        raise _fail(raw, f"messageId must be an integer 0..2^53, got {plain(repr(mid), 40)}")
     if not isinstance(payload, list):
         raise _fail(raw, "payload must be a list of readings")
+    session_id, device_id = _text(raw, doc, "sessionId"), _text(raw, doc, "deviceId")
     rows: dict[str, list[tuple[int, float, float, float]]] = {}
     for i, entry in enumerate(payload):
         if not isinstance(entry, dict):
             raise _fail(raw, f"payload[{i}] is not an object")
-        name = str(entry.get("name", "")).lower()
+        name = entry.get("name", "")
+        name = name.lower() if isinstance(name, str) else ""
         if name not in _VECTOR_SENSORS:
             continue
-        values = entry.get("values", entry)
-        try:
-            t = int(entry["time"])
-            x, y, z = (float(values[k]) for k in ("x", "y", "z"))
-        except (KeyError, TypeError, ValueError) as err:
-            raise _fail(raw, f"payload[{i}] ({name}) lacks numeric time/x/y/z: {err}") from err
-        if not all(math.isfinite(v) for v in (x, y, z)):
-            raise _fail(raw, f"payload[{i}] ({name}) has a non-finite value")
-        rows.setdefault(name, []).append((t, x, y, z))
+        rows.setdefault(name, []).append(_reading(raw, i, name, entry))
     readings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, r in rows.items():
-        a = np.array(r, dtype=np.float64)
+        a = np.array([row[1:] for row in r], dtype=np.float64).reshape(-1, 3)
         t_ns = np.array([row[0] for row in r], dtype=np.int64)
         order = np.argsort(t_ns, kind="stable")
-        readings[name] = (t_ns[order], a[order, 1:])
-    return SensorLoggerMessage(mid, str(doc.get("sessionId", "")), str(doc.get("deviceId", "")),
-                               readings)
+        readings[name] = (t_ns[order], a[order])
+    return SensorLoggerMessage(mid, session_id, device_id, readings)
 
 
 def acceleration_with_gravity(msg: SensorLoggerMessage) -> tuple[np.ndarray, np.ndarray] | None:
@@ -162,7 +199,7 @@ class PhoneAssembler:
         """Feed one message that arrived at host time ``arrival``."""
         if msg.session_id != self.session:
             if self.session is not None:
-                log.info("%s: new Sensor Logger session %s", self.device, msg.session_id)
+                log.info("%s: new Sensor Logger session %s", self.device, plain(msg.session_id))
             self.session = msg.session_id
             self.clock = ClockMapper()
             self._last_id = self._last_t_ns = None

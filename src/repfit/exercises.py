@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from repfit.display_text import plain
+
 __all__ = ["EXERCISES", "HOLD_EXERCISES", "VOCABULARY", "ExerciseName", "canonical",
            "display_name", "is_hold", "require_canonical"]
 
@@ -128,6 +130,6 @@ def display_name(exercise: str, label: str | None = None) -> str:
     """The words for an exercise in a line the user reads: their own ``label`` when they
     gave one, else the vocabulary's display name, else the name as it came."""
     if label and label.strip():
-        return label.strip()
+        return plain(label.strip())  # the user's words, as received: shown as text
     found = canonical(exercise)
-    return _BY_NAME[found].display if found is not None else exercise
+    return _BY_NAME[found].display if found is not None else plain(exercise)

@@ -21,6 +21,7 @@ Topic grammar (``<user>`` and ``<device>`` match ``[A-Za-z0-9_-]{1,64}``)::
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import math
 import re
@@ -30,10 +31,28 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
+from repfit import bounded_json
+from repfit.display_text import plain
+
 __all__ = [
+    "DEADLINE_RANGE_S",
+    "EXERCISE_CHARS",
+    "HOLD_RANGE_S",
+    "ID_CHARS",
+    "MAX_BATCH_SAMPLES",
+    "MAX_COUNTER",
+    "MAX_DEADLINE_S",
+    "MAX_DEPTH",
+    "MAX_ID_CHARS",
+    "MAX_INT_DIGITS",
+    "MAX_LABEL_CHARS",
     "MAX_PAYLOAD_BYTES",
+    "MAX_SECONDS_PER_REP",
+    "MAX_TEXT_CHARS",
+    "MAX_TIMESTAMP",
     "PROTOCOL_VERSION",
     "STATES",
+    "TARGET_RANGE",
     "Ack",
     "Assignment",
     "Cue",
@@ -60,6 +79,38 @@ PROTOCOL_VERSION: Final = 1
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 #: Largest number of samples in one batch.
 MAX_BATCH_SAMPLES: Final = 4096
+#: Deepest nesting of arrays/objects accepted (a sample batch needs 3): bounds the parser's
+#: recursion before it starts.
+MAX_DEPTH: Final = 16
+#: Longest integer literal accepted (digits): 18 digits hold any counter; longer ones are
+#: refused before Python's int-from-string limit or a float conversion can fail.
+MAX_INT_DIGITS: Final = 18
+#: Longest free-text field (``text``, ``last_reason``), in characters.
+MAX_TEXT_CHARS: Final = 1024
+#: Longest id (assignment ids, ``run_id``, ``client_id``); ids use `ID_CHARS` only.
+MAX_ID_CHARS: Final = 128
+ID_CHARS: Final = "A-Za-z0-9_.:-"
+#: Exercise names (``squat``, ``Push-ups``, ``saut en étoile``): at most 64 letters or digits
+#: of any script, ``_``, ``-``, ``'`` and spaces (a regular-expression class).
+EXERCISE_CHARS: Final = r"\w '-"
+#: Longest ``label`` (the user's own name for an exercise): free text, shown as text.
+MAX_LABEL_CHARS: Final = 64
+#: Accepted assignment targets per unit (inclusive). Reasons in ``docs/protocol.md``.
+TARGET_RANGE: Final[dict[str, tuple[float, float]]] = {
+    "reps": (1.0, 1000.0),
+    "seconds": (1.0, 3600.0),
+    "iterations": (1.0, 10_000_000.0),
+}
+#: The hold the host verifies for an ``iterations`` assignment (``est_duration_s``), seconds.
+HOLD_RANGE_S: Final = (1.0, 3600.0)
+#: Accepted ``deadline_s`` of an assignment, seconds after ``issued_at``.
+DEADLINE_RANGE_S: Final = (1.0, 86400.0)
+MAX_DEADLINE_S: Final = DEADLINE_RANGE_S[1]
+MAX_SECONDS_PER_REP: Final = 60.0
+#: Latest accepted wall-clock time (2100-01-01 UTC): a far-future time is a forgery.
+MAX_TIMESTAMP: Final = 4_102_444_800.0
+#: Largest counter (``seq``, ``reps``, ``index``...): exact as a JSON double.
+MAX_COUNTER: Final = 2**53
 
 _NAME = r"[A-Za-z0-9_-]{1,64}"
 _NAME_RE = re.compile(rf"^{_NAME}$")
@@ -101,7 +152,7 @@ class WireError(ValueError):
         self.topic = topic
         self.field = field
         self.reason = reason
-        super().__init__(f"{topic}: field {field!r}: {reason}")
+        super().__init__(f"{plain(topic)}: field {field!r}: {reason}")
 
 
 # --------------------------------------------------------------------------- messages
@@ -422,6 +473,26 @@ def encode(message: Message) -> bytes:
 
 
 # --------------------------------------------------------------------------- decode
+#
+# Everything below runs on bytes from anyone who can publish on the broker: size first, then
+# `bounded_json` (UTF-8, depth scanned before parsing, integer length capped, NaN/Infinity
+# refused), then every field checked for type, charset, length and range. Any failure is a
+# `WireError`; nothing else escapes `decode`.
+
+
+_CHARSET_WORDS: Final = {ID_CHARS: "A-Z a-z 0-9 _ . : -",
+                         EXERCISE_CHARS: "letters, digits, _ ' - and spaces",
+                         "A-Za-z0-9_-": "A-Z a-z 0-9 _ -"}
+
+
+@functools.cache
+def _charset_re(charset: str) -> re.Pattern[str]:
+    return re.compile(f"[{charset}]*")
+
+
+def _short(value: Any) -> builtins.str:
+    """A field value for an error message: repr, shown as text, at most 40 characters."""
+    return plain(repr(value), 40)
 
 
 class _Fields:
@@ -434,39 +505,51 @@ class _Fields:
     def fail(self, name: str, reason: str) -> WireError:
         return WireError(self.topic, name, reason)
 
-    def str(self, name: str, *, default: Any = ..., choices: tuple[str, ...] = ()) -> Any:
-        if name not in self.obj:
+    def _get(self, name: builtins.str, default: Any) -> tuple[bool, Any]:
+        """(present, value); ``present`` is False for an absent or null optional field."""
+        if name not in self.obj or (self.obj[name] is None and default is None):
             if default is ...:
                 raise self.fail(name, "missing")
-            return default
-        v = self.obj[name]
-        if v is None and default is None:
-            return None
+            return False, default
+        return True, self.obj[name]
+
+    def str(self, name: str, *, default: Any = ..., choices: tuple[str, ...] = (),
+            charset: str | None = None, min_len: int = 0,
+            max_len: int = MAX_TEXT_CHARS) -> Any:
+        present, v = self._get(name, default)
+        if not present:
+            return v
         if not isinstance(v, str):
             raise self.fail(name, f"expected a string, got {type(v).__name__}")
-        if len(v) > 1024:
-            raise self.fail(name, "longer than 1024 characters")
+        if len(v) > max_len:
+            raise self.fail(name, f"longer than {max_len} characters")
         if choices and v not in choices:
-            raise self.fail(name, f"{v!r} is not one of {', '.join(choices)}")
+            raise self.fail(name, f"{_short(v)} is not one of {', '.join(choices)}")
+        if len(v) < min_len or (charset is not None and not _charset_re(charset).fullmatch(v)):
+            words = _CHARSET_WORDS.get(charset, charset) if charset else "characters"
+            raise self.fail(name, f"{_short(v)}: expected {min_len}-{max_len} of {words}")
+        if not v.isascii():
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise self.fail(name, "holds a lone surrogate (\\ud800-\\udfff)") from None
         return v
 
     def num(self, name: builtins.str, *, default: Any = ..., integer: bool = False,
-            minimum: float | None = None) -> Any:
-        if name not in self.obj:
-            if default is ...:
-                raise self.fail(name, "missing")
-            return default
-        v = self.obj[name]
-        if v is None and default is None:
-            return None
+            minimum: float | None = None, maximum: float | None = None) -> Any:
+        present, v = self._get(name, default)
+        if not present:
+            return v
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self.fail(name, f"expected a number, got {type(v).__name__}")
         if integer and not isinstance(v, int):
-            raise self.fail(name, f"expected an integer, got {v!r}")
-        if not math.isfinite(v):
+            raise self.fail(name, f"expected an integer, got {_short(v)}")
+        if not math.isfinite(v):  # ints are at most MAX_INT_DIGITS long: no OverflowError
             raise self.fail(name, "not a finite number")
         if minimum is not None and v < minimum:
-            raise self.fail(name, f"{v!r} is below the minimum {minimum}")
+            raise self.fail(name, f"{v!r} is below the minimum {minimum:g}")
+        if maximum is not None and v > maximum:
+            raise self.fail(name, f"{v!r} is above the maximum {maximum:g}")
         return int(v) if integer else float(v)
 
     def bool(self, name: builtins.str, *, default: Any = ...) -> builtins.bool:
@@ -491,18 +574,21 @@ class _Fields:
         for key, value in v.items():
             inner = value if isinstance(value, dict) else {key: value}
             if isinstance(value, dict) and len(value) > 32:
-                raise self.fail(name, f"{key!r}: at most 32 entries")
+                raise self.fail(name, f"{_short(key)}: at most 32 entries")
             for k, x in inner.items():
                 if isinstance(x, str) and len(x) <= 64 and not isinstance(value, dict):
                     continue
                 if isinstance(x, bool) or not isinstance(x, (int, float)) or \
                         not math.isfinite(x) or x < 0:
-                    raise self.fail(name, f"{k!r}: expected a number >= 0")
+                    raise self.fail(name, f"{_short(k)}: expected a number >= 0")
         return v
 
 
+_NUMBER: Final = (int, float)
+
+
 def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
-    device = f.str("device")
+    device = f.str("device", charset="A-Za-z0-9_-", min_len=1, max_len=64)
     if device != topic.device:
         raise f.fail("device", f"{device!r} does not match the topic's device {topic.device!r}")
     t_raw, acc_raw = f.obj.get("t"), f.obj.get("acc")
@@ -514,20 +600,18 @@ def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
         raise f.fail("acc", f"{len(acc_raw)} rows for {len(t_raw)} timestamps")
     if len(t_raw) > MAX_BATCH_SAMPLES:
         raise f.fail("t", f"{len(t_raw)} samples exceeds the limit of {MAX_BATCH_SAMPLES}")
-    try:
-        t = np.array(t_raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise f.fail("t", "timestamps must be numbers") from None
-    try:
-        acc = np.array(acc_raw, dtype=np.float64).reshape(len(acc_raw), -1) if acc_raw else \
-            np.zeros((0, 3))
-    except (TypeError, ValueError):
-        raise f.fail("acc", "rows must be [x, y, z] numbers") from None
-    if acc.shape[1] != 3:
-        raise f.fail("acc", "rows must have exactly 3 values [x, y, z]")
-    if t.dtype != np.float64 or acc.dtype != np.float64:
+    # Exact types (JSON gives int, float, str, bool, None, list, dict): numpy alone would
+    # take "1" and true as numbers.
+    if not all(type(x) in _NUMBER for x in t_raw):
         raise f.fail("t", "timestamps must be numbers")
-    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(acc))):
+    if not all(type(row) is list and len(row) == 3 and all(type(v) in _NUMBER for v in row)
+               for row in acc_raw):
+        raise f.fail("acc", "rows must be [x, y, z]: exactly 3 numbers each")
+    t = np.array(t_raw, dtype=np.float64)
+    acc = np.array(acc_raw, dtype=np.float64).reshape(len(acc_raw), 3)
+    if not np.all(np.isfinite(t)):
+        raise f.fail("t", "non-finite value")
+    if not np.all(np.isfinite(acc)):
         raise f.fail("acc", "non-finite value")
     if t.size > 1 and np.any(np.diff(t) <= 0):
         raise f.fail("t", "timestamps must be strictly increasing within a batch")
@@ -535,8 +619,9 @@ def _decode_samples(f: _Fields, topic: Topic) -> SampleBatch:
         device=device,
         t=t,
         acc=acc,
-        seq=f.num("seq", default=0, integer=True, minimum=0),
-        lost_before=f.num("lost_before", default=0, integer=True, minimum=0),
+        seq=f.num("seq", default=0, integer=True, minimum=0, maximum=MAX_COUNTER),
+        lost_before=f.num("lost_before", default=0, integer=True, minimum=0,
+                          maximum=MAX_COUNTER),
     )
 
 
@@ -559,122 +644,149 @@ def _decode_fields(cls: type, f: _Fields) -> Message:
     return cls(**values)
 
 
-_NONNEG = {"minimum": 0.0}
+def _check_assignment(f: _Fields, a: Assignment) -> Assignment:
+    """The bounds that depend on the unit (see ``docs/protocol.md``, "Bounds")."""
+    low, high = TARGET_RANGE[a.unit]
+    if not low <= a.target <= high:
+        raise f.fail("target", f"{a.target:g} {a.unit} is outside {low:g}..{high:g}")
+    if a.unit == "iterations":
+        # The host verifies a hold of est_duration_s seconds (the target when there is none).
+        hold = a.est_duration_s or a.target
+        low, high = HOLD_RANGE_S
+        if not low <= hold <= high:
+            raise f.fail("est_duration_s", f"a hold of {hold:g} s is outside {low:g}..{high:g}")
+    return a
+
+
+_UNIT_SPEC: Final = ("str", {"choices": _UNITS})
+_REASON_SPEC: Final = ("str", {"choices": _REASONS})
+_ID_SPEC: Final = ("str", {"charset": ID_CHARS, "min_len": 1, "max_len": MAX_ID_CHARS})
+_EXERCISE_SPEC: Final = ("str", {"charset": EXERCISE_CHARS, "min_len": 1, "max_len": 64})
+_LABEL_SPEC: Final = ("str", {"max_len": MAX_LABEL_CHARS})
+_TIME_SPEC: Final = ("num", {"minimum": 0.0, "maximum": MAX_TIMESTAMP})
+_COUNT_SPEC: Final = ("num", {"integer": True, "minimum": 0, "maximum": MAX_COUNTER})
+_AMOUNT_SPEC: Final = ("num", {"minimum": 0.0, "maximum": TARGET_RANGE["iterations"][1]})
+_HOLD_SPEC: Final = ("num", {"minimum": 0.0, "maximum": MAX_DEADLINE_S})
 _FIELD_SPECS: Final[dict[type, dict[str, tuple[str, dict[str, Any]]]]] = {
     Assignment: {
-        "id": ("str", {}),
-        "exercise": ("str", {}),
-        "target": ("num", {"minimum": 0.0}),
-        "unit": ("str", {"choices": _UNITS}),
-        "reason": ("str", {"choices": _REASONS}),
-        "issued_at": ("num", _NONNEG),
-        "deadline_s": ("num", _NONNEG),
-        "est_duration_s": ("num", _NONNEG),
-        "seconds_per_rep": ("num", _NONNEG),
-        "run_id": ("str", {}),
-        "experiment": ("str", {}),
+        "id": _ID_SPEC,
+        "exercise": _EXERCISE_SPEC,
+        "target": ("num", {}),  # per unit: _check_assignment
+        "unit": _UNIT_SPEC,
+        "reason": _REASON_SPEC,
+        "issued_at": _TIME_SPEC,
+        "deadline_s": ("num", {"minimum": DEADLINE_RANGE_S[0], "maximum": DEADLINE_RANGE_S[1]}),
+        "est_duration_s": _HOLD_SPEC,
+        "seconds_per_rep": ("num", {"minimum": 0.0, "maximum": MAX_SECONDS_PER_REP}),
+        "run_id": _ID_SPEC,
+        "experiment": ("str", {"max_len": 256}),
         "text": ("str", {}),
-        "label": ("str", {}),
+        "label": _LABEL_SPEC,
         "caps": ("caps", {}),
     },
     Cue: {
         "kind": ("str", {"choices": _CUES}),
-        "assignment_id": ("str", {}),
-        "index": ("num", {"integer": True, "minimum": 0}),
+        "assignment_id": _ID_SPEC,
+        "index": _COUNT_SPEC,
         "text": ("str", {}),
-        "at": ("num", _NONNEG),
+        "at": _TIME_SPEC,
     },
     Progress: {
-        "assignment_id": ("str", {}),
-        "exercise": ("str", {}),
-        "reps": ("num", {"integer": True, "minimum": 0}),
-        "target": ("num", _NONNEG),
-        "unit": ("str", {"choices": _UNITS}),
-        "hold_seconds": ("num", _NONNEG),
-        "rejected": ("num", {"integer": True, "minimum": 0}),
+        "assignment_id": _ID_SPEC,
+        "exercise": _EXERCISE_SPEC,
+        "reps": _COUNT_SPEC,
+        "target": _AMOUNT_SPEC,
+        "unit": _UNIT_SPEC,
+        "hold_seconds": _HOLD_SPEC,
+        "rejected": _COUNT_SPEC,
         "last_reason": ("str", {}),
-        "at": ("num", _NONNEG),
-        "label": ("str", {}),
+        "at": _TIME_SPEC,
+        "label": _LABEL_SPEC,
     },
     Result: {
-        "assignment_id": ("str", {}),
-        "exercise": ("str", {}),
+        "assignment_id": _ID_SPEC,
+        "exercise": _EXERCISE_SPEC,
         "completed": ("bool", {}),
         "outcome": ("str", {"choices": _OUTCOMES}),
-        "reps": ("num", {"integer": True, "minimum": 0}),
-        "target": ("num", _NONNEG),
-        "unit": ("str", {"choices": _UNITS}),
-        "hold_seconds": ("num", _NONNEG),
-        "rejected": ("num", {"integer": True, "minimum": 0}),
-        "reason": ("str", {"choices": _REASONS}),
-        "started_at": ("num", _NONNEG),
-        "finished_at": ("num", _NONNEG),
-        "label": ("str", {}),
+        "reps": _COUNT_SPEC,
+        "target": _AMOUNT_SPEC,
+        "unit": _UNIT_SPEC,
+        "hold_seconds": _HOLD_SPEC,
+        "rejected": _COUNT_SPEC,
+        "reason": _REASON_SPEC,
+        "started_at": _TIME_SPEC,
+        "finished_at": _TIME_SPEC,
+        "label": _LABEL_SPEC,
         "verified": ("bool", {}),
         "detail": ("str", {}),
     },
     StateChange: {
-        "assignment_id": ("str", {}),
+        "assignment_id": _ID_SPEC,
         "state": ("str", {"choices": STATES}),
-        "at": ("num", _NONNEG),
-        "exercise": ("str", {}),
-        "label": ("str", {}),
-        "reason": ("str", {"choices": _REASONS}),
-        "experiment": ("str", {}),
-        "run_id": ("str", {}),
+        "at": _TIME_SPEC,
+        "exercise": ("str", {"charset": EXERCISE_CHARS, "max_len": 64}),  # may be empty
+        "label": _LABEL_SPEC,
+        "reason": _REASON_SPEC,
+        "experiment": ("str", {"max_len": 256}),
+        "run_id": _ID_SPEC,
         "detail": ("str", {}),
     },
     Report: {
-        "assignment_id": ("str", {}),
-        "reps": ("num", {"integer": True, "minimum": 0}),
-        "hold_seconds": ("num", _NONNEG),
-        "at": ("num", _NONNEG),
+        "assignment_id": _ID_SPEC,
+        "reps": _COUNT_SPEC,
+        "hold_seconds": _HOLD_SPEC,
+        "at": _TIME_SPEC,
     },
     Status: {
         "role": ("str", {"choices": _ROLES}),
         "online": ("bool", {}),
-        "client_id": ("str", {}),
-        "at": ("num", _NONNEG),
+        "client_id": ("str", {"charset": ID_CHARS, "max_len": MAX_ID_CHARS}),  # may be empty
+        "at": _TIME_SPEC,
     },
     Ack: {
-        "assignment_id": ("str", {}),
-        "client_id": ("str", {}),
-        "at": ("num", _NONNEG),
+        "assignment_id": _ID_SPEC,
+        "client_id": ("str", {"charset": ID_CHARS, "max_len": MAX_ID_CHARS}),
+        "at": _TIME_SPEC,
     },
 }
 
 
-def decode(topic: str, payload: bytes | bytearray | str) -> tuple[Topic, Message]:
+def decode(topic: str, payload: bytes | bytearray | memoryview | str) -> tuple[Topic, Message]:
     """Parse and validate one MQTT message.
 
     Raises
     ------
     WireError
-        For a foreign topic, an oversized payload, invalid JSON or UTF-8, an unknown protocol
-        version, a type that does not match the topic, or any field of the wrong type or range.
-        The message names the field; it never echoes the payload (which could be large).
+        For anything that is not a valid message, and nothing else, whatever the bytes: a
+        foreign topic, an oversized payload, invalid UTF-8 or JSON, nesting deeper than
+        `MAX_DEPTH`, an integer longer than `MAX_INT_DIGITS` digits, NaN or Infinity, an
+        unknown protocol version, a type that does not match the topic, or any field of the
+        wrong type, charset, length or range (``docs/protocol.md``). The message names the
+        field; it never echoes the payload, and shows received text only as `plain` text.
     """
     parsed = parse_topic(topic)
     if isinstance(payload, str):
-        payload = payload.encode()
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise WireError(topic, "payload", f"{len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        payload = payload.encode("utf-8", "surrogatepass")
+    data = bytes(payload)
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise WireError(topic, "payload", f"{len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        obj = json.loads(bytes(payload).decode("utf-8"))
-    except UnicodeDecodeError:
-        raise WireError(topic, "payload", "not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise WireError(topic, "payload", f"invalid JSON ({exc.msg} at char {exc.pos})") from None
+        obj = bounded_json.loads(data, max_depth=MAX_DEPTH, max_int_digits=MAX_INT_DIGITS)
+    except bounded_json.JsonRefused as exc:
+        raise WireError(topic, "payload", str(exc)) from None
     if not isinstance(obj, dict):
         raise WireError(topic, "payload", f"expected a JSON object, got {type(obj).__name__}")
     f = _Fields(topic, obj)
     version = obj.get("v")
-    if version != PROTOCOL_VERSION:
-        raise f.fail("v", f"unsupported protocol version {version!r} (this host speaks "
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise f.fail("v", f"unsupported protocol version {_short(version)} (this host speaks "
                           f"{PROTOCOL_VERSION})")
-    kind = f.str("type")
+    kind = f.str("type", max_len=32)
     if kind != parsed.kind:
-        raise f.fail("type", f"{kind!r} on a {parsed.kind!r} topic")
+        raise f.fail("type", f"{_short(kind)} on a {parsed.kind!r} topic")
     if kind == "samples":
         return parsed, _decode_samples(f, parsed)
-    return parsed, _decode_fields(_TYPE_OF[kind], f)
+    message = _decode_fields(_TYPE_OF[kind], f)
+    if isinstance(message, Assignment):
+        message = _check_assignment(f, message)
+    return parsed, message

@@ -72,7 +72,9 @@ class TestDecoding:
         (b'{"messageId": 1, "payload": [{"name": "gravity", "time": 1, "values": {"x": 1}}]}',
          "lacks numeric"),
         (b'{"messageId": 1, "payload": [{"name": "gravity", "time": 1, '
-         b'"values": {"x": NaN, "y": 0, "z": 0}}]}', "non-finite"),
+         b'"values": {"x": NaN, "y": 0, "z": 0}}]}', "NaN is not a finite number"),
+        (b'{"messageId": 1, "payload": [{"name": "gravity", "time": 1, '
+         b'"values": {"x": 1e400, "y": 0, "z": 0}}]}', "non-finite"),
     ])
     def test_bad_messages_name_the_problem(self, raw: bytes, reason: str) -> None:
         with pytest.raises(PacketError, match=reason):
