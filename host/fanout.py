@@ -40,3 +40,14 @@ class FanOut:
 
     def cue(self, c: wire.Cue) -> None:
         self._each(lambda o: o.cue(c), "a cue")
+
+    def health(self, text: str) -> None:
+        """The host's optional health line, for the observers that show it."""
+        for observer in self.observers:
+            notify = getattr(observer, "health", None)
+            if notify is not None:
+                try:
+                    notify(text)
+                except Exception:
+                    log.exception("observer %s failed on a health line",
+                                  type(observer).__name__)
