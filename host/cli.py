@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from repfit import __version__, wire
-from repfit.config import Config, ConfigError, MqttSettings, Secret, broker_settings, load
+from repfit.config import (
+    USER_NAME_RULE,
+    Config,
+    ConfigError,
+    MqttSettings,
+    Secret,
+    broker_settings,
+    is_user_name,
+    load,
+)
 from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import StoreDamaged, StoreError
 
@@ -124,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="serve the live page (read-only) on PORT of 127.0.0.1, or on ADDR; "
                            "any address but loopback needs the token printed at start")
     host.add_argument("--tz", metavar="ZONE",
-                      help="time zone whose midnight starts the live views' day (default: TZ, "
-                           "else this machine's zone)")
+                      help="time zone whose midnight starts the live views' day (default: "
+                           "the caps' timezone in config.toml, else TZ, else this machine's "
+                           "zone)")
     from repfit.host import wearables_cli
 
     wearables_cli.add_source_args(host, required=False)
@@ -151,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add NAME to --password-file (password from "
                              "REPFIT_BROKER_PASSWORD, else asked for) and exit")
 
-    history = sub.add_parser("history", help="list stored results")
+    history = sub.add_parser("history", help="list stored results, with dates",
+                             description="The stored results of one user, with their dates; "
+                                         "with none, which users have some.")
     history.add_argument("--user", metavar="NAME", help="user name (default: config)")
     history.add_argument("--days", dest="since_days", type=float, default=7.0,
                          help="how many days back (default: 7)")
@@ -191,13 +203,18 @@ def _add_books_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore
     tz_help = "time zone whose midnight starts a day, e.g. Europe/Paris (default: TZ, else " \
               "this machine's zone)"
     stats = sub.add_parser(
-        "stats", help="today and this week per exercise, streaks, penalties and rewards",
-        description="Verified sets and amounts today and this week per exercise, the streak "
-                    "of days in a row with a completed set (and the best one), and the "
-                    "penalties and rewards each experiment handed out.")
+        "stats", help="today and this week per exercise, caps used and left, streaks, "
+                      "penalties and rewards",
+        description="Verified sets and amounts today and this week per exercise (sets "
+                    "reported in honour mode apart), how much of each daily cap is used and "
+                    "left, the streak of days in a row with a verified, completed set (and the "
+                    "best one), and the penalties and rewards each experiment handed out.")
     stats.add_argument("--user", metavar="NAME", help="user name (default: config)")
     stats.add_argument("--json", action="store_true", help="print JSON instead of text")
-    stats.add_argument("--tz", metavar="ZONE", help=tz_help)
+    stats.add_argument("--tz", metavar="ZONE",
+                       help="time zone whose midnight starts a day, e.g. Europe/Paris (default: "
+                            "the caps' timezone in config.toml, else TZ, else this machine's "
+                            "zone)")
     stats.add_argument("--plot", type=Path, metavar="OUT.png",
                        help="also draw the last 30 days as charts: reps per day per "
                             "exercise, sets verified or not, the streak, penalties and "
@@ -248,6 +265,10 @@ def _setup_logging(verbose: int) -> None:
         handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: "
                                               "%(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
+    if verbose == 0:
+        # amqtt warns when a client acknowledges a message twice (harmless, and the embedded
+        # broker's own business); without -v it would interleave with the demo's lines.
+        logging.getLogger("amqtt.mqtt.protocol.handler").setLevel(logging.ERROR)
 
 
 def _config(args: Args) -> Config:
@@ -285,7 +306,8 @@ def _cmd_demo(args: Args) -> int:
     return asyncio.run(run_demo(opts))
 
 
-async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> int:
+async def _serve(args: Args, cfg: Config, settings: MqttSettings,
+                 sources: Sequence[WearableSource]) -> int:
     from repfit.host import homeassistant
     from repfit.host.audio import default_player
     from repfit.host.bus import Bus
@@ -303,7 +325,6 @@ async def _serve(args: Args, cfg: Config, sources: Sequence[WearableSource]) -> 
     caps = _caps(cfg, user)
     honour = honour_mode(cfg.tables, user, _source(cfg))
     observer = ConsoleObserver()
-    settings = _settings(args, cfg)
     web = _web_address(args)
     ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
     tz = _zone(args) if args.tz else caps.timezone
@@ -356,6 +377,7 @@ def _cmd_host(args: Args) -> int:
     from repfit.host import wearables_cli
 
     cfg = _config(args)
+    settings = _settings(args, cfg)     # a broker setting that cannot work, before any scan
     sources: list[WearableSource] = []
     if args.device or args.phone or args.replay:
         try:
@@ -367,7 +389,7 @@ def _cmd_host(args: Args) -> int:
                                  if (v := getattr(args, k)))
             raise ConfigError(option, value, f"a usable wearable ({exc})") from None
     try:
-        return asyncio.run(_serve(args, cfg, sources))
+        return asyncio.run(_serve(args, cfg, settings, sources))
     except KeyboardInterrupt:
         return 130
 
@@ -422,7 +444,7 @@ def _cmd_history(args: Args) -> int:
 
     cfg = _config(args)
     user = args.user or cfg.user
-    data_dir = args.data_dir or cfg.data_dir
+    data_dir = _books_dir(args, cfg)
     since = time.time() - args.since_days * 86400
     try:
         with Store.read_only_in(data_dir) as store:     # creates nothing
@@ -459,6 +481,16 @@ def _caps(cfg: Config, user: str) -> CapRules:
     return rules_from_tables(cfg.tables, user, _source(cfg))
 
 
+def _books_dir(args: Args, cfg: Config) -> Path:
+    """The data directory a read-only command reads; a file there is an error, not an empty
+    history."""
+    data_dir: Path = args.data_dir or cfg.data_dir
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError("--data-dir" if args.data_dir else "data directory", str(data_dir),
+                          "a directory (where repfit keeps its history)")
+    return data_dir
+
+
 def _stored_records(data_dir: Path, user: str | None, since: float = 0.0,
                     ) -> list[tuple[str, float, wire.Assignment, wire.Result | None]]:
     """`Store.records` of a data directory, read-only: nothing stored yet is no records,
@@ -482,7 +514,7 @@ def _cmd_stats(args: Args) -> int:
     user = args.user or cfg.user
     caps = _caps(cfg, user)
     tz = _zone(args) if args.tz else caps.timezone
-    records = [stats.Record(*row) for row in _stored_records(args.data_dir or cfg.data_dir,
+    records = [stats.Record(*row) for row in _stored_records(_books_dir(args, cfg),
                                                               user)]
     computed = stats.compute(records, user, time.time(), tz, caps)
     if args.plot is not None:
@@ -529,7 +561,7 @@ def _cmd_export(args: Args) -> int:
         except ValueError:
             raise ConfigError("--since", args.since_date, "a date, YYYY-MM-DD") from None
         since = dt.datetime.combine(day, dt.time(), tz).timestamp()
-    records = [stats.Record(*row) for row in _stored_records(args.data_dir or cfg.data_dir,
+    records = [stats.Record(*row) for row in _stored_records(_books_dir(args, cfg),
                                                               args.user, since)]
     rows = stats.export_rows(records, tz)
     text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else stats.export_csv(rows)
@@ -630,6 +662,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "history": _cmd_history, "stats": _cmd_stats, "export": _cmd_export,
                 "homeassistant": _cmd_homeassistant, "done": _cmd_done}
     try:
+        user = getattr(args, "user", None)
+        if user is not None and not is_user_name(user):
+            raise ConfigError("--user", user, USER_NAME_RULE)
         if args.command in handlers:
             return handlers[args.command](args)
         return _run_plugin_command(args)

@@ -100,9 +100,10 @@ class ConsoleObserver:
                            TextColumn("{task.fields[amount]}"), TimeElapsedColumn(),
                            console=self.console)
             name = display_name(p.exercise, p.label)
-            a = self._assignments.get(p.assignment_id)
-            which = provenance(a) if a is not None else p.assignment_id[:8]
-            task = bar.add_task(markup(f"{name} ({which})"), total=max(p.target, 1e-9),
+            # The short id only: the assignment's line above says where it came from, and a
+            # long experiment/run name would push the count off an 80-column terminal.
+            task = bar.add_task(markup(f"{name} ({p.assignment_id[:8]})"),
+                                total=max(p.target, 1e-9),
                                 amount="")
             bar.start()
             self._bars[p.assignment_id] = (bar, task)

@@ -82,6 +82,16 @@ def train_demo_model(settings: MqttSettings, opts: DemoOptions, console: Console
     return best
 
 
+async def _until_published(store: Store, user: str, timeout_s: float = 5.0) -> None:
+    """Give the host's result keeper time to record the broker's acknowledgement before the
+    broker goes away; otherwise the next run would find the result unpublished and resend it."""
+    deadline = time.monotonic() + timeout_s
+    while await asyncio.to_thread(store.unpublished_results, user):
+        if time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def run_demo(opts: DemoOptions, console: Console | None = None,
                    player: CuePlayer | None = None) -> int:
     """Run the demo; 0 when the workout was verified as completed, 1 otherwise."""
@@ -123,6 +133,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None,
                 except asyncio.TimeoutError:
                     await host.cancel_active()
                 await waiter
+            await _until_published(store, opts.user)
         finally:
             observer.close()
             for task in tasks:

@@ -34,18 +34,22 @@ else:  # pragma: no cover - exercised on 3.10 only
 import platformdirs
 
 __all__ = [
+    "USER_NAME_RULE",
     "Config",
     "ConfigError",
     "MqttSettings",
     "Secret",
     "broker_settings",
     "default_config_path",
+    "is_user_name",
     "load",
     "parse_broker_url",
     "redact_url",
 ]
 
 _USER_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: What a user name may be (it is a segment of every MQTT topic), as messages say it.
+USER_NAME_RULE = "1-64 letters, digits, '_' or '-'"
 _SECRET_KEYS = ("password", "token", "secret", "key")
 
 
@@ -351,6 +355,11 @@ def load(path: Path | str | None = None, env: Mapping[str, str] | None = None) -
                   tables=raw, problems=tuple(r.problems), signing_key=signing_key)
 
 
+def is_user_name(value: str) -> bool:
+    """Whether ``value`` can name a user (``--user`` is checked before any topic is built)."""
+    return bool(_USER_RE.match(value))
+
+
 def _user(r: _Reader) -> str:
     candidates = [("REPFIT_USER", r.env_value("REPFIT_USER"))]
     if "user" in r.raw:
@@ -362,7 +371,7 @@ def _user(r: _Reader) -> str:
             return value
         later = next((v for _, v in candidates[i + 1:]
                       if isinstance(v, str) and _USER_RE.match(v)), "me")
-        r.problem("user", value, "1-64 letters, digits, '_' or '-'", source,
+        r.problem("user", value, USER_NAME_RULE, source,
                   fallback=f"user {later!r}")
     return "me"
 

@@ -124,3 +124,33 @@ def test_a_read_only_data_dir_is_one_line(tmp_path: Path, mosquitto: MqttSetting
     (line,) = proc.stderr.strip().splitlines()
     assert f"cannot use {view / 'repfit.sqlite3'}" in line
     assert "the data directory must be writable" in line and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["history", "stats", "export"])
+def test_a_file_as_data_dir_of_a_reading_command_is_one_line(tmp_path: Path,
+                                                             command: str) -> None:
+    (tmp_path / "a-file").write_text("a file where a folder should be")
+    proc = run(tmp_path, command, "--data-dir", str(tmp_path / "a-file"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("repfit: configuration error: --data-dir: expected a directory")
+    assert proc.stdout == "" and (tmp_path / "a-file").read_text().startswith("a file")
+
+
+@pytest.mark.parametrize("command", ["demo", "history", "stats", "done"])
+def test_a_user_name_that_cannot_be_a_topic_is_one_line(tmp_path: Path, command: str) -> None:
+    proc = run(tmp_path, command, "--user", "bad name")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line == ("repfit: configuration error: --user: expected 1-64 letters, digits, "
+                    "'_' or '-', got 'bad name'")
+
+
+def test_a_broker_url_that_cannot_work_is_reported_before_the_wearable_is_looked_for(
+        tmp_path: Path) -> None:
+    proc = run(tmp_path, "host", "--broker", "foo://x", "--device", "X", "--data-dir",
+               str(tmp_path / "store"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("repfit: configuration error: --broker: expected a URL like mqtt://")
+    assert "scanning" not in proc.stdout + proc.stderr and not (tmp_path / "store").exists()

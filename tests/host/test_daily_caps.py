@@ -159,14 +159,23 @@ async def _collect(bus: Bus, want: Callable[[list[wire.Message]], bool],
                    timeout_s: float = 30.0) -> list[wire.Message]:
     seen: list[wire.Message] = []
 
-    async def gather() -> list[wire.Message]:
+    async def gather() -> None:
         async for incoming in bus.messages():
             seen.append(incoming.message)
-            if want(seen):
-                return seen
-        raise AssertionError("unreachable")
 
-    return await asyncio.wait_for(gather(), timeout_s)
+    # ``want`` may also wait on what the host shows (its observer), which can change after
+    # the last message arrives: check it on a short tick, not only per message.
+    reader = asyncio.create_task(gather())
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not want(seen):
+            if asyncio.get_running_loop().time() > deadline:
+                raise asyncio.TimeoutError(f"not seen within {timeout_s:g} s: {seen}")
+            await asyncio.sleep(0.05)
+        return seen
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
 
 
 def _states(seen: list[wire.Message], aid: str) -> list[str]:
