@@ -47,7 +47,14 @@ from ._rhythm import NO_RHYTHM
 __all__ = ["Extreme", "SetTracker"]
 
 REL_AMPLITUDE = 0.4
-"""A rep swings at least this fraction of the set's typical rep (sloppy reps included)."""
+"""Outside a set, a candidate under this fraction of the chain's largest is a wobble, not a
+rep. Lower than `SET_REL_AMPLITUDE`: the first rep after rest is measured on a movement
+axis still turning from the rest posture, and can show about half its real swing."""
+SET_REL_AMPLITUDE = 0.5
+"""Inside a set, a rep swings at least this fraction of the set's typical rep (the median
+of the last five): a sloppy rep still goes half way, measured on a settled movement axis
+(simulated sloppy reps are 55-75 % deep). A smaller turn is a wobble at the top, a half
+movement at the set's end, or the second bump of one rep."""
 PAIR_RATIO = 2.0
 """A candidate smaller than the chain's largest by more than this factor joins it only on
 the beat (a sloppy rep keeps the pace, a wobble does not)."""
@@ -276,7 +283,7 @@ class SetTracker:
         stalled = self.stalled
         e = self._resume(e)
         reason = self._verdict(e, e.swing_in) or self._no_flight(e.low, e.jump)
-        if reason is None and e.swing_in < REL_AMPLITUDE * self.typical_amp:
+        if reason is None and e.swing_in < SET_REL_AMPLITUDE * self.typical_amp:
             reason = (f"amplitude too small for this set: {e.swing_in:.2f} g swing, reps so "
                       f"far {self.typical_amp:.2f} g")
         if reason is None and self.last_rep_t is not None:
