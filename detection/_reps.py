@@ -283,7 +283,7 @@ class SetTracker:
         stalled = self.stalled
         e = self._resume(e)
         reason = self._verdict(e, e.swing_in) or self._no_flight(e.low, e.jump)
-        if reason is None and e.swing_in < SET_REL_AMPLITUDE * self.typical_amp:
+        if reason is None and e.swing_in < self._rel_amplitude * self.typical_amp:
             reason = (f"amplitude too small for this set: {e.swing_in:.2f} g swing, reps so "
                       f"far {self.typical_amp:.2f} g")
         if reason is None and self.last_rep_t is not None:
@@ -390,6 +390,13 @@ class SetTracker:
             for c in chain:
                 self._accept(c.e, c.amp, events)
             self._forget()
+
+    @property
+    def _rel_amplitude(self) -> float:
+        """The smallest swing of a rep inside a set, relative to the set's typical one:
+        multi-phase reps vary more from rep to rep (how deep, how high the jump) and keep
+        the set start's `REL_AMPLITUDE`."""
+        return REL_AMPLITUDE if self.p.multi_phase else SET_REL_AMPLITUDE
 
     @property
     def _start_tolerance(self) -> float:
