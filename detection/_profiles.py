@@ -17,6 +17,9 @@ __all__ = ["EXERCISES", "HOLD_EXERCISES", "PROFILES", "ExerciseProfile", "profil
            "profile_name"]
 
 
+STEP_BAND_HZ = (1.2, 2.8)
+"""Step rate of walking, running and stair climbing (steps per second)."""
+STEP_BAND_LOW_HZ = STEP_BAND_HZ[0]
 SMOOTH_STEP = 0.45
 """Step-rate limit of the smooth, slow exercises (see ``max_step``)."""
 RHYTHMIC_STEP = 0.9
@@ -144,7 +147,7 @@ class ExerciseProfile:
 PROFILES: dict[str, ExerciseProfile] = {
     p.name: p
     for p in (
-        ExerciseProfile("pushup", 0.8, 10.0, 1.5, 0.08, 6.0),
+        ExerciseProfile("pushup", 0.6, 10.0, 1.5, 0.08, 6.0),
         ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=RHYTHMIC_STEP,

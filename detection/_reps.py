@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ._events import Rejection, RepEvent
-from ._profiles import LANDING_G, ExerciseProfile
+from ._profiles import LANDING_G, RHYTHMIC_STEP, STEP_BAND_LOW_HZ, ExerciseProfile
 from ._rhythm import NO_RHYTHM
 
 __all__ = ["Extreme", "SetTracker"]
@@ -121,6 +121,7 @@ class Extreme:
     jump: float = 0.0   # peak |a| over the last few seconds (g): landings
     bounce: float = 0.0  # |correlation| of the movement with |a| (1: a rise and fall)
     low: float = 1.0    # lowest |a| over the last few seconds (g): flight
+    settled: bool = True  # the step and shake measures have settled since the run began
 
 
 def _impact_free(e: Extreme) -> bool:
@@ -317,7 +318,7 @@ class SetTracker:
             return (f"bounce, not a {p.name}: the movement rises and falls with |a| "
                     f"(correlation {e.bounce:.2f}), as in steps or hops, not a swing of "
                     "the limbs")
-        if e.step > p.max_step and self._walking_pace(e) and not _impact_free(e):
+        if e.step > p.max_step and self._walking_pace(e) and not self._own_step_content(e):
             return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
                     "movement")
         if self.last_rep_t is not None and e.t - self.last_rep_t < p.min_period_s:
@@ -333,6 +334,22 @@ class SetTracker:
             return True
         per = self.rhythm
         return per is not None and per < pace
+
+    def _own_step_content(self, e: Extreme) -> bool:
+        """Whether |a| at step rates may be the rep's own: nothing landed (a fast smooth
+        rep has its second harmonic there), or the rep itself repeats at a step rate (its
+        period under 1 / ``STEP_BAND_LOW_HZ``: a push-up in 0.8 s puts its fundamental
+        there). Either only while the limb's turn still dominates |a| (``RHYTHMIC_STEP``):
+        a body that only rises and falls (steps, stairs) moves |a| as much as the movement
+        itself. At a step rate that comparison is all that tells a rep from steps, so it
+        waits until the step measure has settled after the run's start (it reads low
+        while its smoothing fills up)."""
+        if e.step > RHYTHMIC_STEP:
+            return False
+        per = self.rhythm
+        if per and per * STEP_BAND_LOW_HZ < 1.0:
+            return e.settled
+        return _impact_free(e)
 
     def _no_flight(self, low: float, jump: float) -> str | None:
         """Jumping exercises: the reason to refuse when |a| showed neither a flight (free
