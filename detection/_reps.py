@@ -307,8 +307,9 @@ class SetTracker:
             return (f"amplitude too small: {amp:.2f} g swing (a {p.name} moves at least "
                     f"{p.min_swing_g:.2f} g)")
         if amp > p.max_swing_g:
-            return (f"amplitude of a shake or impact: {amp:.1f} g swing (a {p.name} moves at "
-                    f"most {p.max_swing_g:.1f} g)")
+            return (f"amplitude too large for a {p.name}: {amp:.1f} g swing (a {p.name} moves "
+                    f"at most {p.max_swing_g:.1f} g; a larger turn is another exercise, a "
+                    "shake or an impact)")
         if e.shake > p.max_shake:
             return (f"shaking, not a {p.name}: fast motion {e.shake:.1f}x the movement")
         if p.jump_g and e.jump < p.jump_g:
