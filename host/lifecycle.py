@@ -91,7 +91,7 @@ def provenance(a: wire.Assignment) -> str:
     A generated run id (32 hex digits) is shown by its first 8, as the assignment's own id
     is: enough to tell runs apart, and the line still fits a terminal.
     """
-    run = a.run_id[:8] if _GENERATED_ID.fullmatch(a.run_id or "") else a.run_id
+    run = a.run_id[:8] if a.run_id and _GENERATED_ID.fullmatch(a.run_id) else a.run_id
     where = "/".join(x for x in (a.experiment, run) if x)
     parts: list[str] = [a.reason] if a.reason != "assigned" else []
     parts += [where] if where else []
