@@ -60,6 +60,7 @@ class CrashAfterSend:
         self.name: str = inner.name
         self.rule: LengthRule = inner.rule
         self.in_doubt: InDoubt = inner.in_doubt
+        self.picture_limit: int = inner.picture_limit
 
     def send(self, post: Post) -> Receipt:
         self.inner.send(post)
