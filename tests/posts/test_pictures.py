@@ -5,9 +5,11 @@ at all when the picture is off (the default)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +23,10 @@ from posts_keys import KEYS
 from test_outbox import DUPLICATE, Crash, CrashAfterSend
 
 from repfit import wire
-from repfit.config import load
+from repfit.config import MqttSettings, load
 from repfit.host import charts
 from repfit.host.athlete import Athlete, recording_for
+from repfit.host.bus import Bus
 from repfit.host.posts.bluesky_poster import BlueskyPoster, record_key
 from repfit.host.posts.length import X
 from repfit.host.posts.mastodon_poster import MastodonPoster
@@ -42,7 +45,8 @@ from repfit.host.posts.settings import load_settings
 from repfit.host.posts.webhook_poster import WebhookPoster
 from repfit.host.posts.worker import OutboxWorker
 from repfit.host.posts.x_poster import XPoster
-from repfit.host.setsamples import SetSamples, SetSamplesError
+from repfit.host.service import WorkoutHost
+from repfit.host.setsamples import SetRecorder, SetSamples, SetSamplesError
 from repfit.host.store import PostPicture, QueuedPost, Store
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -537,3 +541,40 @@ def test_without_matplotlib_the_post_goes_without_its_picture(
     assert json.loads(hook.calls.last.request.content) == {
         "content": "missed: flexions de jambes 4/6 reps [verified]"}
     assert "matplotlib is not installed" in caplog.text
+
+
+# ---------------------------------------------------------------------- the host
+
+def test_the_host_keeps_the_sets_samples_with_its_post(mosquitto: MqttSettings,
+                                                       tmp_path: Path, user: str) -> None:
+    a = wire.Assignment(id=f"{user}-pic", exercise="squat", target=3, issued_at=time.time(),
+                        label="flexions de jambes")
+    rec = recording_for(a, Athlete(effort=2.0, seed=1), seed=1)
+
+    async def scenario() -> list[wire.Result]:
+        with Store.in_dir(tmp_path) as store:
+            planner = planner_for(store, tmp_path)
+            async with Bus(mosquitto, user=user) as bus:
+                host = WorkoutHost(bus, store, posts=planner.plan, recorder=SetRecorder())
+                await host.handle(a)
+                for start in range(0, len(rec.t), 100):   # one-second batches
+                    await host.handle(wire.SampleBatch(device="sim", t=rec.t[start:start + 100],
+                                                       acc=rec.acc[start:start + 100]))
+                return host.results
+
+    (result,) = asyncio.run(scenario())
+    with Store.in_dir(tmp_path) as store:
+        items = {i.service: i for i in store.outbox()}
+        stored = store.post_picture(a.id)
+    assert items["x"].picture and not items["mastodon"].picture
+    assert stored is not None
+    kept = SetSamples.from_bytes(stored.samples)
+    assert kept.assignment_id == a.id and kept.title == "flexions de jambes"
+    assert result.completed and len(kept.rep_times) == result.reps
+    # every sample up to the batch that completed the set, in order
+    assert len(kept.t) % 100 == 0 or len(kept.t) == len(rec.t)
+    assert np.array_equal(kept.t, rec.t[:len(kept.t)])
+    assert np.allclose(kept.acc, rec.acc[:len(kept.t)], atol=1e-6)
+    assert kept.rep_times[-1] <= kept.t[-1]
+    assert stored.alt.startswith(f"Plot of a set of flexions de jambes: {result.reps}/3 reps "
+                                 "(verified).")
