@@ -100,7 +100,9 @@ class SetRecorder:
             batches = max(self.batches.values(), key=lambda bs: sum(len(b) for b in bs))
             t = np.concatenate([b.t for b in batches])
             acc = np.concatenate([b.acc for b in batches])
-            keep = np.concatenate([[True], np.diff(t) > 0])  # batches overlap after a gap
+            # Batches overlap after a gap (the wearable sends again what was not
+            # acknowledged): keep each sample later than every one before it.
+            keep = t > np.maximum.accumulate(np.concatenate([[-np.inf], t[:-1]]))
             settled = self.done = SetSamples(
                 r.assignment_id, counter_exercise(r.exercise),
                 display_name(r.exercise, r.label), t[keep], acc[keep], self.rep_times)

@@ -6,6 +6,7 @@ at all when the picture is off (the default)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import sys
@@ -110,6 +111,25 @@ def test_a_sets_samples_survive_the_store_bytes(samples: SetSamples) -> None:
     assert len(data) < samples.t.nbytes + samples.acc.nbytes   # compact
     with pytest.raises(SetSamplesError):
         SetSamples.from_bytes(b"not a set" * 10)
+
+
+def test_the_recorder_keeps_the_open_sets_samples_only(samples: SetSamples) -> None:
+    recorder = SetRecorder()
+    batch = wire.SampleBatch(device="band", t=samples.t[:200], acc=samples.acc[:200])
+    recorder.samples(batch)                                  # no set open: not kept
+    progress = wire.Progress(assignment_id="p1", exercise="squat", reps=0, target=6)
+    recorder.progress(progress)
+    recorder.samples(batch)
+    recorder.samples(wire.SampleBatch(device="band", t=samples.t[150:300],
+                                      acc=samples.acc[150:300]))  # overlaps after a gap
+    recorder.samples(wire.SampleBatch(device="phone", t=samples.t[:10], acc=samples.acc[:10]))
+    recorder.progress(progress, [1.5])
+    assert recorder.result(dataclasses.replace(R, assignment_id="other")) is None
+    kept = recorder.result(R)
+    assert kept is not None and recorder.done is kept
+    assert np.array_equal(kept.t, samples.t[:300]) and kept.rep_times == (1.5,)
+    assert (kept.exercise, kept.title) == ("squat", "flexions de jambes")
+    assert recorder.result(R) is None                        # settled once
 
 
 def test_picture_reads_its_size_from_the_png(picture: Picture) -> None:
