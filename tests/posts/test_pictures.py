@@ -28,6 +28,7 @@ from repfit.config import MqttSettings, load
 from repfit.host import charts
 from repfit.host.athlete import Athlete, recording_for
 from repfit.host.bus import Bus
+from repfit.host.cli import main
 from repfit.host.posts.bluesky_poster import BlueskyPoster, record_key
 from repfit.host.posts.length import X
 from repfit.host.posts.mastodon_poster import MastodonPoster
@@ -598,3 +599,34 @@ def test_the_host_keeps_the_sets_samples_with_its_post(mosquitto: MqttSettings,
     assert kept.rep_times[-1] <= kept.t[-1]
     assert stored.alt.startswith(f"Plot of a set of flexions de jambes: {result.reps}/3 reps "
                                  "(verified).")
+
+
+# ---------------------------------------------------------------------- repfit post --dry-run
+
+def test_dry_run_says_whether_each_post_would_carry_the_picture(
+        tmp_path: Path, samples: SetSamples, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG + '[posts.slack]\nservice = "webhook"\nformat = "slack"\n'
+                               'picture = true\n')
+    with Store.in_dir(tmp_path) as store:
+        store.add_assignment("ada", A, received_at=NOW - 99)
+        queued_with_picture(store, samples)
+    for k, v in {**ENV, "REPFIT_WEBHOOK_URL": KEYS["webhook"].reveal()}.items():
+        monkeypatch.setenv(k, v)
+    argv = ["--config", str(config), "post", "--dry-run", "--user", "ada", "--data-dir",
+            str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    x, mastodon, slack = out.split("\n- ")[1:]
+    assert x.startswith("x (") and "picture: the set's plot, PNG 960x480, " in x
+    assert "KiB; alt text: Plot of a set of flexions de jambes: 4/6 reps (verified)." in x
+    assert "picture: off (picture = true in its table attaches the set's plot)" in mastodon
+    assert "picture: none: a slack webhook takes no picture" in slack
+    with Store.in_dir(tmp_path) as store:
+        store.outbox_update(store.outbox()[0].id, "sent", NOW)
+        store.prune_pictures()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "picture: on, but none for this set: the host keeps a set's samples only while " \
+           "a post with its picture waits" in out
