@@ -26,6 +26,14 @@ from types import TracebackType
 from repfit import wire
 from repfit.host.admission import Admission
 from repfit.host.lifecycle import allowed_next, final_state
+from repfit.sqlite_file import (
+    SchemaError,
+    is_damage,
+    migrate,
+    quick_check,
+    set_aside,
+    version_of,
+)
 
 __all__ = ["FILE_NAME", "OUTBOX_STATES", "Judge", "OutboxItem", "PostPicture", "QueuedPost",
            "SavedSet", "Store", "StoreDamaged", "StoreError", "StoreMissing"]
@@ -223,18 +231,6 @@ class SavedSet:
     rep_times: tuple[tuple[str, float], ...] = ()
 
 
-def _is_damage(exc: sqlite3.DatabaseError) -> bool:
-    """Corrupt or not a database at all, as opposed to busy, locked, read-only or full."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or not isinstance(
-        exc, sqlite3.OperationalError)
-
-
-# SQLite's primary result codes for a damaged file and for a file that is not a database.
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
-
-
 class StoreError(RuntimeError):
     """The database file cannot be opened or is not a repfit store."""
 
@@ -301,7 +297,7 @@ class Store:
         try:
             self._check()
             if read_only:
-                (version,) = self._db.execute("PRAGMA user_version").fetchone()
+                version = version_of(self._db)
                 if version > len(_MIGRATIONS):
                     raise StoreError(f"{self.path} has schema version {version}, newer than "
                                      f"this repfit ({len(_MIGRATIONS)}); upgrade repfit")
@@ -311,7 +307,7 @@ class Store:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            if _is_damage(exc):
+            if is_damage(exc):
                 raise StoreDamaged(f"{self.path} is not a usable repfit database: {exc}"
                                    ) from None
             hint = "" if read_only else (" (the data directory must be writable; choose "
@@ -320,7 +316,7 @@ class Store:
         except StoreError:
             self._db.close()
             raise
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        version = version_of(self._db)
         # A read-only command may find a store an earlier repfit wrote (not migrated yet):
         # its results were all verified and carry no detail.
         self._extra = "r.verified, r.detail" if version >= 3 else "1, NULL"
@@ -351,19 +347,7 @@ class Store:
     def set_aside(path: Path | str, now: float | None = None) -> Path:
         """Move a damaged database (and its journal files) aside under a timestamped name,
         so a fresh one can be started and nothing is deleted. Returns the new name."""
-        path = Path(path)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
-        target = path.with_name(f"{path.name}.damaged-{stamp}")
-        n = 1
-        while target.exists():
-            n += 1
-            target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
-        path.rename(target)
-        for suffix in ("-wal", "-shm", "-journal"):
-            extra = path.with_name(path.name + suffix)
-            if extra.exists():
-                extra.rename(target.with_name(target.name + suffix))
-        return target
+        return set_aside(path, now)
 
     def _check_before_writing(self) -> None:
         """Look for damage through a read-only connection first: a read-write connection
@@ -379,33 +363,20 @@ class Store:
                 raise StoreDamaged(f"{self.path} is not a usable repfit database: database "
                                    f"disk image is malformed ({verdict})")
         except sqlite3.DatabaseError as exc:
-            if _is_damage(exc):
+            if is_damage(exc):
                 raise StoreDamaged(f"{self.path} is not a usable repfit database: {exc}"
                                    ) from None
         finally:
             probe.close()
 
     def _check(self) -> None:
-        """Read the header and run SQLite's quick check: damage is found now, at start,
-        rather than in the middle of a set."""
-        self._db.execute("PRAGMA user_version").fetchone()
-        (verdict,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
-        if verdict != "ok":
-            raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
+        quick_check(self._db)
 
     def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version > len(_MIGRATIONS):
-            raise StoreError(f"{self.path} has schema version {version}, newer than this repfit "
-                             f"({len(_MIGRATIONS)}); upgrade repfit")
-        if version == 0 and self._db.execute(
-                "SELECT count(*) FROM sqlite_master").fetchone()[0] > 0:
-            raise StoreError(f"{self.path} is an SQLite database of another program, not a "
-                             "repfit store")
-        for number in range(version, len(_MIGRATIONS)):
-            self._db.executescript(
-                "BEGIN;" + _MIGRATIONS[number] + f"PRAGMA user_version={number + 1}; COMMIT;"
-            )
+        try:
+            migrate(self._db, _MIGRATIONS, self.path)
+        except SchemaError as exc:
+            raise StoreError(str(exc)) from None
 
     def close(self) -> None:
         with self._lock:
