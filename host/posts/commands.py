@@ -184,6 +184,7 @@ def run_outbox(args: Any, cfg: Config) -> int:
         state = "in doubt" if item.state == "sending" else item.state
         detail = f" ({item.error})" if item.error else ""
         receipt = f" -> {item.receipt}" if item.receipt else ""
-        print(f"{item.id:>4}  {item.service:<10} {state:<8} {item.kind:<9} {when} "
+        kind = f"{item.kind}+picture" if item.picture else item.kind
+        print(f"{item.id:>4}  {item.service:<10} {state:<8} {kind:<9} {when} "
               f"tries {item.attempts}{detail}{receipt}\n      {item.text}")
     return 0

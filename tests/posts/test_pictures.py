@@ -623,6 +623,8 @@ def test_dry_run_says_whether_each_post_would_carry_the_picture(
     assert "KiB; alt text: Plot of a set of flexions de jambes: 4/6 reps (verified)." in x
     assert "picture: off (picture = true in its table attaches the set's plot)" in mastodon
     assert "picture: none: a slack webhook takes no picture" in slack
+    assert main(["--config", str(config), "outbox", "--data-dir", str(tmp_path)]) == 0
+    assert " x          pending  set+picture " in capsys.readouterr().out
     with Store.in_dir(tmp_path) as store:
         store.outbox_update(store.outbox()[0].id, "sent", NOW)
         store.prune_pictures()
