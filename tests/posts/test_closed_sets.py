@@ -5,9 +5,12 @@ A real SQLite store, the real planner, and a real broker for the host."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from functools import partial
 from pathlib import Path
+
+import pytest
 
 from repfit import wire
 from repfit.config import MqttSettings, load
@@ -19,7 +22,7 @@ from repfit.host.posts.length import X
 from repfit.host.posts.planner import PostPlanner
 from repfit.host.posts.settings import load_settings
 from repfit.host.service import WorkoutHost
-from repfit.host.store import Store
+from repfit.host.store import QueuedPost, Store
 
 CONFIG = """
 [posts]
@@ -134,3 +137,23 @@ def test_a_standby_host_queues_no_posts_for_what_it_closes(mosquitto: MqttSettin
     asyncio.run(scenario())
     with Store.in_dir(tmp_path) as store:
         assert store.has_result(late.id) and store.outbox() == []
+
+
+def test_a_closed_set_is_never_stored_without_its_posts(tmp_path: Path) -> None:
+    """One transaction: when its posts cannot be written, neither is the assignment nor its
+    result, and the next delivery of the assignment finds nothing half-done."""
+    now = time.time()
+    late = wire.Assignment(id="m2", exercise="pushup", target=10, issued_at=now - 7200,
+                           deadline_s=600)
+
+    def full_disk(result: wire.Result) -> list[QueuedPost]:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with Store.in_dir(tmp_path) as store:
+        with pytest.raises(sqlite3.OperationalError):
+            store.admit("ada", late, now, day_bounds(now, RULES.timezone),
+                        partial(admit, RULES, late, now), full_disk)
+        assert not store.has_result("m2") and store.records("ada") == []
+        planner = planner_for(store, tmp_path)
+        assert admitted(store, planner, late, now) == "missed"
+        assert len(store.outbox()) == 2

@@ -244,6 +244,18 @@ def test_mastodon_upload_failures_are_classified_and_nothing_is_posted(
     assert posted.call_count == 0
 
 
+@responses.activate
+def test_mastodon_media_still_processing_is_retried_later(picture: Picture) -> None:
+    mastodon_instance()
+    responses.post(f"{M_BASE}/api/v2/media", status=202, json={"id": "m79", "type": "image",
+                                                               "url": None})
+    responses.post(f"{M_BASE}/api/v1/statuses", status=422, json={
+        "error": "Cannot attach files that have not finished processing. Try again in a "
+                 "moment!"})
+    with pytest.raises(TransientFailure):
+        MastodonPoster(M_BASE, KEYS["mastodon"]).send(with_picture(picture))
+
+
 # ---------------------------------------------------------------------- Bluesky
 
 def bluesky_session(router: respx.MockRouter) -> None:
@@ -382,13 +394,17 @@ def test_a_bad_picture_setting_keeps_that_service_off(store: Store, tmp_path: Pa
 
 
 def test_without_matplotlib_one_line_says_posts_go_without_a_picture(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, tmp_path: Path, samples: SetSamples,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     settings = planner_for(store, tmp_path).settings
     assert picture_problem(settings) is None
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert picture_problem(settings) == (
         "posts: picture = true for x, but matplotlib is not installed (pip install "
         "'repfit[plot]'); posts go without a picture")
+    # then the host plans no picture: nothing of the set is stored for one
+    without = PostPlanner(settings, store, {"x": X}, clock=lambda: NOW, pictures=False)
+    assert [p.picture for p in without.plan("ada", R, samples)] == [None, None]
 
 
 def test_an_outbox_written_before_pictures_is_migrated(tmp_path: Path) -> None:
