@@ -464,18 +464,19 @@ class Store:
         now = time.time() if now is None else now
         added = 0
         for p in posts:
-            if p.picture is not None and p.assignment_id is not None:
-                self._db.execute(
-                    "INSERT INTO post_pictures VALUES (?,?,?,?) "
-                    "ON CONFLICT(assignment_id) DO NOTHING",
-                    (p.assignment_id, p.picture.samples, p.picture.alt, now))
+            pictured = p.picture is not None and p.assignment_id is not None
             cur = self._db.execute(
                 "INSERT INTO post_outbox (key, service, user, kind, assignment_id, "
                 "text, state, not_before, created_at, updated_at, picture) "
                 "VALUES (?,?,?,?,?,?,'pending',?,?,?,?) ON CONFLICT(key) DO NOTHING",
                 (p.key, p.service, p.user, p.kind, p.assignment_id, p.text, p.not_before,
-                 now, now, int(p.picture is not None and p.assignment_id is not None)))
+                 now, now, int(pictured)))
             added += cur.rowcount
+            if cur.rowcount and p.picture is not None and pictured:
+                self._db.execute(
+                    "INSERT INTO post_pictures VALUES (?,?,?,?) "
+                    "ON CONFLICT(assignment_id) DO NOTHING",
+                    (p.assignment_id, p.picture.samples, p.picture.alt, now))
         return added
 
     def post_picture(self, assignment_id: str) -> PostPicture | None:
