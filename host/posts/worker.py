@@ -241,9 +241,13 @@ class OutboxWorker:
             log.warning("matplotlib is not installed (pip install 'repfit[plot]'); posting "
                         "without the picture of %s", assignment_id)
             return None
-        except (SetSamplesError, ValueError) as exc:
+        except SetSamplesError as exc:
             log.warning("the picture of %s cannot be drawn (%s); posting without it",
                         assignment_id, exc)
+            return None
+        except Exception as exc:  # a drawing bug must not hold the post back for ever
+            log.error("the picture of %s cannot be drawn (unexpected %s); posting without it",
+                      assignment_id, type(exc).__name__)
             return None
 
     def _after_failed_send(self, item: OutboxItem, poster: Poster, exc: PostError) -> None:

@@ -648,3 +648,17 @@ def test_dry_run_says_whether_each_post_would_carry_the_picture(
     out = capsys.readouterr().out
     assert "picture: on, but none for this set: the host keeps a set's samples only while " \
            "a post with its picture waits" in out
+
+
+def test_samples_that_cannot_be_drawn_leave_the_post_without_its_picture(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    store.add_result("ada", R, posts=[QueuedPost(
+        "webhook:ada:set:p1", "webhook", "ada", "set", "t", NOW, "p1",
+        PostPicture(b"damaged samples", ALT))], now=NOW)
+    with respx.mock as router:
+        hook = router.post(KEYS["webhook"].reveal()).mock(return_value=httpx.Response(204))
+        OutboxWorker(store, {"webhook": WebhookPoster(KEYS["webhook"], "discord")},
+                     clock=lambda: NOW).run_once()
+    assert store.outbox()[0].state == "sent"
+    assert json.loads(hook.calls.last.request.content) == {"content": "t"}
+    assert "the picture of p1 cannot be drawn (not a set's samples" in caplog.text
