@@ -94,6 +94,9 @@ def test_a_broker_that_comes_back_during_the_run_gets_the_assignment(
     pub = Publisher(settings, "backuser", outbox=HistoryStore.in_dir(tmp_path))
     pub.publish(_assignment(1))
     pub.publish(wire.Cue("tick"))  # cues are live-only: dropped while unreachable
+    # The broker comes back only once the publisher has found it away (a loaded machine
+    # may otherwise start the broker before the first attempt).
+    assert _eventually(lambda: any("unreachable" in r.getMessage() for r in _warnings(caplog)))
     private_broker(port, "allow_anonymous true")
     listener = listen("backuser", settings)
     assert listener.assignment().id == "a1"
