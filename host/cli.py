@@ -327,6 +327,7 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
     from repfit.host.console import ConsoleObserver
     from repfit.host.honour import honour_mode
     from repfit.host.liveviews import LiveViews
+    from repfit.host.setsamples import SetRecorder
     from repfit.host.store import Store
 
     if not args.user:
@@ -358,7 +359,9 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
                                      console=observer.console, caps=caps) as views:
                     await views.workout_host(
                         observer, player=player, caps=caps, honour=honour,
-                        posts=posting.planner.plan if posting else None).run(sources)
+                        posts=posting.planner.plan if posting else None,
+                        recorder=SetRecorder() if posting and posting.pictures else None,
+                    ).run(sources)
             finally:
                 observer.close()
                 if posting:
