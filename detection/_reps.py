@@ -64,6 +64,11 @@ Larger than `PAIR_RATIO`: the first rep after rest is measured on a movement axi
 turning from the rest posture's noise, and can show half its real swing."""
 RETREAT = 0.35
 """Fraction of the set's typical swing the signal must come back before a rep is emitted."""
+RETURN = 0.75
+"""The turn that completes a set's start counts once the signal has come back this fraction
+of the swing into it, the return well under way, without waiting for the next turn to be
+certain (which took until the next rep was under way: ~1 s after the rep was complete). A
+turn whose return never comes (a rep held at the bottom) does not count."""
 REFRACTORY = 0.6
 """Reps inside a set are at least this fraction of the set's period apart."""
 SET_START_REPS = 3
@@ -106,6 +111,10 @@ def _no_period(mark: int) -> float | None:
     return None
 
 
+def _no_context(at: int) -> tuple[int | None, float, float]:
+    return None, 0.0, 1.0
+
+
 @dataclass(frozen=True)
 class Extreme:
     """A confirmed turning point of the movement signal."""
@@ -143,9 +152,13 @@ class SetTracker:
     """Turns extremes into accepted reps and refusals for one exercise profile."""
 
     def __init__(self, profile: ExerciseProfile,
-                 period_at: Callable[[int], float | None] = _no_period) -> None:
+                 period_at: Callable[[int], float | None] = _no_period,
+                 context_at: Callable[[int], tuple[int | None, float, float]] = _no_context
+                 ) -> None:
         """``period_at(mark)``: the rep period from the autocorrelation at a rhythm mark
-        (`RhythmTracker.period_at`), computed only when a decision reads `rhythm`."""
+        (`RhythmTracker.period_at`), computed only when a decision reads `rhythm`;
+        ``context_at(at)``: the rhythm mark, peak |a| and lowest |a| at sample ``at`` of the
+        current chunk (where the signal passed `retreat_level`)."""
         self.p = profile
         self.count = 0
         self.set_pol = 0
@@ -165,6 +178,8 @@ class SetTracker:
         self.prev: Extreme | None = None
         self.prev_known = False
         self._period_at = period_at
+        self._context_at = context_at
+        self._early_tried = -1     # grid index of the last turn judged early without a start
         self.rhythm_mark: int | None = None   # the owner's rhythm mark at the current extreme
         self._pinned: tuple[int, float | None] | None = None   # (mark, period) kept
 
@@ -196,11 +211,26 @@ class SetTracker:
             self._pinned = (mark, self._period_at(mark))
 
     def retreat_level(self) -> tuple[int, float] | None:
-        """(polarity, signal level) the pending rep waits for the signal to pass."""
-        if self.pending is None:
-            return None
+        """(polarity, signal level) the pending rep waits for the signal to pass, or the
+        open candidate that may complete a set's start (`RETURN`)."""
         e = self.pending
-        return e.pol, e.val - e.pol * RETREAT * self.typical_amp
+        if e is not None:
+            return e.pol, e.val - e.pol * RETREAT * self.typical_amp
+        if self._completes_start():
+            assert self.open is not None
+            e = self.open.e
+            return e.pol, e.val - e.pol * RETURN * e.swing_in
+        return None
+
+    def _completes_start(self) -> bool:
+        """Whether the open candidate is the turn that may start a set: two reps in rhythm
+        wait before it. Not for jumping exercises that need a flight (burpees): their
+        jump comes after the counted turn, and the set start looks for it over the reps
+        up to the next turn."""
+        o = self.open
+        return (o is not None and not self.set_pol and not self.p.flight_g
+                and o.e.k != self._early_tried
+                and len(self.chains[o.e.pol]) == SET_START_REPS - 1)
 
     def _set_timeout(self) -> float:
         per = self.period
@@ -228,11 +258,38 @@ class SetTracker:
                                prominence=e.swing_in, width_s=e.width_s, period_s=period,
                                index=e.k))
 
-    def on_retreat(self, events: list[RepEvent]) -> None:
-        """The signal came back far enough from the pending extreme: it is a rep."""
+    def on_retreat(self, events: list[RepEvent], rejected: list[Rejection] | None = None,
+                   at: int = -1) -> None:
+        """The signal came back far enough from the pending extreme: it is a rep. Or from
+        the turn that may start a set (at sample ``at`` of the chunk): judge it now, its
+        swing out taken as its swing in (the return is well under way, `RETURN`)."""
         if self.pending is not None:
             self._accept(self.pending, self.pending.swing_in, events)
             self.pending = None
+        elif self._completes_start():
+            # Judge it now as if its return were complete. Only a set start is final: if
+            # the set does not start yet, the turn waits for its swing out as before (its
+            # rhythm is read then), so counting early never refuses what waiting would take.
+            o = self.open
+            assert o is not None
+            saved = o, {pol: list(c) for pol, c in self.chains.items()}, self.rhythm_mark
+            if saved[2] is not None and (self._pinned is None or self._pinned[0] != saved[2]):
+                # Reading a later window releases this one: keep its period for the wait.
+                self._pinned = saved[2], self._period_at(saved[2])
+            self.rhythm_mark, jump, low = self._context_at(at)
+            back = Extreme(-o.e.pol, o.e.val - o.e.pol * o.e.swing_in, o.e.t, o.e.k,
+                           o.e.swing_in, jump=jump, low=low)
+            started: list[RepEvent] = []
+            refused: list[Rejection] = []
+            self._close_open(back, started, refused)
+            if self.set_pol:
+                events += started
+                if rejected is not None:
+                    rejected += refused
+            else:
+                self.open, self.chains, self.rhythm_mark = saved
+                o.amp = 0.0
+                self._early_tried = o.e.k
 
     def on_extreme(self, e: Extreme, events: list[RepEvent], rejected: list[Rejection]) -> None:
         p = self.p
