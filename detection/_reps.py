@@ -34,6 +34,7 @@ or the second bump of a multi-phase rep:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import statistics
 from collections import deque
@@ -274,8 +275,10 @@ class SetTracker:
             assert o is not None
             saved = o, {pol: list(c) for pol, c in self.chains.items()}, self.rhythm_mark
             if saved[2] is not None and (self._pinned is None or self._pinned[0] != saved[2]):
-                # Reading a later window releases this one: keep its period for the wait.
-                self._pinned = saved[2], self._period_at(saved[2])
+                # Reading a later window releases this one: keep its period for the wait
+                # (unless the owner released it already: then nothing reads it again).
+                with contextlib.suppress(RuntimeError):
+                    self._pinned = saved[2], self._period_at(saved[2])
             self.rhythm_mark, jump, low = self._context_at(at)
             back = Extreme(-o.e.pol, o.e.val - o.e.pol * o.e.swing_in, o.e.t, o.e.k,
                            o.e.swing_in, jump=jump, low=low)

@@ -226,3 +226,21 @@ def test_a_rep_held_at_the_bottom_does_not_start_the_set() -> None:
     starts = [3.0, 5.5, 8.0]
     emitted = _emitted(t, _squats(t, starts, 2.5, held=True))
     assert not any(abs(rep - 9.25) < 0.6 for _, rep in emitted), emitted
+
+
+def test_real_burpees_as_jumping_jacks_give_the_same_events_in_any_batches(
+        reps_data: Path) -> None:
+    # Real burpees counted as jumping jacks: a third turn judged early that did not start
+    # the set waits for its swing out, and is judged again on the window read at its
+    # first judgement, unless the counter had released that window (reading it then
+    # raised). Any batching gives the same events.
+    t, acc = read_csv(reps_data / "data" / "exermote__P1__burpee__20170330T185049_set1.csv")
+    results = []
+    for step in (10, 7, 1):
+        c = RepCounter("jumping_jack")
+        events = []
+        for lo in range(0, t.size, step):
+            events += c.feed(t[lo:lo + step], acc[lo:lo + step]).events
+        events += c.finish().events
+        results.append(events)
+    assert results[0] == results[1] == results[2]
