@@ -225,13 +225,16 @@ class SetTracker:
 
     def _completes_start(self) -> bool:
         """Whether the open candidate is the turn that may start a set: two reps in rhythm
-        wait before it. Not for jumping exercises that need a flight (burpees): their
-        jump comes after the counted turn, and the set start looks for it over the reps
-        up to the next turn."""
+        wait before it, the last within the slowest rep. Not for jumping exercises that
+        need a flight (burpees): their jump comes after the counted turn, and the set
+        start looks for it over the reps up to the next turn."""
         o = self.open
-        return (o is not None and not self.set_pol and not self.p.flight_g
-                and o.e.k != self._early_tried
-                and len(self.chains[o.e.pol]) == SET_START_REPS - 1)
+        if o is None or self.set_pol or self.p.flight_g or o.e.k == self._early_tried:
+            return False
+        chain = self.chains[o.e.pol]
+        # (a turn after the chain's rhythm stopped ends that chain: judged when it comes)
+        return (len(chain) == SET_START_REPS - 1
+                and o.e.t - chain[-1].e.t <= self.p.max_period_s)
 
     def _set_timeout(self) -> float:
         per = self.period

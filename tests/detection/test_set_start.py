@@ -244,3 +244,24 @@ def test_real_burpees_as_jumping_jacks_give_the_same_events_in_any_batches(
         events += c.finish().events
         results.append(events)
     assert results[0] == results[1] == results[2]
+
+
+def test_a_start_judged_early_counts_only_what_it_emits() -> None:
+    # Two squats in rhythm, then a long pause and one more: that turn ends the pair's chain
+    # (a set of two, emitted when the turn after it is certain). Judged early as it comes
+    # back, it must neither count the pair silently nor count it twice.
+    points = [(0.5, +1, 0.0), (2.0, -1, 1.0), (3.0, +1, 1.0), (4.0, -1, 1.0),
+              (5.0, +1, 1.0), (20.0, -1, 1.0), (21.0, +1, 1.0)]
+    counts = []
+    for early in (False, True):
+        tracker = SetTracker(PROFILES["squat"], lambda mark: 2.0, lambda at: (0, 2.0, 0.2))
+        tracker.rhythm_mark = 0
+        events: list = []
+        for i, (t, pol, swing) in enumerate(points):
+            if early and tracker.retreat_level() is not None:
+                tracker.on_retreat(events, [], 0)
+            tracker.on_extreme(Extreme(pol, pol * swing / 2, t, i, swing, jump=2.0, low=0.2),
+                               events, [])
+            assert tracker.count == len(events)
+        counts.append(len(events))
+    assert counts[0] == counts[1]
