@@ -224,17 +224,21 @@ class SetTracker:
         return None
 
     def _completes_start(self) -> bool:
-        """Whether the open candidate is the turn that may start a set: two reps in rhythm
-        wait before it, the last within the slowest rep. Not for jumping exercises that
-        need a flight (burpees): their jump comes after the counted turn, and the set
-        start looks for it over the reps up to the next turn."""
+        """Whether the open candidate is the turn that may start a set and be judged as it
+        comes back: two reps in rhythm wait before it, the last within the slowest rep,
+        and each came back at least `RETURN` of the way it went (a set returns to its
+        start posture every rep; fidgeting need not, and judged early, before the
+        window shows it wander, simulated desk fidgeting started half as many sets
+        again). Not for jumping exercises that need a flight (burpees): their jump comes
+        after the counted turn, and the set start looks for it up to the next turn."""
         o = self.open
         if o is None or self.set_pol or self.p.flight_g or o.e.k == self._early_tried:
             return False
         chain = self.chains[o.e.pol]
         # (a turn after the chain's rhythm stopped ends that chain: judged when it comes)
         return (len(chain) == SET_START_REPS - 1
-                and o.e.t - chain[-1].e.t <= self.p.max_period_s)
+                and o.e.t - chain[-1].e.t <= self.p.max_period_s
+                and all(c.amp >= RETURN * c.e.swing_in for c in chain))
 
     def _set_timeout(self) -> float:
         per = self.period
@@ -272,30 +276,55 @@ class SetTracker:
             self.pending = None
         elif self._completes_start():
             # Judge it now as if its return were complete. Only a set start is final: if
-            # the set does not start yet, the turn waits for its swing out as before (its
-            # rhythm is read then), so counting early never refuses what waiting would take.
+            # the set does not start yet, the turn waits for its swing out as before, and
+            # is judged again then.
             o = self.open
             assert o is not None
-            saved = o, {pol: list(c) for pol, c in self.chains.items()}, self.rhythm_mark
-            if saved[2] is not None and (self._pinned is None or self._pinned[0] != saved[2]):
+            self._early_tried = o.e.k
+            own = self.rhythm_mark
+            if own is not None and (self._pinned is None or self._pinned[0] != own):
                 # Reading a later window releases this one: keep its period for the wait
                 # (unless the owner released it already: then nothing reads it again).
                 with contextlib.suppress(RuntimeError):
-                    self._pinned = saved[2], self._period_at(saved[2])
-            self.rhythm_mark, jump, low = self._context_at(at)
+                    self._pinned = own, self._period_at(own)
+            now, jump, low = self._context_at(at)
             back = Extreme(-o.e.pol, o.e.val - o.e.pol * o.e.swing_in, o.e.t, o.e.k,
                            o.e.swing_in, jump=jump, low=low)
             started: list[RepEvent] = []
             refused: list[Rejection] = []
-            self._close_open(back, started, refused)
-            if self.set_pol:
+            if self._start_trial(back, now, started, refused):
                 events += started
                 if rejected is not None:
                     rejected += refused
-            else:
-                self.open, self.chains, self.rhythm_mark = saved
-                o.amp = 0.0
-                self._early_tried = o.e.k
+
+    def _start_trial(self, back: Extreme, mark: int | None, events: list[RepEvent],
+                     rejected: list[Rejection]) -> bool:
+        """Close the open candidate against ``back`` with the rhythm at ``mark``; whether
+        that started a set (if not, everything is as before)."""
+        saved = self._state()
+        self.rhythm_mark = mark
+        self._close_open(back, events, rejected)
+        if self.set_pol:
+            return True
+        self._restore(saved)
+        return False
+
+    def _state(self) -> tuple:
+        """What closing a candidate may change (`_start_trial`)."""
+        o = self.open
+        return (o, o.amp if o else 0.0, {pol: list(c) for pol, c in self.chains.items()},
+                self.rhythm_mark, self.count, self.last_rep_t, list(self.amps),
+                list(self.periods), self.typical_amp, self.period, self.set_pol)
+
+    def _restore(self, st: tuple) -> None:
+        (self.open, amp, self.chains, self.rhythm_mark, self.count, self.last_rep_t, amps,
+         periods, self.typical_amp, self.period, self.set_pol) = st
+        if self.open is not None:
+            self.open.amp = amp
+        self.amps.clear()
+        self.amps.extend(amps)
+        self.periods.clear()
+        self.periods.extend(periods)
 
     def on_extreme(self, e: Extreme, events: list[RepEvent], rejected: list[Rejection]) -> None:
         p = self.p
