@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from _report import machine, write_section
+from rep_accuracy import profile_of
 
 from repfit.config import parse_broker_url
 from repfit.host.recordings import count_file
@@ -35,7 +36,6 @@ sys.path.insert(0, str(REPO / "tests"))
 from phone_replay import Recording, host_counts  # noqa: E402  (the live-path test's replay)
 
 DEFAULT_DATA = Path(os.environ.get("REPFIT_REPS_DATA", REPO.parent / "shared" / "data" / "reps"))
-PROFILE_OF = {"sit-up": "situp", "push-up": "pushup", "jumping-jack": "jumping_jack"}
 
 
 def main() -> None:
@@ -50,7 +50,7 @@ def main() -> None:
         labels = list(csv.DictReader(f))[:args.limit]
     recs, offline = [], []
     for lab in labels:
-        exercise = PROFILE_OF.get(lab["exercise"], lab["exercise"])
+        exercise = profile_of(lab["exercise"])
         result, t, acc = count_file(args.data / "data" / lab["file"], exercise)
         recs.append(Recording(lab["file"], exercise, t, acc))
         offline.append(result.reps)
