@@ -63,7 +63,7 @@ def main() -> None:
         by_source.setdefault(rec.name.split("__")[0], []).append(d)
     sizes = Counter(abs(d) for d in diffs if d)
     rows = ["| source | sets | count differs | by 1 | by more |", "|---|---|---|---|---|"]
-    for source, ds in sorted(by_source.items()) + [("all", diffs)]:
+    for source, ds in [*sorted(by_source.items()), ("all", diffs)]:
         rows.append(f"| {source} | {len(ds)} | {sum(1 for d in ds if d)} | "
                     f"{sum(1 for d in ds if abs(d) == 1)} | {sum(1 for d in ds if abs(d) > 1)} |")
     listed = [f"- {r.name}: live {lv}, count {off}"

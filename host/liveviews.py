@@ -211,8 +211,9 @@ class LiveViews:
             except ImportError:
                 return None
             set_id, exercise, title, t, acc, rep_times = done
+            position = self._host.position if self._host is not None else None
             image = await asyncio.to_thread(charts.set_png, t, acc, exercise, title,
-                                            rep_times=rep_times or None)
+                                            rep_times=rep_times or None, position=position)
             self._set_png = (set_id, image)
         return self._set_png[1]
 

@@ -37,6 +37,7 @@ from functools import partial
 from typing import Protocol
 
 from repfit import wire
+from repfit.detection import sensor_position
 from repfit.display_text import plain
 from repfit.host.admission import Admission, admit, closing_result, deadline_of
 from repfit.host.audio import CuePlayer
@@ -128,6 +129,10 @@ class WorkoutHost:
     posts : callable, optional
         ``posts(user, result)``: the accountability posts a result of this host's queues,
         stored in the same transaction as the result (`repfit.host.posts.planner`).
+    position : str, optional
+        Where the user wears the sensor (`repfit.detection.POSITIONS`; the setting
+        ``sensor_position``): an exercise that cannot be counted from there ends at once,
+        refused, with the reason (`Session.refusal`).
     """
 
     def __init__(
@@ -146,6 +151,7 @@ class WorkoutHost:
         caps: CapRules | None = None,
         honour: bool = False,
         posts: Callable[[str, wire.Result], Sequence[QueuedPost]] | None = None,
+        position: str | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -160,6 +166,7 @@ class WorkoutHost:
         self.caps = caps or CapRules()
         self.honour = honour
         self.posts = posts
+        self.position = None if position is None else sensor_position(position)
         self.active: Session | None = None
         self.pending: deque[wire.Assignment] = deque()
         self.results: list[wire.Result] = []
@@ -575,7 +582,7 @@ class WorkoutHost:
         elif saved.reps or saved.hold_seconds:
             log.warning("resuming %s at %d/%g %s saved before the restart", a.id, saved.reps,
                         a.target, a.unit)
-        return Session.resume(a, saved)
+        return Session.resume(a, saved, position=self.position)
 
     async def _advance(self) -> None:
         """Open the next pending assignment when none is active and this host verifies."""
@@ -589,7 +596,7 @@ class WorkoutHost:
             self._publish_state(a, "in_progress", session.started_at)
             log.info("verifying %s: %s", a.id, plain(name_assignment(a)))
             result = session.outcome(self.clock())
-            if result is not None:  # already past its deadline
+            if result is not None:  # already past its deadline, or refused
                 await self._finish(result)
             else:
                 self._show(session.progress(self.clock()))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
