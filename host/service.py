@@ -273,7 +273,8 @@ class WorkoutHost:
         try:
             async with source:
                 async for batch in source.samples():
-                    await self._on_samples(batch, getattr(source, "battery_percent", None))
+                    await self._on_samples(batch, getattr(source, "battery_percent", None),
+                                           local=True)
         except SourceError as exc:
             log.error("wearable %s stopped: %s", source.name, exc)
         else:
@@ -444,13 +445,14 @@ class WorkoutHost:
         if self.observer:
             self.observer.assignment(a)
 
-    async def _on_samples(self, batch: wire.SampleBatch, battery: int | None = None) -> None:
+    async def _on_samples(self, batch: wire.SampleBatch, battery: int | None = None, *,
+                          local: bool = False) -> None:
         if self.on_samples is not None:
             self.on_samples(batch, battery)
         session = self.active
         if session is None or len(batch) == 0:
             return
-        admitted = self.gate.admit(batch.device, len(batch))
+        admitted = self.gate.admit(batch.device, len(batch), local=local)
         while self.gate.evicted:
             session.forget(self.gate.evicted.pop())
         if not admitted:

@@ -27,6 +27,7 @@ import paho.mqtt.client as mqtt
 from repfit import wire
 from repfit.config import MqttSettings
 from repfit.host.bus import Bus
+from repfit.host.intake import SampleGate
 from repfit.host.service import WorkoutHost
 from repfit.host.sources import open_source
 from repfit.host.store import Store
@@ -128,7 +129,10 @@ async def host_counts(settings: MqttSettings, recordings: Sequence[Recording], *
     with tempfile.TemporaryDirectory(prefix="repfit-live-") as tmp, \
             Store.recovering(Path(tmp)) as store:
         async with Bus(settings, user=user, role="host") as bus:
+            # Rates are judged on the replay's clock: a recording sent 20 times faster than
+            # real time is not a flood.
             host = WorkoutHost(bus, store, on_samples=on_samples, tick_s=0.02,
+                               gate=SampleGate(clock=clock),
                                **({"position": position} if position else {}))
             source = open_source("phone", broker_url=settings.url, topic=topic, clock=clock,
                                  silence_s=3600.0)
