@@ -77,7 +77,7 @@ def main() -> None:
         *(listed or ["Every set counts the same on both paths."]), ""])
     print(body)
     if args.write:
-        write_section(args.write, "live_count", body)
+        write_section(args.write, "live-count", body)
 
 
 if __name__ == "__main__":
