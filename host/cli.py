@@ -14,17 +14,19 @@ from zoneinfo import ZoneInfo
 
 from repfit import __version__, wire
 from repfit.config import (
+    FILE_KEY,
     USER_NAME_RULE,
     Config,
     ConfigError,
     MqttSettings,
     Secret,
     broker_settings,
+    default_config_path,
     is_user_name,
     load,
 )
 from repfit.host.sources import SourceError, WearableSource
-from repfit.host.store import StoreDamaged, StoreError
+from repfit.host.store import Store, StoreDamaged, StoreError, StoreMissing
 
 if TYPE_CHECKING:
     from repfit.host.caps import CapRules
@@ -188,7 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     done = sub.add_parser(
         "done", help="honour mode, with no wearable: report a set you did; it is recorded "
-                     "as reported, never as verified")
+                     "as reported, never as verified",
+        description="Report a set done without a wearable (honour mode). The host records it "
+                    "as reported, never as verified, and only when the config file allows it: "
+                    '`honour = true`, or a list of the users it is on for (`honour = ["ada"]`). '
+                    "Needs a running host.")
     done.add_argument("assignment", nargs="?", metavar="ID",
                       help="the assignment (its id, or the start of it as lines show it; "
                            "default: the one the host has open)")
@@ -286,7 +292,8 @@ def _config(args: Args) -> Config:
     falls back on its own. Commands that need a value call ``Config.check`` for it."""
     cfg = load(args.config)
     for problem in cfg.problems:
-        log.warning("config: %s; using %s", problem, problem.fallback or "the default")
+        prefix = "" if problem.key == FILE_KEY else "config: "
+        log.warning("%s%s; using %s", prefix, problem, problem.fallback or "the default")
     return cfg
 
 
@@ -326,6 +333,7 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
     from repfit.host.console import ConsoleObserver
     from repfit.host.honour import honour_mode
     from repfit.host.liveviews import LiveViews
+    from repfit.host.setsamples import SetRecorder
     from repfit.host.store import Store
     from repfit.host.wearing import position_setting
 
@@ -360,7 +368,9 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
                                      console=observer.console, caps=caps) as views:
                     await views.workout_host(
                         observer, player=player, caps=caps, honour=honour, position=position,
-                        posts=posting.planner.plan if posting else None).run(sources)
+                        posts=posting.planner.plan if posting else None,
+                        recorder=SetRecorder() if posting and posting.pictures else None,
+                    ).run(sources)
             finally:
                 observer.close()
                 if posting:
@@ -475,7 +485,6 @@ def _cmd_history(args: Args) -> int:
     import time
 
     from repfit.host.console import describe_result
-    from repfit.host.store import Store, StoreMissing
 
     cfg = _config(args)
     user = args.user or cfg.user
@@ -485,15 +494,12 @@ def _cmd_history(args: Args) -> int:
         with Store.read_only_in(data_dir) as store:     # creates nothing
             results = [(a, r) for _, _, a, r in store.records(user, since)
                        if r is not None and r.finished_at >= since]
-            others = [(u, n) for u, n in store.users_with_results() if u != user] \
-                if not results else []
+            others = _other_users(store, user) if not results else ""
     except StoreMissing:
         print(f"no results for {user}: nothing stored yet in {data_dir}")
         return 0
     if not results:
-        where = "; results are stored for " + ", ".join(
-            f"{u} ({n})" for u, n in others) + " (--user NAME)" if others else ""
-        print(f"no results for {user} in the last {args.since_days:g} days{where}")
+        print(f"no results for {user} in the last {args.since_days:g} days{others}")
     for a, r in results:
         print(describe_result(r, date=True, assignment=a))
     return 0
@@ -526,11 +532,20 @@ def _books_dir(args: Args, cfg: Config) -> Path:
     return data_dir
 
 
+def _other_users(store: Store, user: str) -> str:
+    """"; results are stored for demo (3) (--user NAME)", or "": the hint for a user with
+    nothing on record while others have (the demo stores as "demo")."""
+    others = [(u, n) for u, n in store.users_with_results() if u != user]
+    if not others:
+        return ""
+    return "; results are stored for " + ", ".join(f"{u} ({n})" for u, n in others) + \
+        " (--user NAME)"
+
+
 def _stored_records(data_dir: Path, user: str | None, since: float = 0.0,
                     ) -> list[tuple[str, float, wire.Assignment, wire.Result | None]]:
     """`Store.records` of a data directory, read-only: nothing stored yet is no records,
     and no folder or database is created."""
-    from repfit.host.store import Store, StoreMissing
 
     try:
         with Store.read_only_in(data_dir) as store:
@@ -549,9 +564,14 @@ def _cmd_stats(args: Args) -> int:
     user = args.user or cfg.user
     caps = _caps(cfg, user)
     tz = _zone(args) if args.tz else caps.timezone
-    records = [stats.Record(*row) for row in _stored_records(_books_dir(args, cfg),
-                                                              user)]
+    data_dir = _books_dir(args, cfg)
+    records = [stats.Record(*row) for row in _stored_records(data_dir, user)]
     computed = stats.compute(records, user, time.time(), tz, caps)
+    if not records:
+        with contextlib.suppress(StoreMissing), Store.read_only_in(data_dir) as store:
+            hint = _other_users(store, user)
+            if hint:
+                print(f"nothing stored for {user}{hint}", file=sys.stderr)
     if args.plot is not None:
         _plot_history(args.plot, records, user, tz, args.data_dir or cfg.data_dir)
     if args.json:
@@ -637,9 +657,12 @@ def _cmd_done(args: Args) -> int:
     cfg = _config(args)
     user = args.user or cfg.user
     if not honour_mode(cfg.tables, user, _source(cfg)):
-        raise ConfigError("honour", cfg.tables.get("honour", False),
-                          f"true (or a list naming {user}) to report sets without a wearable",
-                          _source(cfg) or "the config file")
+        file = Path(args.config) if args.config else default_config_path()
+        where = file if file.exists() else f"{file} (create it)"
+        print(f"repfit done: honour mode is off for {user}, so the host would refuse a set "
+              f"reported without a wearable. To allow it, add `honour = true` (or "
+              f'`honour = ["{user}"]`) to {where}; see `repfit done --help`.', file=sys.stderr)
+        return 2
     for option, value in (("--reps", args.done_reps), ("--seconds", args.done_seconds)):
         if value is not None and not value >= 0:
             raise ConfigError(option, value, "a number >= 0")

@@ -66,9 +66,11 @@ def train_demo_model(settings: MqttSettings, opts: DemoOptions, console: Console
     train = lgb.Dataset(x[:split], y[:split])
     valid = lgb.Dataset(x[split:], y[split:], reference=train)
     evals: dict[str, dict[str, list[float]]] = {}
-    # The with-block flushes the callback's messages before the broker can go away.
+    # The with-block flushes the callback's messages before the broker can go away. A hold
+    # lasts as many iterations as this training has (the menu's 500 would outlast it).
     with workout(user=opts.user, broker=settings.url, exercise=opts.exercise, reps=opts.reps,
-                 seed=opts.seed, data_dir=opts.data_dir, history=False) as callback:
+                 iterations=opts.rounds, seed=opts.seed, data_dir=opts.data_dir,
+                 history=False) as callback:
         booster = lgb.train(
             {"objective": "binary", "metric": "auc", "num_leaves": 15, "learning_rate": 0.05,
              "verbose": -1, "num_threads": 1, "seed": opts.seed or 0},

@@ -14,6 +14,7 @@ result ends in; `name_assignment` is how every line the user reads names an assi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final
 
@@ -81,9 +82,17 @@ def _done_something(r: wire.Result) -> bool:
     return r.reps > 0 or (r.hold_seconds or 0.0) > 0.0
 
 
+_GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def provenance(a: wire.Assignment) -> str:
-    """Why and where from, and its short id: "penalty, exp/run-1, a1b2c3d4"."""
-    where = "/".join(x for x in (a.experiment, a.run_id) if x)
+    """Why and where from, and its short id: "penalty, exp/run-1, a1b2c3d4".
+
+    A generated run id (32 hex digits) is shown by its first 8, as the assignment's own id
+    is: enough to tell runs apart, and the line still fits a terminal.
+    """
+    run = a.run_id[:8] if a.run_id and _GENERATED_ID.fullmatch(a.run_id) else a.run_id
+    where = "/".join(x for x in (a.experiment, run) if x)
     parts: list[str] = [a.reason] if a.reason != "assigned" else []
     parts += [where] if where else []
     parts.append(a.id[:8])

@@ -15,16 +15,13 @@ import io
 import logging
 import socket
 import time
-from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from rich.console import Console
 
 from repfit import wire
-from repfit.exercises import display_name
 from repfit.host import stats
 from repfit.host.bus import Bus
 from repfit.host.caps import CapRules
@@ -33,7 +30,7 @@ from repfit.host.homeassistant import HomeAssistantBridge, HomeAssistantSettings
 from repfit.host.liveboard import LiveBoard
 from repfit.host.livepage import LivePage, WebAddress, is_loopback, page_url
 from repfit.host.service import HostObserver, WorkoutHost
-from repfit.host.session import counter_exercise
+from repfit.host.setsamples import SetRecorder
 from repfit.host.store import Store
 
 __all__ = ["LiveViews", "terminal_qr"]
@@ -64,48 +61,6 @@ def _reachable_host(bind: str) -> str:
     return socket.gethostname()
 
 
-class LastSet:
-    """The open set's samples (bounded), kept after its result for the set's own plot."""
-
-    MAX_SAMPLES = 250_000   # about 40 minutes at 100 Hz
-
-    def __init__(self) -> None:
-        self.open: wire.Progress | None = None
-        self.batches: dict[str, list[wire.SampleBatch]] = {}
-        self.samples_kept = 0
-        self.rep_times: tuple[float, ...] = ()
-        #: (assignment id, exercise for the counter, title, t, acc, the host's rep times)
-        #: of the last settled set.
-        self.done: tuple[str, str, str, np.ndarray, np.ndarray, tuple[float, ...]] | None \
-            = None
-
-    def progress(self, p: wire.Progress, rep_times: Sequence[float] = ()) -> None:
-        """The open set's progress and the times (device clock) of the reps the host
-        counted so far."""
-        if self.open is None or self.open.assignment_id != p.assignment_id:
-            self.batches, self.samples_kept = {}, 0
-        self.open = p
-        self.rep_times = tuple(rep_times)
-
-    def samples(self, batch: wire.SampleBatch) -> None:
-        if self.open is not None and self.samples_kept < self.MAX_SAMPLES:
-            self.batches.setdefault(batch.device, []).append(batch)
-            self.samples_kept += len(batch)
-
-    def result(self, r: wire.Result) -> None:
-        if self.open is None or self.open.assignment_id != r.assignment_id:
-            return
-        if self.batches:   # the device that sent the most: the one that was counted
-            batches = max(self.batches.values(), key=lambda bs: sum(len(b) for b in bs))
-            t = np.concatenate([b.t for b in batches])
-            acc = np.concatenate([b.acc for b in batches])
-            keep = np.concatenate([[True], np.diff(t) > 0])  # batches overlap after a gap
-            self.done = (r.assignment_id, counter_exercise(r.exercise),
-                         display_name(r.exercise, r.label), t[keep], acc[keep],
-                         self.rep_times)
-        self.open, self.batches, self.samples_kept = None, {}, 0
-
-
 class LiveViews:
     """Start the enabled views for ``user`` beside the host (``async with``)."""
 
@@ -129,7 +84,7 @@ class LiveViews:
         self.bridge: HomeAssistantBridge | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._charts: tuple[Any, bytes] | None = None
-        self.last_set = LastSet()
+        self.last_set = SetRecorder()
         self._host: WorkoutHost | None = None
         self._set_png: tuple[str, bytes] | None = None
 
@@ -205,16 +160,16 @@ class LiveViews:
         done = self.last_set.done
         if done is None:
             return None
-        if self._set_png is None or self._set_png[0] != done[0]:
+        if self._set_png is None or self._set_png[0] != done.assignment_id:
             try:
                 from repfit.host import charts
             except ImportError:
                 return None
-            set_id, exercise, title, t, acc, rep_times = done
             position = self._host.position if self._host is not None else None
-            image = await asyncio.to_thread(charts.set_png, t, acc, exercise, title,
-                                            rep_times=rep_times or None, position=position)
-            self._set_png = (set_id, image)
+            image = await asyncio.to_thread(charts.set_png, done.t, done.acc, done.exercise,
+                                            done.title, rep_times=done.rep_times or None,
+                                            position=position)
+            self._set_png = (done.assignment_id, image)
         return self._set_png[1]
 
     async def _tick(self) -> None:

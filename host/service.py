@@ -49,6 +49,7 @@ from repfit.host.leadership import Leadership
 from repfit.host.lifecycle import final_state, name_assignment
 from repfit.host.log_limit import RateLimitedLog
 from repfit.host.session import Session
+from repfit.host.setsamples import SetRecorder, SetSamples
 from repfit.host.sources import SourceError, WearableSource
 from repfit.host.store import QueuedPost, SavedSet, Store
 from repfit.host.supervision import TaskHealth, supervise
@@ -89,6 +90,7 @@ class _Kept:
     result: wire.Result
     stored: bool
     assignment: wire.Assignment | None = None
+    samples: SetSamples | None = None
     delivery: Delivery | None = None
     sent_at: float = 0.0
     failures: int = 0
@@ -127,8 +129,12 @@ class WorkoutHost:
         Honour mode: sets the user reports with ``repfit done`` (a `wire.Report`) end the
         assignment as reported, never verified. Off by default: reports are ignored.
     posts : callable, optional
-        ``posts(user, result)``: the accountability posts a result of this host's queues,
-        stored in the same transaction as the result (`repfit.host.posts.planner`).
+        ``posts(user, result, samples)``: the accountability posts a result of this host's
+        queues, stored in the same transaction as the result (`repfit.host.posts.planner`);
+        results closed on arrival (capped, already missed) too. ``samples``: the set's, when
+        ``recorder`` kept them (None otherwise).
+    recorder : SetRecorder, optional
+        Keeps the open set's samples for a post's picture of the set.
     position : str, optional
         Where the user wears the sensor (`repfit.detection.POSITIONS`; the setting
         ``sensor_position``): an exercise that cannot be counted from there ends at once,
@@ -150,7 +156,9 @@ class WorkoutHost:
         republish_s: float = 10.0,
         caps: CapRules | None = None,
         honour: bool = False,
-        posts: Callable[[str, wire.Result], Sequence[QueuedPost]] | None = None,
+        posts: Callable[[str, wire.Result, SetSamples | None], Sequence[QueuedPost]]
+        | None = None,
+        recorder: SetRecorder | None = None,
         position: str | None = None,
     ) -> None:
         self.bus = bus
@@ -166,6 +174,7 @@ class WorkoutHost:
         self.caps = caps or CapRules()
         self.honour = honour
         self.posts = posts
+        self.recorder = recorder
         self.position = None if position is None else sensor_position(position)
         self.active: Session | None = None
         self.pending: deque[wire.Assignment] = deque()
@@ -314,9 +323,12 @@ class WorkoutHost:
                 log.debug("assignment %s already verified; ignoring its re-delivery", a.id)
                 self._acknowledge(a)
                 return
+            # Only the verifying host posts: a standby with a store of its own keeps quiet.
+            plan = self.posts if self.verifying else None
+            posts = None if plan is None else lambda r: plan(self.user, r, None)
             admission = await asyncio.to_thread(
                 self.store.admit, self.user, a, now, day_bounds(now, self.caps.timezone),
-                partial(admit, self.caps, a, now))
+                partial(admit, self.caps, a, now), posts)
             if admission is None and await asyncio.to_thread(self.store.has_result, a.id):
                 # Another host on this store closed it just now (capped, or missed).
                 self._known.add(a.id)
@@ -457,6 +469,8 @@ class WorkoutHost:
             session.forget(self.gate.evicted.pop())
         if not admitted:
             return
+        if self.recorder is not None:
+            self.recorder.samples(batch)
         now = self.clock()
         progress = session.feed(batch, now)
         # Decided in the same step as the count: nothing else can settle the set in between.
@@ -470,6 +484,8 @@ class WorkoutHost:
             await self._finish(result)
 
     def _show(self, progress: wire.Progress) -> None:
+        if self.recorder is not None and self.active is not None:
+            self.recorder.progress(progress, [t for _, t in self.active.rep_times])
         self.bus.publish(progress)
         if self.observer:
             self.observer.progress(progress)
@@ -623,9 +639,10 @@ class WorkoutHost:
         if result.assignment_id in self._settled:
             return
         self._settled.add(result.assignment_id)
-        kept = _Kept(result, stored=False, assignment=assignment)
+        samples = self.recorder.result(result) if self.recorder is not None else None
+        kept = _Kept(result, stored=False, assignment=assignment, samples=samples)
         try:
-            await asyncio.to_thread(self._store_result, result, None, assignment)
+            await asyncio.to_thread(self._store_result, result, None, assignment, samples)
             kept.stored = True
         except STORE_ERRORS as exc:
             log.error("could not store the result of %s (%s): it is published anyway and "
@@ -648,10 +665,11 @@ class WorkoutHost:
             await self._advance()
 
     def _store_result(self, result: wire.Result, published_at: float | None,
-                      assignment: wire.Assignment | None) -> None:
+                      assignment: wire.Assignment | None,
+                      samples: SetSamples | None = None) -> None:
         """This host's result and its posts, in one transaction (runs in a worker thread).
         A standby's record of the leader's result queues no posts: the leader posts it."""
-        posts = self.posts(self.user, result) if self.posts is not None else ()
+        posts = self.posts(self.user, result, samples) if self.posts is not None else ()
         self.store.add_result(self.user, result, published_at, assignment=assignment,
                               posts=posts, now=self.clock())
 
@@ -674,7 +692,8 @@ class WorkoutHost:
             if not kept.stored and now >= kept.next_try:
                 try:
                     await asyncio.to_thread(self._store_result, kept.result,
-                                            now if acked else None, kept.assignment)
+                                            now if acked else None, kept.assignment,
+                                            kept.samples)
                 except STORE_ERRORS:
                     kept.failures += 1
                     kept.next_try = now + min(2.0 ** kept.failures, 60.0)

@@ -26,9 +26,17 @@ from types import TracebackType
 from repfit import wire
 from repfit.host.admission import Admission
 from repfit.host.lifecycle import allowed_next, final_state
+from repfit.sqlite_file import (
+    SchemaError,
+    is_damage,
+    migrate,
+    quick_check,
+    set_aside,
+    version_of,
+)
 
-__all__ = ["FILE_NAME", "OUTBOX_STATES", "Judge", "OutboxItem", "QueuedPost", "SavedSet",
-           "Store", "StoreDamaged", "StoreError", "StoreMissing"]
+__all__ = ["FILE_NAME", "OUTBOX_STATES", "Judge", "OutboxItem", "PostPicture", "QueuedPost",
+           "SavedSet", "Store", "StoreDamaged", "StoreError", "StoreMissing"]
 
 #: Decides the fate of an arriving assignment from the records of its day (`Store.admit`).
 Judge = Callable[[list[tuple[wire.Assignment, wire.Result | None]]], Admission]
@@ -132,7 +140,31 @@ _MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX post_outbox_due ON post_outbox(state, not_before);
     """,
+    # 5: pictures of sets for posts that carry one: the set's samples (compressed, see
+    # repfit.host.setsamples), stored with the result and its posts and drawn when a post is
+    # sent; kept while a post that shows it is not yet sent or dropped.
+    """
+    CREATE TABLE post_pictures (
+        assignment_id TEXT PRIMARY KEY REFERENCES assignments(id),
+        samples       BLOB NOT NULL,
+        alt           TEXT NOT NULL,
+        created_at    REAL NOT NULL
+    );
+    ALTER TABLE post_outbox ADD COLUMN picture INTEGER NOT NULL DEFAULT 0;
+    """,
 )
+
+
+@dataclass(frozen=True, repr=False)
+class PostPicture:
+    """What a post's picture is drawn from: the set's samples (`SetSamples.to_bytes`) and
+    the alt text that describes it."""
+
+    samples: bytes
+    alt: str
+
+    def __repr__(self) -> str:
+        return f"PostPicture({len(self.samples)} bytes, alt={self.alt!r})"
 
 
 #: States of an outbox row. ``sending`` is written (and committed) before the service is
@@ -151,6 +183,8 @@ class QueuedPost:
     text: str
     not_before: float
     assignment_id: str | None = None
+    #: The set's picture, stored once per assignment with the first post that carries it.
+    picture: PostPicture | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +206,8 @@ class OutboxItem:
     error: str | None
     receipt: str | None
     told: bool
+    #: Sent with the set's picture (`Store.post_picture`).
+    picture: bool = False
 
 
 _OUTBOX_COLUMNS = ("id, key, service, user, kind, assignment_id, text, state, attempts, "
@@ -193,18 +229,6 @@ class SavedSet:
     rejected: int = 0
     last_reason: str | None = None
     rep_times: tuple[tuple[str, float], ...] = ()
-
-
-def _is_damage(exc: sqlite3.DatabaseError) -> bool:
-    """Corrupt or not a database at all, as opposed to busy, locked, read-only or full."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or not isinstance(
-        exc, sqlite3.OperationalError)
-
-
-# SQLite's primary result codes for a damaged file and for a file that is not a database.
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
 
 
 class StoreError(RuntimeError):
@@ -241,7 +265,10 @@ class Store:
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
-        self._lock = threading.Lock()
+        # Re-entrant: a post planned inside a write (`admit`'s ``posts``) reads the store from
+        # the same thread, inside the same transaction.
+        self._lock = threading.RLock()
+        self._on_queued: list[Callable[[], None]] = []
         if read_only:
             if not self.path.is_file():
                 raise StoreMissing(f"no history yet: {self.path} does not exist")
@@ -270,7 +297,7 @@ class Store:
         try:
             self._check()
             if read_only:
-                (version,) = self._db.execute("PRAGMA user_version").fetchone()
+                version = version_of(self._db)
                 if version > len(_MIGRATIONS):
                     raise StoreError(f"{self.path} has schema version {version}, newer than "
                                      f"this repfit ({len(_MIGRATIONS)}); upgrade repfit")
@@ -280,7 +307,7 @@ class Store:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            if _is_damage(exc):
+            if is_damage(exc):
                 raise StoreDamaged(f"{self.path} is not a usable repfit database: {exc}"
                                    ) from None
             hint = "" if read_only else (" (the data directory must be writable; choose "
@@ -289,10 +316,11 @@ class Store:
         except StoreError:
             self._db.close()
             raise
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        version = version_of(self._db)
         # A read-only command may find a store an earlier repfit wrote (not migrated yet):
         # its results were all verified and carry no detail.
         self._extra = "r.verified, r.detail" if version >= 3 else "1, NULL"
+        self._picture = "picture" if version >= 5 else "0"
 
     @classmethod
     def in_dir(cls, data_dir: Path | str, *, read_only: bool = False) -> Store:
@@ -319,19 +347,7 @@ class Store:
     def set_aside(path: Path | str, now: float | None = None) -> Path:
         """Move a damaged database (and its journal files) aside under a timestamped name,
         so a fresh one can be started and nothing is deleted. Returns the new name."""
-        path = Path(path)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
-        target = path.with_name(f"{path.name}.damaged-{stamp}")
-        n = 1
-        while target.exists():
-            n += 1
-            target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
-        path.rename(target)
-        for suffix in ("-wal", "-shm", "-journal"):
-            extra = path.with_name(path.name + suffix)
-            if extra.exists():
-                extra.rename(target.with_name(target.name + suffix))
-        return target
+        return set_aside(path, now)
 
     def _check_before_writing(self) -> None:
         """Look for damage through a read-only connection first: a read-write connection
@@ -347,33 +363,20 @@ class Store:
                 raise StoreDamaged(f"{self.path} is not a usable repfit database: database "
                                    f"disk image is malformed ({verdict})")
         except sqlite3.DatabaseError as exc:
-            if _is_damage(exc):
+            if is_damage(exc):
                 raise StoreDamaged(f"{self.path} is not a usable repfit database: {exc}"
                                    ) from None
         finally:
             probe.close()
 
     def _check(self) -> None:
-        """Read the header and run SQLite's quick check: damage is found now, at start,
-        rather than in the middle of a set."""
-        self._db.execute("PRAGMA user_version").fetchone()
-        (verdict,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
-        if verdict != "ok":
-            raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
+        quick_check(self._db)
 
     def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version > len(_MIGRATIONS):
-            raise StoreError(f"{self.path} has schema version {version}, newer than this repfit "
-                             f"({len(_MIGRATIONS)}); upgrade repfit")
-        if version == 0 and self._db.execute(
-                "SELECT count(*) FROM sqlite_master").fetchone()[0] > 0:
-            raise StoreError(f"{self.path} is an SQLite database of another program, not a "
-                             "repfit store")
-        for number in range(version, len(_MIGRATIONS)):
-            self._db.executescript(
-                "BEGIN;" + _MIGRATIONS[number] + f"PRAGMA user_version={number + 1}; COMMIT;"
-            )
+        try:
+            migrate(self._db, _MIGRATIONS, self.path)
+        except SchemaError as exc:
+            raise StoreError(str(exc)) from None
 
     def close(self) -> None:
         with self._lock:
@@ -416,8 +419,10 @@ class Store:
         with self._transaction():
             if assignment is not None:
                 self._insert_assignment(user, assignment, r.started_at)
-            if self._insert_result(user, r, published_at):
-                self._queue_posts(posts, now)
+            queued = self._insert_result(user, r, published_at) and self._queue_posts(posts,
+                                                                                      now)
+        if queued:
+            self._queued()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -436,20 +441,61 @@ class Store:
         """Queue posts that belong to no single result (daily summaries, test posts); how
         many were new (a key already queued is ignored)."""
         with self._transaction():
-            return self._queue_posts(posts, now)
+            added = self._queue_posts(posts, now)
+        if added:
+            self._queued()
+        return added
+
+    def when_queued(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (from the writing thread, after the commit) whenever posts were
+        queued: the outbox worker wakes instead of waiting for its next look. Returns what
+        stops it."""
+        self._on_queued.append(callback)
+        return lambda: self._on_queued.remove(callback)
+
+    def _queued(self) -> None:
+        for callback in self._on_queued:
+            try:
+                callback()
+            except Exception:   # a listener must never undo or fail a stored result
+                log.exception("a listener of queued posts failed")
 
     def _queue_posts(self, posts: Sequence[QueuedPost], now: float | None) -> int:
         now = time.time() if now is None else now
         added = 0
         for p in posts:
+            pictured = p.picture is not None and p.assignment_id is not None
             cur = self._db.execute(
                 "INSERT INTO post_outbox (key, service, user, kind, assignment_id, "
-                "text, state, not_before, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,'pending',?,?,?) ON CONFLICT(key) DO NOTHING",
+                "text, state, not_before, created_at, updated_at, picture) "
+                "VALUES (?,?,?,?,?,?,'pending',?,?,?,?) ON CONFLICT(key) DO NOTHING",
                 (p.key, p.service, p.user, p.kind, p.assignment_id, p.text, p.not_before,
-                 now, now))
+                 now, now, int(pictured)))
             added += cur.rowcount
+            if cur.rowcount and p.picture is not None and pictured:
+                self._db.execute(
+                    "INSERT INTO post_pictures VALUES (?,?,?,?) "
+                    "ON CONFLICT(assignment_id) DO NOTHING",
+                    (p.assignment_id, p.picture.samples, p.picture.alt, now))
         return added
+
+    def post_picture(self, assignment_id: str) -> PostPicture | None:
+        """What the picture of ``assignment_id``'s posts is drawn from, while kept."""
+        if self._picture == "0":    # a store an earlier repfit wrote keeps none
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT samples, alt FROM post_pictures WHERE "
+                                   "assignment_id=?", (assignment_id,)).fetchone()
+        return None if row is None else PostPicture(bytes(row[0]), str(row[1]))
+
+    def prune_pictures(self) -> int:
+        """Forget the pictures no post waits for any more (all sent or dropped); how many."""
+        with self._transaction():
+            cur = self._db.execute(
+                "DELETE FROM post_pictures WHERE NOT EXISTS (SELECT 1 FROM post_outbox o "
+                "WHERE o.assignment_id=post_pictures.assignment_id AND o.picture=1 AND "
+                "o.state IN ('pending', 'sending', 'failed'))")
+            return cur.rowcount
 
     def outbox_update(self, item_id: int, state: str, now: float, *,
                       not_before: float | None = None, error: str | None = None,
@@ -497,7 +543,9 @@ class Store:
         return True
 
     def admit(self, user: str, a: wire.Assignment, received_at: float,
-              day: tuple[float, float], judge: Judge) -> Admission | None:
+              day: tuple[float, float], judge: Judge,
+              posts: Callable[[wire.Result], Sequence[QueuedPost]] | None = None,
+              ) -> Admission | None:
         """Record an arriving assignment and its fate in one transaction; None when it was
         already known (a re-delivery, or another host on this store recorded it first).
 
@@ -505,8 +553,11 @@ class Store:
         start inclusive, end exclusive) with its result, and decides. The write lock is taken
         before they are read (``BEGIN IMMEDIATE``), so two hosts on one store never both
         take the last slot of a daily cap. The assignment is then *received* and *announced*,
-        or *received* and closed by the judge's result (*capped*, *missed*).
+        or *received* and closed by the judge's result (*capped*, *missed*): then
+        ``posts(result)``, called inside the transaction (it may read this store), gives the
+        posts queued with it, so a set closed on arrival shows like any other.
         """
+        queued = 0
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -519,13 +570,15 @@ class Store:
                 self._transition(a.id, "received", received_at)
                 if admission.result is None:
                     self._transition(a.id, "announced", received_at)
-                else:
-                    self._insert_result(user, admission.result, None)
+                elif self._insert_result(user, admission.result, None) and posts is not None:
+                    queued = self._queue_posts(posts(admission.result), received_at)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+        if queued:
+            self._queued()
         return admission
 
     def _day(self, user: str, start: float, end: float,
@@ -665,13 +718,14 @@ class Store:
         marks = ",".join("?" * len(states))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM post_outbox WHERE state IN ({marks}) "
+                f"SELECT {_OUTBOX_COLUMNS}, {self._picture} FROM post_outbox WHERE state IN "
+                f"({marks}) "
                 "AND (? IS NULL OR id=?) ORDER BY not_before, id",
                 (*states, item_id, item_id)).fetchall()
         return [OutboxItem(id=r[0], key=r[1], service=r[2], user=r[3], kind=r[4],
                            assignment_id=r[5], text=r[6], state=r[7], attempts=r[8],
                            not_before=r[9], created_at=r[10], updated_at=r[11], error=r[12],
-                           receipt=r[13], told=bool(r[14])) for r in rows]
+                           receipt=r[13], told=bool(r[14]), picture=bool(r[15])) for r in rows]
 
     def outbox_keys(self, prefix: str) -> list[str]:
         """Idempotency keys that start with ``prefix`` (e.g. which daily summaries exist)."""

@@ -12,6 +12,7 @@ object holds only a path: it pickles with the callbacks that carry it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -19,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repfit.integrations.publisher import PendingMessage
+from repfit.sqlite_file import SchemaError, is_damage, migrate, quick_check, set_aside
 
 __all__ = ["HistoryStore", "RunRecord"]
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
 
-_SCHEMA = """
+_MIGRATIONS = ("""
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     experiment TEXT NOT NULL,
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     delivered_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered_at, broker, created_at);
-"""
+""",)
 
 
 @dataclass(frozen=True)
@@ -90,25 +92,42 @@ class HistoryStore:
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=self.timeout_s)
+        con = self._connect()
         try:
-            # synchronous=FULL: an acknowledged write (an outbox entry) survives a power cut.
-            con.execute("PRAGMA synchronous=FULL")
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
-                if version > SCHEMA_VERSION:
-                    raise sqlite3.DatabaseError(
-                        f"{self.path} has schema version {version}; this repfit knows "
-                        f"{SCHEMA_VERSION} — upgrade repfit")
-                # WAL is a property of the file: set once, readers never block the writer.
-                con.execute("PRAGMA journal_mode=WAL")
-                con.executescript(_SCHEMA)
-                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             with con:
                 yield con
         finally:
             con.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        """A connection to a file at the current schema. The first one of this object also
+        checks the file: a damaged one is moved aside (nothing is deleted; one line says
+        where) and a new one started, so the next run still has a history to compare with."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        first = not getattr(self, "_checked", False)
+        con = sqlite3.connect(self.path, timeout=self.timeout_s)
+        try:
+            # synchronous=FULL: an acknowledged write (an outbox entry) survives a power cut.
+            con.execute("PRAGMA synchronous=FULL")
+            if first:
+                quick_check(con)
+            if len(_MIGRATIONS) != con.execute("PRAGMA user_version").fetchone()[0]:
+                # WAL is a property of the file: set once, readers never block the writer.
+                con.execute("PRAGMA journal_mode=WAL")
+                migrate(con, _MIGRATIONS, self.path)
+        except SchemaError as exc:
+            con.close()
+            raise sqlite3.DatabaseError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            if not (first and is_damage(exc)):
+                raise
+            kept = set_aside(self.path)
+            log.warning("%s is not a usable run history (%s); kept it as %s and started a new one",
+                        self.path, exc, kept.name)
+            return self._connect()
+        self._checked = True
+        return con
 
     def prepare(self) -> None:
         """Create the file and its schema now (before training), so the first iteration

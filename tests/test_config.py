@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from repfit.config import (
+    FILE_KEY,
     ConfigError,
     MqttSettings,
     Secret,
@@ -93,7 +94,7 @@ def test_a_password_in_the_url_of_a_readable_file_is_refused_too(tmp_path: Path)
         ('[mqtt]\nusername = 5\n', "mqtt.username"),
         ('[mqtt]\nca_file = "/nonexistent/ca.pem"\n', "mqtt.ca_file"),
         ('[mqtt]\nport = 5\n', "mqtt.port"),
-        ("user = [\n", "(file)"),
+        ("user = [\n", FILE_KEY),
         ("data_dir = 5\n", "data_dir"),
     ],
 )
@@ -104,9 +105,8 @@ def test_a_bad_file_value_names_file_and_key_and_falls_back_alone(
     cfg = load(f, env={"REPFIT_DATA_DIR": str(tmp_path)} if key != "data_dir" else {})
     [problem] = cfg.problems
     assert problem.key == key
-    assert str(problem).startswith(key)
-    if key != "(file)":
-        assert str(f) in str(problem)
+    assert str(problem).startswith("config file " if key == FILE_KEY else key)
+    assert str(f) in str(problem)
     assert problem.fallback
 
 

@@ -14,6 +14,9 @@ Off unless the config has ``[posts.SERVICE]`` tables. The parts, one module each
 - `worker`: the background sender (`OutboxWorker`).
 
 - `posting`: `start_posting` puts them together for the host;
+- pictures (``picture = true``): the host keeps the set's samples
+  (`repfit.host.setsamples`), stores them with the post, and the worker draws and uploads
+  the plot;
 - `commands`: ``repfit post`` and ``repfit outbox``.
 
 Nothing is imported here: the services' libraries and ``regex`` come with the ``social``

@@ -7,6 +7,10 @@ error classes (its rate-limit error carries the ``ratelimit-reset`` header).
 Exactly once: the record key is a TID made from the outbox item (its queueing time and its
 key), so the same item always has the same record URI. An interrupted send is settled by
 asking for that record (`find`, ``com.atproto.repo.getRecord``) before sending again.
+
+A picture is uploaded first (``com.atproto.repo.uploadBlob``) and embedded as
+``app.bsky.embed.images`` with its alt text and aspect ratio. A resend uploads it again: a
+blob no record refers to is removed by the server.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from repfit.host.posts.length import BLUESKY, LengthRule
 from repfit.host.posts.poster import (
     InDoubt,
     PermanentFailure,
+    Picture,
+    PictureRefused,
     Post,
     PostError,
     RateLimited,
@@ -61,6 +67,7 @@ class BlueskyPoster:
 
     rule: LengthRule = BLUESKY
     in_doubt: InDoubt = "ask"
+    picture_limit: int = 1_000_000           # app.bsky.embed.images: an image's blob
 
     def __init__(self, handle: str, app_password: Secret, *,
                  service: str = "https://bsky.social", name: str = "bluesky") -> None:
@@ -82,11 +89,20 @@ class BlueskyPoster:
     def send(self, post: Post) -> Receipt:
         self._login()
         created = datetime.fromtimestamp(post.created_at, timezone.utc)
+        embed = self._embed(post.picture) if post.picture is not None else None
         record = models.AppBskyFeedPost.Record(
-            text=post.text, created_at=created.isoformat().replace("+00:00", "Z"))
+            text=post.text, created_at=created.isoformat().replace("+00:00", "Z"), embed=embed)
         made = self._guard(lambda: self._client.app.bsky.feed.post.create(
             self.handle, record, rkey=record_key(post)))
         return self._receipt(made.uri)
+
+    def _embed(self, picture: Picture) -> models.AppBskyEmbedImages.Main:
+        uploaded = self._guard(lambda: self._client.upload_blob(picture.png), picture=True)
+        size = picture.size
+        ratio = models.AppBskyEmbedDefs.AspectRatio(width=size[0], height=size[1]) \
+            if size else None
+        return models.AppBskyEmbedImages.Main(images=[models.AppBskyEmbedImages.Image(
+            alt=picture.alt, image=uploaded.blob, aspect_ratio=ratio)])
 
     def find(self, post: Post) -> Receipt | None:
         self._login()
@@ -103,8 +119,9 @@ class BlueskyPoster:
         rkey = uri.rsplit("/", 1)[-1]
         return Receipt(self.name, uri, f"https://bsky.app/profile/{self.handle}/post/{rkey}")
 
-    def _guard(self, call: Callable[[], T]) -> T:
-        """Run one XRPC call; its failures as the classified errors."""
+    def _guard(self, call: Callable[[], T], picture: bool = False) -> T:
+        """Run one XRPC call; its failures as the classified errors. ``picture``: a refused
+        request (not the login) is a refused picture (`PictureRefused`)."""
         try:
             return call()
         except exceptions.RateLimitExceededError as exc:
@@ -114,6 +131,8 @@ class BlueskyPoster:
             self._logged_in = False
             raise PermanentFailure(self.name, _reason(exc)) from None
         except exceptions.BadRequestError as exc:
+            if picture:
+                raise PictureRefused(self.name, f"picture refused: {_reason(exc)}") from None
             raise PermanentFailure(self.name, _reason(exc)) from None
         except exceptions.NetworkError as exc:
             raise TransientFailure(self.name, _reason(exc) if exc.response is not None
@@ -121,6 +140,8 @@ class BlueskyPoster:
         except exceptions.RequestException as exc:
             if exc.response is not None and exc.response.status_code >= 500:
                 raise TransientFailure(self.name, _reason(exc)) from None
+            if picture:   # 413: the body was too large
+                raise PictureRefused(self.name, f"picture refused: {_reason(exc)}") from None
             raise PermanentFailure(self.name, _reason(exc)) from None
         except exceptions.AtProtocolError as exc:
             raise PostError(self.name, f"unexpected answer ({type(exc).__name__})") from None

@@ -16,7 +16,7 @@ from repfit.host.store import Store
 
 if TYPE_CHECKING:  # the posting modules load when a command runs (they need the extra)
     from repfit.host.posts.planner import PostPlanner
-    from repfit.host.posts.settings import PostSettings
+    from repfit.host.posts.settings import PostSettings, ServiceSettings
 
 __all__ = ["add_outbox_parser", "add_post_parser", "run_outbox", "run_post"]
 
@@ -25,11 +25,14 @@ def add_post_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     post = sub.add_parser(
         "post", help="show what would be posted, or send a test post",
         description="--dry-run prints, for each enabled service ([posts.NAME] in the config), "
-                    "what a stored result would post and its length by that service's "
-                    "count; nothing is sent. --test SERVICE sends one test post now.")
+                    "what a stored result would post, its length by that service's count, "
+                    "and whether the set's picture would be attached (picture = true in the "
+                    "service's table); nothing is sent. --test SERVICE sends one test post "
+                    "now (text only).")
     what = post.add_mutually_exclusive_group(required=True)
     what.add_argument("--dry-run", action="store_true",
-                      help="print the posts for RESULT (default: the latest result)")
+                      help="print the posts for RESULT (default: the latest result) and "
+                           "whether each would carry the set's picture")
     what.add_argument("--test", metavar="SERVICE", help="send one test post to SERVICE")
     post.add_argument("result", nargs="?", metavar="RESULT",
                       help="an assignment id from `repfit history` (with --dry-run)")
@@ -82,11 +85,11 @@ def run_post(args: Any, cfg: Config, tz: ZoneInfo) -> int:
                               args.data_dir or cfg.data_dir)
         if args.test:
             return _test(args.test, settings, planner, posters, user)
-        return _dry_run(args.result, settings, planner, store, user)
+        return _dry_run(args.result, settings, planner, store, user, posters)
 
 
 def _dry_run(wanted: str | None, settings: PostSettings, planner: PostPlanner, store: Store,
-             user: str) -> int:
+             user: str, posters: dict[str, Any]) -> int:
     results = [r for _, _, _, r in store.records(user) if r is not None]
     if wanted is not None:
         results = [r for r in results if r.assignment_id == wanted]
@@ -105,7 +108,37 @@ def _dry_run(wanted: str | None, settings: PostSettings, planner: PostPlanner, s
             continue
         length = f" ({rule.length(post.text)}/{rule.limit})" if rule else ""
         print(f"- {service.name}{length}:\n{post.text}")
+        print(f"  picture: {_picture(service, posters.get(service.name), store, result)}")
     return 0
+
+
+def _picture(service: ServiceSettings, poster: Any, store: Store, result: Any) -> str:
+    """Whether the set's picture would go with ``service``'s post, and if not, why."""
+    from repfit.host.posts.planner import wants_picture
+    from repfit.host.posts.posting import can_draw
+    from repfit.host.posts.worker import draw_picture
+    from repfit.host.setsamples import SetSamplesError
+
+    if not wants_picture(service):
+        return "off (picture = true in its table attaches the set's plot)"
+    if poster is not None and poster.picture_limit <= 0:
+        return f"none: a {service.options.get('format', 'json')} webhook takes no picture"
+    if not can_draw():
+        return "none: matplotlib is not installed (pip install 'repfit[plot]')"
+    stored = store.post_picture(result.assignment_id)
+    if stored is None:
+        return ("on, but none for this set: the host keeps a set's samples only while a "
+                "post with its picture waits")
+    try:
+        picture = draw_picture(stored)
+    except (ImportError, SetSamplesError, ValueError) as exc:
+        return f"none: it cannot be drawn ({exc})"
+    width, height = picture.size or (0, 0)
+    limit = poster.picture_limit if poster is not None else 0
+    if limit and len(picture.png) > limit:
+        return f"none: the plot ({len(picture.png)} bytes) is larger than it takes ({limit})"
+    return (f"the set's plot, PNG {width}x{height}, {len(picture.png) / 1024:.0f} KiB; "
+            f"alt text: {picture.alt}")
 
 
 def _test(name: str, settings: PostSettings, planner: PostPlanner, posters: dict[str, Any],
@@ -138,6 +171,8 @@ def run_outbox(args: Any, cfg: Config) -> int:
                 raise ConfigError(option, item_id, "the id of an item not yet sent "
                                                    "(repfit outbox lists them)")
             store.outbox_update(item_id, state, now, not_before=now, told=False)
+            if state == "dropped":
+                store.prune_pictures()
             print(f"item {item_id} ({found[0].service}): {state}")
         states = ("pending", "sending", "failed") + (("sent", "dropped") if args.show_all
                                                      else ())
@@ -149,6 +184,7 @@ def run_outbox(args: Any, cfg: Config) -> int:
         state = "in doubt" if item.state == "sending" else item.state
         detail = f" ({item.error})" if item.error else ""
         receipt = f" -> {item.receipt}" if item.receipt else ""
-        print(f"{item.id:>4}  {item.service:<10} {state:<8} {item.kind:<9} {when} "
+        kind = f"{item.kind}+picture" if item.picture else item.kind
+        print(f"{item.id:>4}  {item.service:<10} {state:<8} {kind:<9} {when} "
               f"tries {item.attempts}{detail}{receipt}\n      {item.text}")
     return 0

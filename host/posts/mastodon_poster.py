@@ -5,11 +5,16 @@ Every status is sent with an ``Idempotency-Key`` (the outbox item's key): Mastod
 a repeat within an hour with the status it already made. For a send interrupted longer ago
 than that, the worker asks first (``in_doubt="ask"``): `find` reads the account's latest
 statuses for the same text.
+
+A picture is uploaded first (``media_post``, ``POST /api/v2/media`` with its alt text as the
+description; Mastodon.py asks the server's version once to pick the endpoint), then attached
+by ``media_ids``. A resend uploads it again: an unattached upload is removed by the server.
 """
 
 from __future__ import annotations
 
 import html
+import io
 import re
 
 import mastodon
@@ -20,6 +25,7 @@ from repfit.host.posts.poster import (
     DuplicatePost,
     InDoubt,
     PermanentFailure,
+    PictureRefused,
     Post,
     RateLimited,
     Receipt,
@@ -47,6 +53,7 @@ class MastodonPoster:
     """
 
     in_doubt: InDoubt = "ask"
+    picture_limit: int = 16 * 1024 * 1024    # Mastodon's default image limit
 
     def __init__(self, instance: str, access_token: Secret, *, visibility: str = "public",
                  max_chars: int = MASTODON.limit, name: str = "mastodon",
@@ -62,7 +69,10 @@ class MastodonPoster:
     def __repr__(self) -> str:
         return f"MastodonPoster(name={self.name!r}, instance={self.instance!r})"
 
-    def _call(self, what: str, *args: object, **kwargs: object) -> object:
+    def _call(self, what: str, *args: object, picture: bool = False,
+              **kwargs: object) -> object:
+        """One API call; its failures as the classified errors. ``picture``: a refusal
+        other than of the token is of the picture (`PictureRefused`)."""
         try:
             return getattr(self._api, what)(*args, **kwargs)
         except mastodon.MastodonRatelimitError:
@@ -75,13 +85,23 @@ class MastodonPoster:
             raise TransientFailure(self.name, _reason(exc)) from None
         except mastodon.MastodonAPIError as exc:
             reason = _reason(exc)
+            if picture and not isinstance(exc, mastodon.MastodonUnauthorizedError):
+                raise PictureRefused(self.name, f"picture refused: {reason}") from None
+            if "not finished processing" in reason:   # the upload is still being processed
+                raise TransientFailure(self.name, reason) from None
             if "duplicate" in reason.lower():
                 raise DuplicatePost(self.name, reason) from None
             raise PermanentFailure(self.name, reason) from None
 
     def send(self, post: Post) -> Receipt:
+        media_ids = None
+        if post.picture is not None:
+            media = self._call("media_post", io.BytesIO(post.picture.png),
+                               mime_type="image/png", file_name="set.png",
+                               description=post.picture.alt, picture=True)
+            media_ids = [media["id"]]  # type: ignore[index]
         status = self._call("status_post", post.text, visibility=self.visibility,
-                            idempotency_key=post.key)
+                            idempotency_key=post.key, media_ids=media_ids)
         return Receipt(self.name, str(status["id"]), status.get("url"))  # type: ignore[index,attr-defined]
 
     def find(self, post: Post) -> Receipt | None:

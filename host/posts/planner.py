@@ -22,9 +22,10 @@ from repfit.host.posts import rules
 from repfit.host.posts.length import LengthRule
 from repfit.host.posts.settings import PostSettings, ServiceSettings
 from repfit.host.posts.template import PostFacts
-from repfit.host.store import QueuedPost, Store
+from repfit.host.setsamples import SetSamples
+from repfit.host.store import PostPicture, QueuedPost, Store
 
-__all__ = ["WINDOW_DAYS", "PostPlanner", "post_key"]
+__all__ = ["WINDOW_DAYS", "PostPlanner", "picture_alt", "post_key", "wants_picture"]
 
 #: How far back a post's facts read by default (longer than the longest default milestone).
 WINDOW_DAYS = 400
@@ -35,6 +36,19 @@ log = logging.getLogger(__name__)
 def post_key(service: str, user: str, kind: str, subject: str) -> str:
     """The idempotency key of one post: the same facts never queue a second post."""
     return f"{service}:{user}:{kind}:{subject}"
+
+
+def wants_picture(service: ServiceSettings) -> bool:
+    """``picture = true`` in the service's table (off by default)."""
+    return service.options.get("picture") is True
+
+
+def picture_alt(facts: PostFacts, unit: str) -> str:
+    """The alt text of a set's picture: what the set was and what the plot shows."""
+    marks = (", each counted rep marked by a green line" if unit == "reps" else "")
+    return (f"Plot of a set of {facts.exercise}: {facts.done} ({facts.mode}). Top: the "
+            f"wearable's acceleration on three axes over time; bottom: the movement the rep "
+            f"counter follows{marks}.")
 
 
 class PostPlanner:
@@ -50,13 +64,17 @@ class PostPlanner:
         Each service's length rule (from its poster).
     data_dir : path, optional
         Where the training history lives, for the model's metric.
+    pictures : bool
+        Whether pictures can be drawn (matplotlib is installed): a service with
+        ``picture = true`` gets the set's samples with its post only then.
     """
 
     def __init__(self, settings: PostSettings, store: Store, rules_of: dict[str, LengthRule],
                  data_dir: Path | None = None, clock: Callable[[], float] | None = None,
-                 ) -> None:
+                 pictures: bool = True) -> None:
         import time
 
+        self.pictures = pictures
         self.settings = settings
         self.store = store
         self.rules_of = rules_of
@@ -76,17 +94,21 @@ class PostPlanner:
             return recent
         return [stats.Record(*row) for row in self.store.records(user)]
 
-    def plan(self, user: str, result: wire.Result) -> list[QueuedPost]:
-        """The posts ``result`` calls for, as if it were new (stored or not). Never raises:
-        a failure is logged and the result is stored without posts."""
+    def plan(self, user: str, result: wire.Result, samples: SetSamples | None = None,
+             ) -> list[QueuedPost]:
+        """The posts ``result`` calls for, as if it were new (stored or not); a set post of
+        a service with ``picture = true`` carries ``samples`` (the set's, when the host
+        kept them). Never raises: a failure is logged and the result is stored without
+        posts."""
         try:
-            return self._plan(user, result)
+            return self._plan(user, result, samples)
         except Exception:
             log.exception("could not prepare the posts for %s; the result is stored without "
                           "them", result.assignment_id)
             return []
 
-    def _plan(self, user: str, result: wire.Result) -> list[QueuedPost]:
+    def _plan(self, user: str, result: wire.Result, samples: SetSamples | None,
+              ) -> list[QueuedPost]:
         if not self.settings.services:
             return []
         now = self.clock()
@@ -110,20 +132,30 @@ class PostPlanner:
         caps = detail if result.outcome == "capped" or "cap" in detail else ""
         facts = post_facts.result_facts(after, user, result, now, self.tz, metric, verified,
                                         caps)
+        has_samples = (samples is not None and samples.assignment_id == result.assignment_id
+                       and self.pictures)
+        picture = None
         posts = []
         for service in self.settings.services:
             for kind in rules.post_kinds(service.rule, result, verified, streak_before,
                                          streak_after):
                 subject = result.assignment_id if kind == "set" else f"{streak_after}d"
+                shown = None
+                if has_samples and kind == "set" and wants_picture(service):
+                    assert samples is not None
+                    picture = shown = picture or PostPicture(samples.to_bytes(),
+                                                             picture_alt(facts, result.unit))
                 posts.append(self._post(service, user, kind, subject, facts, now,
-                                        result.assignment_id))
+                                        result.assignment_id, shown))
         return posts
 
     def _post(self, service: ServiceSettings, user: str, kind: str, subject: str,
-              facts: PostFacts, now: float, assignment_id: str | None = None) -> QueuedPost:
+              facts: PostFacts, now: float, assignment_id: str | None = None,
+              picture: PostPicture | None = None) -> QueuedPost:
         text = service.templates[kind].render(facts, self.rules_of.get(service.name))
         return QueuedPost(post_key(service.name, user, kind, subject), service.name, user,
-                          kind, text, rules.send_at(service.rule, now, self.tz), assignment_id)
+                          kind, text, rules.send_at(service.rule, now, self.tz), assignment_id,
+                          picture)
 
     def daily(self, user: str) -> list[QueuedPost]:
         """Daily summaries due now that are not queued yet."""

@@ -13,18 +13,38 @@ from typing import Literal, Protocol, runtime_checkable
 
 from repfit.host.posts.length import LengthRule
 
-__all__ = ["DuplicatePost", "InDoubt", "PermanentFailure", "Post", "PostError", "Poster",
-           "RateLimited", "Receipt", "TransientFailure"]
+__all__ = ["DuplicatePost", "InDoubt", "PermanentFailure", "Picture", "PictureRefused", "Post",
+           "PostError", "Poster", "RateLimited", "Receipt", "TransientFailure"]
+
+
+@dataclass(frozen=True, repr=False)
+class Picture:
+    """An image attached to a post: PNG bytes and the alt text that describes them."""
+
+    png: bytes
+    alt: str
+
+    def __repr__(self) -> str:
+        return f"Picture({len(self.png)} bytes PNG)"
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(width, height) from the PNG header, None when it is not a PNG."""
+        if self.png[:8] != b"\x89PNG\r\n\x1a\n" or self.png[12:16] != b"IHDR":
+            return None
+        return (int.from_bytes(self.png[16:20], "big"), int.from_bytes(self.png[20:24], "big"))
 
 
 @dataclass(frozen=True)
 class Post:
     """What is sent: the text, and the outbox's idempotency key and queueing time (the same
-    on every retry)."""
+    on every retry); ``picture`` when the post shows the set (uploaded again on a retry: a
+    media uploaded but never attached to a post is harmless)."""
 
     text: str
     key: str
     created_at: float = 0.0
+    picture: Picture | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,11 @@ class DuplicatePost(PermanentFailure):
     """The service refused the text as a duplicate of a post it already has."""
 
 
+class PictureRefused(PermanentFailure):
+    """The service refused the picture itself (its type, its size, an account that cannot
+    upload media), not the account or the post: the post can go without it."""
+
+
 #: What the worker does with a post whose sending was interrupted (a crash between the call
 #: and the mark): ``"ask"`` the service whether it has the post (`Poster.find`); ``"resend"``
 #: because the service itself refuses a second copy (then a `DuplicatePost` means it was
@@ -90,6 +115,9 @@ class Poster(Protocol):
     name: str
     rule: LengthRule
     in_doubt: InDoubt
+    #: The largest picture (bytes) the service takes with a post; 0: it takes none (the
+    #: post goes without its picture).
+    picture_limit: int
 
     def send(self, post: Post) -> Receipt: ...
 

@@ -156,6 +156,8 @@ def _service(name: str, table: object, quiet_default: object, env: Mapping[str, 
         if options.get("format", "json") not in WEBHOOK_FORMATS:
             raise _Problem(f"{key}.format: expected one of {', '.join(WEBHOOK_FORMATS)}, "
                            f"got {options.get('format')!r}")
+    if not isinstance(options.get("picture", False), bool):
+        raise _Problem(f"{key}.picture: expected true or false, got {options['picture']!r}")
     rule = _rule(key, table, quiet_default)
     templates = _templates(key, table)
     secrets = _secrets(kind, key, table, env, file)

@@ -12,11 +12,18 @@ Webhooks cannot say whether they already received a post: an interrupted send is
 repeated on its own (``in_doubt="hold"``, at most once); ``repfit outbox --retry ID`` sends
 it again. Each body carries the item's ``idempotency_key`` (and the ``Idempotency-Key``
 header) for a receiver that can de-duplicate.
+
+Pictures: a Discord webhook receives the post as ``multipart/form-data``, the JSON as
+``payload_json`` and the PNG as ``files[0]`` with its alt text as the attachment's
+description. The other kinds take no picture (``picture_limit = 0``): Slack's incoming
+webhooks cannot upload files, ntfy's JSON publishing attaches only a URL, and Home
+Assistant's and plain JSON receivers get the text alone.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -28,6 +35,7 @@ from repfit.host.posts.length import LengthRule
 from repfit.host.posts.poster import (
     InDoubt,
     PermanentFailure,
+    PictureRefused,
     Post,
     RateLimited,
     Receipt,
@@ -41,6 +49,10 @@ WEBHOOK_FORMATS: tuple[str, ...] = ("json", "discord", "slack", "ntfy", "homeass
 #: Discord's message limit; the others take more (each service's ``max_chars`` can say so).
 _DEFAULT_LIMITS = {"discord": 2000, "slack": 4000, "ntfy": 4096, "homeassistant": 4000,
                    "json": 4000}
+#: Discord's upload limit per message without a boost; the others take no picture.
+_PICTURE_LIMITS = {"discord": 10 * 1024 * 1024}
+#: Discord's limit for an attachment's description (its alt text).
+_DISCORD_ALT_CHARS = 1024
 
 
 def webhook_body(fmt: str, post: Post, topic: str = "") -> dict[str, Any]:
@@ -81,6 +93,7 @@ class WebhookPoster:
         self.fmt = fmt
         self.topic = topic
         self.rule = LengthRule("graphemes", max_chars or _DEFAULT_LIMITS[fmt])
+        self.picture_limit = _PICTURE_LIMITS.get(fmt, 0)
         self._url = url
         self._where = urlsplit(url.reveal()).hostname or "?"
         self._http = httpx.Client(timeout=timeout_s, transport=transport)
@@ -89,10 +102,18 @@ class WebhookPoster:
         return f"WebhookPoster(name={self.name!r}, host={self._where!r})"
 
     def send(self, post: Post) -> Receipt:
+        body = webhook_body(self.fmt, post, self.topic)
+        headers = {"Idempotency-Key": post.key}
         try:
-            response = self._http.post(self._url.reveal(), json=webhook_body(self.fmt, post,
-                                                                             self.topic),
-                                       headers={"Idempotency-Key": post.key})
+            if post.picture is not None and self.picture_limit:
+                body["attachments"] = [{"id": 0, "filename": "set.png", "description":
+                                        post.picture.alt[:_DISCORD_ALT_CHARS]}]
+                response = self._http.post(
+                    self._url.reveal(), data={"payload_json": json.dumps(body)},
+                    files={"files[0]": ("set.png", post.picture.png, "image/png")},
+                    headers=headers)
+            else:
+                response = self._http.post(self._url.reveal(), json=body, headers=headers)
         except httpx.HTTPError as exc:
             # Refused or unreachable: surely not delivered; a timeout or a broken answer
             # after the request went out: perhaps delivered.
@@ -108,8 +129,10 @@ class WebhookPoster:
             raise TransientFailure(self.name, f"{status} from {self._where}")
         if status >= 400:
             words = " ".join(response.text.split())[:200]
-            raise PermanentFailure(self.name, f"{status} from {self._where}: {words}".rstrip(
-                ": "))
+            reason = f"{status} from {self._where}: {words}".rstrip(": ")
+            if status == 413 and post.picture is not None and self.picture_limit:
+                raise PictureRefused(self.name, f"picture refused: {reason}")
+            raise PermanentFailure(self.name, reason)
         return Receipt(self.name, f"{status}")
 
     def find(self, post: Post) -> Receipt | None:

@@ -8,6 +8,14 @@ loses nothing); a refusal (401/403, a duplicate, a tier that cannot post) marks 
 ``failed`` with the service's reason and tells the user once. An item in ``sending`` (the
 process stopped between the call and the mark, or a timeout or a 5xx that may hide a post
 that went through) is settled by its poster's ``in_doubt`` policy before it is sent again.
+
+The worker wakes as soon as the store says a post was queued (`Store.when_queued`); its
+poll (``poll_s``) is only the fallback, and the clock for retries and daily summaries.
+
+A post with a picture: the set's stored samples are drawn here (`repfit.host.charts.set_png`,
+in this thread) and uploaded with every try; a service that refuses the picture itself gets
+the post without it (the user is told). Without matplotlib, or samples that cannot be read,
+the post goes without its picture.
 """
 
 from __future__ import annotations
@@ -18,11 +26,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from repfit.host.posts.poster import (
     DuplicatePost,
     PermanentFailure,
+    Picture,
+    PictureRefused,
     Post,
     Poster,
     PostError,
@@ -30,9 +41,10 @@ from repfit.host.posts.poster import (
     Receipt,
     TransientFailure,
 )
-from repfit.host.store import OutboxItem, Store
+from repfit.host.setsamples import SetSamples, SetSamplesError
+from repfit.host.store import OutboxItem, PostPicture, Store
 
-__all__ = ["OutboxWorker", "backoff_s", "quiet_libraries"]
+__all__ = ["OutboxWorker", "backoff_s", "draw_picture", "quiet_libraries"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +66,17 @@ def backoff_s(attempts: int, base_s: float = 30.0, cap_s: float = 3600.0,
     with full jitter (a uniform draw below it) so many clients never retry in step."""
     ceiling = min(cap_s, base_s * 2 ** max(0, attempts - 1))
     return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def draw_picture(stored: PostPicture) -> Picture:
+    """The set's plot from its stored samples. Raises ImportError without matplotlib,
+    `SetSamplesError` for bytes that are not a set's samples."""
+    from repfit.host import charts
+
+    samples = SetSamples.from_bytes(stored.samples)
+    png = charts.set_png(samples.t, samples.acc, samples.exercise, samples.title,
+                         rep_times=list(samples.rep_times))
+    return Picture(png, stored.alt)
 
 
 class OutboxWorker:
@@ -85,11 +108,15 @@ class OutboxWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        #: The last picture drawn (assignment id, picture): one set, several services.
+        self._drawn: tuple[str, Picture | None] | None = None
         quiet_libraries()
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> OutboxWorker:
+        self._unsubscribe = self.store.when_queued(self.wake)
         self._thread = threading.Thread(target=self._run, name="repfit-outbox", daemon=True)
         self._thread.start()
         return self
@@ -99,6 +126,9 @@ class OutboxWorker:
         self._wake.set()
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -112,6 +142,8 @@ class OutboxWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Cleared before the pass: a post queued during it wakes the next one at once.
+            self._wake.clear()
             try:
                 if self.periodic is not None:
                     self.periodic()
@@ -122,7 +154,6 @@ class OutboxWorker:
                 log.error("outbox worker: unexpected %s at %s:%s; the item stays queued",
                           type(exc).__name__, frame.filename, frame.lineno)
             self._wake.wait(self.poll_s)
-            self._wake.clear()
 
     # ------------------------------------------------------------------ one pass
 
@@ -157,9 +188,10 @@ class OutboxWorker:
                 if found is not None:
                     self._sent(item, found)
                     return
+        post = replace(post, picture=self._picture(item, poster))
         self.store.outbox_update(item.id, "sending", self.clock(), attempt=True)
         try:
-            receipt = poster.send(post)
+            receipt = self._send(item, poster, post)
         except DuplicatePost as exc:
             if in_doubt:  # the interrupted send got through: this is its duplicate
                 self._sent(item, Receipt(item.service, "already posted"))
@@ -170,6 +202,53 @@ class OutboxWorker:
             self._after_failed_send(item, poster, exc)
             return
         self._sent(item, receipt)
+
+    def _send(self, item: OutboxItem, poster: Poster, post: Post) -> Receipt:
+        """Send; a picture the service refuses is left out and the post sent without it."""
+        try:
+            return poster.send(post)
+        except PictureRefused as exc:
+            if post.picture is None:
+                raise
+            self.tell(f"post {item.id} to {item.service}: {exc.reason}; posting it without "
+                      "the picture")
+            return poster.send(replace(post, picture=None))
+
+    def _picture(self, item: OutboxItem, poster: Poster) -> Picture | None:
+        """The set's picture for ``item``, drawn from its stored samples (None when the
+        item has none, the service takes none, or it cannot be drawn: said in the log)."""
+        if not item.picture or item.assignment_id is None or poster.picture_limit <= 0:
+            return None
+        if self._drawn is None or self._drawn[0] != item.assignment_id:
+            self._drawn = (item.assignment_id, self._draw(item.assignment_id))
+        picture = self._drawn[1]
+        if picture is not None and len(picture.png) > poster.picture_limit:
+            log.warning("outbox item %d: the picture (%d bytes) is larger than %s takes "
+                        "(%d); posting without it", item.id, len(picture.png), item.service,
+                        poster.picture_limit)
+            return None
+        return picture
+
+    def _draw(self, assignment_id: str) -> Picture | None:
+        stored = self.store.post_picture(assignment_id)
+        if stored is None:
+            log.warning("the samples of %s are no longer kept; posting without its picture",
+                        assignment_id)
+            return None
+        try:
+            return draw_picture(stored)
+        except ImportError:
+            log.warning("matplotlib is not installed (pip install 'repfit[plot]'); posting "
+                        "without the picture of %s", assignment_id)
+            return None
+        except SetSamplesError as exc:
+            log.warning("the picture of %s cannot be drawn (%s); posting without it",
+                        assignment_id, exc)
+            return None
+        except Exception as exc:  # a drawing bug must not hold the post back for ever
+            log.error("the picture of %s cannot be drawn (unexpected %s); posting without it",
+                      assignment_id, type(exc).__name__)
+            return None
 
     def _after_failed_send(self, item: OutboxItem, poster: Poster, exc: PostError) -> None:
         """A transient failure may hide a post that went through (a 5xx or a timeout after
@@ -188,6 +267,8 @@ class OutboxWorker:
     def _sent(self, item: OutboxItem, receipt: Receipt) -> None:
         self.store.outbox_update(item.id, "sent", self.clock(), receipt=str(receipt))
         log.info("posted outbox item %d to %s: %s", item.id, item.service, receipt)
+        if item.picture:
+            self.store.prune_pictures()
 
     def _fail(self, item: OutboxItem, reason: str) -> None:
         self.store.outbox_update(item.id, "failed", self.clock(), error=reason, told=True)

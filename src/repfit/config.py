@@ -34,6 +34,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 import platformdirs
 
 __all__ = [
+    "FILE_KEY",
     "USER_NAME_RULE",
     "Config",
     "ConfigError",
@@ -52,6 +53,10 @@ _USER_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: What a user name may be (it is a segment of every MQTT topic), as messages say it.
 USER_NAME_RULE = "1-64 letters, digits, '_' or '-'"
 _SECRET_KEYS = ("password", "token", "secret", "key")
+
+
+#: The key of a problem with the config file as a whole (missing, not TOML, unreadable).
+FILE_KEY = "(file)"
 
 
 class ConfigError(ValueError):
@@ -77,6 +82,9 @@ class ConfigError(ValueError):
         head = f"{key} (in {source})" if source else key
         if _is_env_name(source):
             head = source
+        if key == FILE_KEY:  # the whole file: its path is the value, and says it all
+            super().__init__(f"config file {shown}: expected {expected}")
+            return
         super().__init__(f"{head}: expected {expected}, got {shown}")
 
 
@@ -342,13 +350,13 @@ def load(path: Path | str | None = None, env: Mapping[str, str] | None = None) -
             raw = tomllib.load(fh)
     except FileNotFoundError:
         if path is not None:
-            problems.append(ConfigError("(file)", str(file), "an existing config file",
+            problems.append(ConfigError(FILE_KEY, str(file), "an existing config file",
                                         fallback="the environment and defaults"))
     except tomllib.TOMLDecodeError as exc:
-        problems.append(ConfigError("(file)", str(file), f"valid TOML ({exc})",
+        problems.append(ConfigError(FILE_KEY, str(file), f"valid TOML ({exc})",
                                     fallback="the environment and defaults"))
     except (OSError, UnicodeDecodeError) as exc:
-        problems.append(ConfigError("(file)", str(file), f"a readable file ({exc})",
+        problems.append(ConfigError(FILE_KEY, str(file), f"a readable file ({exc})",
                                     fallback="the environment and defaults"))
     src = str(file) if raw else ""
     r = _Reader(env, raw, file, src)

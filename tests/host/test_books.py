@@ -121,6 +121,16 @@ def test_history_shows_dates_and_says_whose_results_there_are(
     assert lines[-1] == f"pompes: completed - 7/7 reps (target reached, {when}) — exp-a, ada-8"
 
 
+def test_stats_for_a_user_with_nothing_stored_names_those_who_have(
+        books: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(books / "cfg"))
+    assert main(["stats", "--user", "me", "--data-dir", str(books)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("stats for me ")
+    assert captured.err == ("nothing stored for me; results are stored for ada (8), demo (1) "
+                            "(--user NAME)\n")
+
+
 def test_stats_command_text_and_json(books: Path, capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(books / "cfg"))

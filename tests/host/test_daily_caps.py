@@ -298,6 +298,17 @@ async def _report_while_open(settings: MqttSettings, user: str, data_dir: Path,
                 await asyncio.gather(serving, return_exceptions=True)
 
 
+def test_done_without_honour_mode_says_which_file_to_create_and_what_to_put_in_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere" / "config.toml"
+    code = main(["--config", str(missing), "done", "--user", "ada", "--broker",
+                 "mqtt://127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "honour mode is off for ada" in err
+    assert f"{missing} (create it)" in err and '`honour = ["ada"]`' in err
+
+
 @pytest.mark.parametrize("honour", [True, False])
 def test_honour_mode_records_a_reported_set_apart_from_verified_ones(
         mosquitto: MqttSettings, tmp_path: Path, user: str, honour: bool,

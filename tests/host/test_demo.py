@@ -45,3 +45,11 @@ def test_demo_with_a_lazy_athlete_is_not_verified(tmp_path: Path) -> None:
     assert history.returncode == 0
     (line,) = history.stdout.splitlines()
     assert line.startswith("sit-ups: NOT completed - ") and "/6 reps" in line
+
+
+def test_a_demo_hold_lasts_as_many_iterations_as_the_training(tmp_path: Path) -> None:
+    proc = _demo(tmp_path, "--exercise", "plank", "--rounds", "60", "--seed", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "60 iterations — plank — start" in proc.stdout
+    assert "training 60 iterations" in proc.stdout
+    assert "plank: completed - " in proc.stdout

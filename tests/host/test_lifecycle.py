@@ -12,6 +12,7 @@ from repfit.host.lifecycle import (
     advance,
     allowed_next,
     final_state,
+    provenance,
 )
 
 
@@ -83,3 +84,14 @@ def test_a_reported_set_is_what_the_user_says_and_never_verified() -> None:
     squats = Session(wire.Assignment("s1", "squat", 25), started_at=10.0)
     assert (squats.reported(wire.Report(), 50.0).reps,
             squats.reported(wire.Report(reps=30), 50.0).completed) == (25, True)
+
+
+@pytest.mark.parametrize(("run_id", "shown"), [
+    ("0123456789abcdef0123456789abcdef", "penalty, exp/01234567, a1b2c3d4"),
+    ("run-1", "penalty, exp/run-1, a1b2c3d4"),
+    ("0123456789ABCDEF0123456789ABCDEF", "penalty, exp/0123456789ABCDEF0123456789ABCDEF, a1b2c3d4"),
+])
+def test_a_generated_run_id_is_shown_short_and_a_named_one_whole(run_id: str, shown: str) -> None:
+    a = wire.Assignment("a1b2c3d4e5f6", "squat", 10, reason="penalty", run_id=run_id,
+                        experiment="exp")
+    assert provenance(a) == shown

@@ -108,7 +108,7 @@ def test_a_result_stored_late_is_stored_with_its_posts(mosquitto: MqttSettings,
     a = wire.Assignment(id="late1", exercise="squat", target=3, issued_at=time.time())
     rec = recording_for(a, Athlete(effort=2.0, seed=1), seed=1)
 
-    def posts(u: str, r: wire.Result) -> list[QueuedPost]:
+    def posts(u: str, r: wire.Result, samples: object) -> list[QueuedPost]:
         return [QueuedPost(f"x:{u}:set:{r.assignment_id}", "x", u, "set", "a post", 0.0,
                            r.assignment_id)]
 

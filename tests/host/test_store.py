@@ -33,7 +33,7 @@ def test_assignment_then_result_survive_reopening(tmp_path: Path) -> None:
 def test_schema_version_is_recorded(tmp_path: Path) -> None:
     Store.in_dir(tmp_path).close()
     db = sqlite3.connect(tmp_path / "repfit.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone() == (4,)
+    assert db.execute("PRAGMA user_version").fetchone() == (5,)
 
 
 def test_garbage_file_is_a_clear_error_and_is_not_overwritten(tmp_path: Path) -> None:

@@ -134,36 +134,51 @@ def test_interrupt_penalty_only_takes_repfit_callbacks():
         interrupt_penalty(print)
 
 
-CHILD = textwrap.dedent("""
-    import logging, sys, time
-    import lightgbm as lgb
-    import numpy as np
-    from repfit.integrations.interrupt import interrupt_penalty
-    from repfit.integrations.lightgbm import workout
+# A training process that says TRAINING once it is under way, then trains (almost) forever.
+_PACED = """
+import logging, sys, time
+import lightgbm as lgb
+import numpy as np
+from repfit.integrations.interrupt import interrupt_penalty
+from repfit.integrations.lightgbm import workout
 
+def pace(env):
+    if env.iteration == 3:
+        print("TRAINING", flush=True)
+    time.sleep(0.01)
+pace.order = 5
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(200, 4))
+y = (x[:, 0] > 0).astype(int)
+PARAMS = {"objective": "binary", "verbose": -1, "num_threads": 1}
+"""
+
+CHILD = _PACED + textwrap.dedent("""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     port, data_dir = sys.argv[1], sys.argv[2]
     cb = workout(user="ctrlc", broker=f"mqtt://127.0.0.1:{port}", data_dir=data_dir,
                  interrupt_wait_s=3600)
-
-    def pace(env):
-        if env.iteration == 3:
-            print("TRAINING", flush=True)
-        time.sleep(0.01)
-    pace.order = 5
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 4))
-    y = (x[:, 0] > 0).astype(int)
     with interrupt_penalty(cb):
-        lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x, y),
-                  num_boost_round=10**6, callbacks=[cb, pace])
+        lgb.train(PARAMS, lgb.Dataset(x, y), num_boost_round=10**6, callbacks=[cb, pace])
 """)
+
 
 
 def _lines(stream, sink):
     for raw in iter(stream.readline, b""):
         sink.put(raw.decode(errors="replace"))
+
+
+def _start(script: str, *args: object) -> tuple[subprocess.Popen, queue.Queue, queue.Queue]:
+    """The script in a child Python, its stdout and stderr lines read into two queues."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out_q: queue.Queue = queue.Queue()
+    err_q: queue.Queue = queue.Queue()
+    for stream, q in ((proc.stdout, out_q), (proc.stderr, err_q)):
+        threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
+    return proc, out_q, err_q
 
 
 def _wait_line(lines: queue.Queue, needle: str, log: list[str]) -> None:
@@ -180,12 +195,7 @@ def _wait_line(lines: queue.Queue, needle: str, log: list[str]) -> None:
 def test_second_ctrl_c_exits_promptly_and_the_stored_penalty_is_delivered_later(
         tmp_path, listen, private_broker):
     port = free_port()  # nobody listens: the penalty can only be stored
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(port), str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out_q: queue.Queue = queue.Queue()
-    err_q: queue.Queue = queue.Queue()
-    for stream, q in ((proc.stdout, out_q), (proc.stderr, err_q)):
-        threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
+    proc, out_q, err_q = _start(CHILD, port, tmp_path)
     err: list[str] = []
     try:
         _wait_line(out_q, "TRAINING", [])
@@ -276,25 +286,9 @@ def test_ctrl_c_after_training_stopped_early_gives_no_penalty(
     assert run.status == "finished"
 
 
-PLAIN_CHILD = textwrap.dedent("""
-    import sys, time
-    import lightgbm as lgb
-    import numpy as np
-    from repfit.integrations.lightgbm import workout
-
+PLAIN_CHILD = _PACED + textwrap.dedent("""
     port, data_dir, user = sys.argv[1], sys.argv[2], sys.argv[3]
-
-    def pace(env):
-        if env.iteration == 3:
-            print("TRAINING", flush=True)
-        time.sleep(0.01)
-    pace.order = 5
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 4))
-    y = (x[:, 0] > 0).astype(int)
-    lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x, y),
-              num_boost_round=10**6,
+    lgb.train(PARAMS, lgb.Dataset(x, y), num_boost_round=10**6,
               callbacks=[workout(user=user, broker=f"mqtt://127.0.0.1:{port}",
                                  data_dir=data_dir, exercise="squats"), pace])
 """)
@@ -303,13 +297,7 @@ PLAIN_CHILD = textwrap.dedent("""
 def test_sigint_to_a_training_process_in_the_plain_form_delivers_the_penalty(
         mosquitto, user, listen, tmp_path):
     listener = listen(user)
-    proc = subprocess.Popen([sys.executable, "-c", PLAIN_CHILD, str(mosquitto.port),
-                             str(tmp_path), user],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out_q: queue.Queue = queue.Queue()
-    err_q: queue.Queue = queue.Queue()
-    for stream, q in ((proc.stdout, out_q), (proc.stderr, err_q)):
-        threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
+    proc, out_q, err_q = _start(PLAIN_CHILD, mosquitto.port, tmp_path, user)
     err: list[str] = []
     try:
         _wait_line(out_q, "TRAINING", [])

@@ -60,6 +60,7 @@ class CrashAfterSend:
         self.name: str = inner.name
         self.rule: LengthRule = inner.rule
         self.in_doubt: InDoubt = inner.in_doubt
+        self.picture_limit: int = inner.picture_limit
 
     def send(self, post: Post) -> Receipt:
         self.inner.send(post)
@@ -410,3 +411,44 @@ def test_keys_never_reach_logs_exceptions_or_the_store(tmp_path: Path, store: St
     assert len(caplog.records) > 0 and told
     for secret in SECRETS:
         assert secret not in everything and secret.encode() not in stored
+
+
+class WatchedStore(Store):
+    """The real store, saying when the worker has looked at the outbox."""
+
+    looked = threading.Event()
+
+    def outbox(self, *args: object, **kwargs: object) -> list[OutboxItem]:
+        items = super().outbox(*args, **kwargs)  # type: ignore[arg-type]
+        self.looked.set()
+        return items
+
+
+def test_a_queued_post_wakes_the_worker_without_waiting_for_its_poll(tmp_path: Path) -> None:
+    """The poll is an hour here: only the wake of the queueing can get the post out."""
+    store = WatchedStore(tmp_path / "watched.sqlite3")
+    store.add_assignment("ada", A, received_at=NOW - 99)
+    received: list[httpx.Request] = []
+    delivered = threading.Event()
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        delivered.set()
+        return httpx.Response(204)
+
+    poster = WebhookPoster(KEYS["webhook"], "slack", transport=httpx.MockTransport(hook))
+    with store, OutboxWorker(store, {"webhook": poster}, poll_s=3600.0):
+        assert store.looked.wait(30)     # its first look found nothing; now it waits
+        queue(store, "webhook")
+        assert delivered.wait(30), "the worker slept through the queued post"
+    (request,) = received
+    assert json.loads(request.content) == {"text": "missed: push-ups 8/20 reps [verified]"}
+    with Store(tmp_path / "watched.sqlite3") as reopened:
+        assert only(reopened).state == "sent"
+
+
+def test_a_stopped_worker_is_no_longer_woken(store: Store) -> None:
+    worker = OutboxWorker(store, {}, poll_s=3600.0).start()
+    worker.stop()
+    queue(store, "webhook")          # nothing listens any more: queueing just stores
+    assert only(store).state == "pending"
