@@ -335,7 +335,6 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
     from repfit.host.liveviews import LiveViews
     from repfit.host.setsamples import SetRecorder
     from repfit.host.store import Store
-    from repfit.host.wearing import position_setting
 
     if not args.user:
         cfg.check("user")
@@ -345,7 +344,7 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
     data_dir = args.data_dir or cfg.data_dir
     caps = _caps(cfg, user)
     honour = honour_mode(cfg.tables, user, _source(cfg))
-    position = position_setting(cfg.tables, _source(cfg), args.position)
+    position = args.position            # resolved by _cmd_host, before any wearable
     observer = ConsoleObserver()
     web = _web_address(args)
     ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
@@ -423,6 +422,9 @@ def _cmd_host(args: Args) -> int:
 
     cfg = _config(args)
     settings = _settings(args, cfg)     # a broker setting that cannot work, before any scan
+    from repfit.host.wearing import position_setting
+
+    args.position = position_setting(cfg.tables, _source(cfg), args.position)
     sources: list[WearableSource] = []
     if args.device or args.phone or args.replay:
         try:

@@ -215,7 +215,9 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
     from repfit.host.sources._replay import ReplayDevice, Session, encode_recording
 
     rate = int(args.rate or 100)
-    rec = simulate_set(args.replay, fs_hz=rate, seed=1)
+    # The simulated wearable sits where --position says (the counter is told the same).
+    rec = simulate_set(args.replay, fs_hz=rate, seed=1,
+                       position=getattr(args, "position", None) or "wrist")
     packets = encode_recording(rec.acc, rate_hz=rate, range_code=2)
     rng = np.random.default_rng(1)
     period = 38 / rate
@@ -270,7 +272,7 @@ def open_from_args(args: argparse.Namespace, console: Console,
 
 def run_stream(args: argparse.Namespace) -> int:
     console = Console()
-    position = position_setting({}, given=args.position)    # a ConfigError names it
+    args.position = position = position_setting({}, given=args.position)  # or ConfigError
     if args.exercise:
         from repfit.detection import position_refusal
         from repfit.host.session import counter_exercise
