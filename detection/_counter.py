@@ -40,7 +40,7 @@ from ._events import CounterUpdate, Rejection, RepEvent
 from ._filters import ew_sos, filter_inplace, steady_state
 from ._hold import HoldTracker
 from ._positions import position_refusal, sensor_position, where_countable
-from ._profiles import ExerciseProfile, profile_for
+from ._profiles import STEP_BAND_HZ, ExerciseProfile, profile_for
 from ._reps import Extreme, SetTracker
 from ._resample import CleanStats, Resampler, clean_batch
 from ._rhythm import RhythmTracker
@@ -65,12 +65,13 @@ ENV_TAU_S = 3.0
 HYSTERESIS = 0.6
 """Fraction of the running amplitude (half peak-to-peak) the signal must retreat from an
 extreme before the extreme is confirmed: 30 % of a full swing."""
-STEP_BAND_HZ = (1.2, 2.8)
-"""Step rate of walking, running and stair climbing (steps per second)."""
 SHAKE_HZ = 3.0
 """Above the step band: hand shaking and vibration (3-8 Hz)."""
 FEATURE_TAU_S = 2.0
 """Smoothing of the step and shake measures (about one rep)."""
+SETTLED = round(2 * FEATURE_TAU_S * FS_HZ)
+"""Grid samples after a run starts before the step and shake measures have settled (two of
+their time constants): until then the step measure reads low (its smoothing fills up)."""
 CHUNK = 1024
 """Grid samples processed per inner step (bounds work per step; results do not depend on it)."""
 AXIS_POWER = 4
@@ -169,6 +170,7 @@ class RepCounter:
         self._flight = self.profile.flight_g > 0.0
         self._zi = np.zeros(0)                   # movement filter state (set per run)
         self._run_open = False
+        self._run_k0 = 0                         # grid index where the run's filters started
         self._warm: list[tuple[int, np.ndarray, np.ndarray]] = []  # held start of a run
         self._level = np.zeros(3)                # the run's start level, for `_process`
         self._level_mag = 0.0                    # and its magnitude
@@ -348,6 +350,7 @@ class RepCounter:
             return
         if new_run:
             self._run_open = True
+            self._run_k0 = k0
         if self.profile.hold:
             self._hold_feed(g, x.T, rejected)
             return
@@ -516,7 +519,8 @@ class RepCounter:
         there."""
         self._reps.rhythm_mark, step, shake, jump, bounce, low = self._context(at)
         self._reps.on_extreme(Extreme(pol, val, te, k, swing, width_s=width, step=step,
-                                      shake=shake, jump=jump, bounce=bounce, low=low),
+                                      shake=shake, jump=jump, bounce=bounce, low=low,
+                                      settled=k - self._run_k0 >= SETTLED),
                               events, rejected)
 
     # ---- holds ------------------------------------------------------------------------

@@ -17,6 +17,9 @@ __all__ = ["EXERCISES", "HOLD_EXERCISES", "PROFILES", "ExerciseProfile", "profil
            "profile_name"]
 
 
+STEP_BAND_HZ = (1.2, 2.8)
+"""Step rate of walking, running and stair climbing (steps per second)."""
+STEP_BAND_LOW_HZ = STEP_BAND_HZ[0]
 SMOOTH_STEP = 0.45
 """Step-rate limit of the smooth, slow exercises (see ``max_step``)."""
 RHYTHMIC_STEP = 0.9
@@ -27,6 +30,16 @@ SMOOTH_SHAKE = 1.6
 LANDING_SHAKE = 2.5
 """Shake limit of exercises that may land on the feet: each landing is a broadband impact
 (``generic`` may be any rhythmic exercise, jumps too)."""
+BODY_MAX_SWING = 2.4
+"""Largest swing (g) on the movement axis of a push-up or a squat. No body segment turns by
+more than ~90-100 degrees in either (a push-up keeps the body a rigid plank and turns the
+upper arm at the shoulder; a squat turns the thighs, and the arms if they are raised
+forward), a chord of gravity of 1.4-1.5 g, and the body's rise and fall adds well under
+1 g even at 0.8 s per rep (real upper-arm reps: push-ups at most 1.9 g, squats 2.0 g). A
+sit-up seen from the upper arm turns it with the trunk by ~150 degrees (real reps: median
+2.5 g) and is refused (real sit-ups counted as push-ups 1.06 -> 0.08 of their reps, as
+squats 1.03 -> 0.06; the real push-up and squat counts do not change from 2.0 to 3.0).
+Sit-ups keep the generous limit: from the upper arm they swing that far."""
 LANDING_G = 1.6
 """Peak |a| (g) a jump's landing reaches at least: it decelerates the body well beyond
 gravity. The landing check of jumping jacks (``jump_g``), and the mark of a rep that
@@ -144,8 +157,8 @@ class ExerciseProfile:
 PROFILES: dict[str, ExerciseProfile] = {
     p.name: p
     for p in (
-        ExerciseProfile("pushup", 0.8, 10.0, 1.5, 0.08, 6.0),
-        ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, 6.0),
+        ExerciseProfile("pushup", 0.6, 10.0, 1.5, 0.08, BODY_MAX_SWING),
+        ExerciseProfile("squat", 1.0, 10.0, 1.2, 0.10, BODY_MAX_SWING),
         ExerciseProfile("situp", 1.0, 10.0, 1.2, 0.10, 6.0),
         ExerciseProfile("jumping_jack", 0.5, 4.0, 2.0, 1.20, 16.0, max_step=RHYTHMIC_STEP,
                         jump_g=LANDING_G, max_shake=JUMPING_JACK_SHAKE, max_bounce=0.95,

@@ -41,13 +41,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ._events import Rejection, RepEvent
-from ._profiles import LANDING_G, ExerciseProfile
+from ._profiles import LANDING_G, RHYTHMIC_STEP, STEP_BAND_LOW_HZ, ExerciseProfile
 from ._rhythm import NO_RHYTHM
 
 __all__ = ["Extreme", "SetTracker"]
 
 REL_AMPLITUDE = 0.4
-"""A rep swings at least this fraction of the set's typical rep (sloppy reps included)."""
+"""Outside a set, a candidate under this fraction of the chain's largest is a wobble, not a
+rep. Lower than `SET_REL_AMPLITUDE`: the first rep after rest is measured on a movement
+axis still turning from the rest posture, and can show about half its real swing."""
+SET_REL_AMPLITUDE = 0.5
+"""Inside a set, a rep swings at least this fraction of the set's typical rep (the median
+of the last five): a sloppy rep still goes half way, measured on a settled movement axis
+(simulated sloppy reps are 55-75 % deep). A smaller turn is a wobble at the top, a half
+movement at the set's end, or the second bump of one rep."""
 PAIR_RATIO = 2.0
 """A candidate smaller than the chain's largest by more than this factor joins it only on
 the beat (a sloppy rep keeps the pace, a wobble does not)."""
@@ -114,6 +121,7 @@ class Extreme:
     jump: float = 0.0   # peak |a| over the last few seconds (g): landings
     bounce: float = 0.0  # |correlation| of the movement with |a| (1: a rise and fall)
     low: float = 1.0    # lowest |a| over the last few seconds (g): flight
+    settled: bool = True  # the step and shake measures have settled since the run began
 
 
 def _impact_free(e: Extreme) -> bool:
@@ -276,7 +284,7 @@ class SetTracker:
         stalled = self.stalled
         e = self._resume(e)
         reason = self._verdict(e, e.swing_in) or self._no_flight(e.low, e.jump)
-        if reason is None and e.swing_in < REL_AMPLITUDE * self.typical_amp:
+        if reason is None and e.swing_in < self._rel_amplitude * self.typical_amp:
             reason = (f"amplitude too small for this set: {e.swing_in:.2f} g swing, reps so "
                       f"far {self.typical_amp:.2f} g")
         if reason is None and self.last_rep_t is not None:
@@ -299,8 +307,9 @@ class SetTracker:
             return (f"amplitude too small: {amp:.2f} g swing (a {p.name} moves at least "
                     f"{p.min_swing_g:.2f} g)")
         if amp > p.max_swing_g:
-            return (f"amplitude of a shake or impact: {amp:.1f} g swing (a {p.name} moves at "
-                    f"most {p.max_swing_g:.1f} g)")
+            return (f"amplitude too large for a {p.name}: {amp:.1f} g swing (a {p.name} moves "
+                    f"at most {p.max_swing_g:.1f} g; a larger turn is another exercise, a "
+                    "shake or an impact)")
         if e.shake > p.max_shake:
             return (f"shaking, not a {p.name}: fast motion {e.shake:.1f}x the movement")
         if p.jump_g and e.jump < p.jump_g:
@@ -310,7 +319,7 @@ class SetTracker:
             return (f"bounce, not a {p.name}: the movement rises and falls with |a| "
                     f"(correlation {e.bounce:.2f}), as in steps or hops, not a swing of "
                     "the limbs")
-        if e.step > p.max_step and self._walking_pace(e) and not _impact_free(e):
+        if e.step > p.max_step and self._walking_pace(e) and not self._own_step_content(e):
             return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
                     "movement")
         if self.last_rep_t is not None and e.t - self.last_rep_t < p.min_period_s:
@@ -326,6 +335,22 @@ class SetTracker:
             return True
         per = self.rhythm
         return per is not None and per < pace
+
+    def _own_step_content(self, e: Extreme) -> bool:
+        """Whether |a| at step rates may be the rep's own: nothing landed (a fast smooth
+        rep has its second harmonic there), or the rep itself repeats at a step rate (its
+        period under 1 / ``STEP_BAND_LOW_HZ``: a push-up in 0.8 s puts its fundamental
+        there). Either only while the limb's turn still dominates |a| (``RHYTHMIC_STEP``):
+        a body that only rises and falls (steps, stairs) moves |a| as much as the movement
+        itself. At a step rate that comparison is all that tells a rep from steps, so it
+        waits until the step measure has settled after the run's start (it reads low
+        while its smoothing fills up)."""
+        if e.step > RHYTHMIC_STEP:
+            return False
+        per = self.rhythm
+        if per and per * STEP_BAND_LOW_HZ < 1.0:
+            return e.settled
+        return _impact_free(e)
 
     def _no_flight(self, low: float, jump: float) -> str | None:
         """Jumping exercises: the reason to refuse when |a| showed neither a flight (free
@@ -383,6 +408,13 @@ class SetTracker:
             for c in chain:
                 self._accept(c.e, c.amp, events)
             self._forget()
+
+    @property
+    def _rel_amplitude(self) -> float:
+        """The smallest swing of a rep inside a set, relative to the set's typical one:
+        multi-phase reps vary more from rep to rep (how deep, how high the jump) and keep
+        the set start's `REL_AMPLITUDE`."""
+        return REL_AMPLITUDE if self.p.multi_phase else SET_REL_AMPLITUDE
 
     @property
     def _start_tolerance(self) -> float:

@@ -181,3 +181,23 @@ def test_squats_that_stomp_are_not_burpees(position: str) -> None:
     assert count == 0
     assert any(r.startswith("no jump: |a| stayed above") for r in reasons)
     assert _run("squat", rec.t, acc)[0] >= 9      # the squats themselves still count
+
+
+@pytest.mark.parametrize("exercise", ["pushup", "squat"])
+def test_real_situps_are_not_pushups_or_squats(reps_data: Path, exercise: str) -> None:
+    # Seen from the upper arm a sit-up turns the arm with the trunk by ~150 degrees, a
+    # swing on the movement axis no push-up or squat makes (no segment turns by more than
+    # ~90-100 degrees in them): they are refused with a reason, not counted.
+    with open(reps_data / "labels.csv", newline="") as f:
+        situps = [row for row in csv.DictReader(f) if row["exercise"] == "sit-up"]
+    assert situps
+    truth = counted = 0
+    reasons: list[str] = []
+    for row in situps:
+        t, acc = read_csv(reps_data / "data" / row["file"])
+        count, why = _run(exercise, t, acc)
+        truth += int(row["true_reps"])
+        counted += count
+        reasons += why
+    assert counted <= 0.2 * truth, f"{counted} of {truth} sit-up reps counted as {exercise}"
+    assert any(r.startswith(f"amplitude too large for a {exercise}") for r in reasons)
