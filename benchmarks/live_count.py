@@ -70,7 +70,7 @@ def main() -> None:
               for r, lv, off in zip(recs, live, offline, strict=True) if lv != off]
     body = "\n".join([
         "## Live phone path against `repfit count` (`benchmarks/live_count.py`)", "",
-        f"Command: `python benchmarks/live_count.py --speed {args.speed:g}` "
+        f"Command: `python benchmarks/live_count.py {' '.join(sys.argv[1:])}` "
         f"(Mosquitto on 127.0.0.1); machine: {machine()}; {took:.0f} s.", "",
         *rows, "",
         f"Differences by size: {dict(sorted(sizes.items())) or 'none'}.", "",
