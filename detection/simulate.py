@@ -56,6 +56,12 @@ class Recording:
         Nominal sample rate.
     hold_s : float
         Seconds actually held in the posture (holds only, else 0).
+    sloppy_times : numpy.ndarray
+        Turning points of the shallow, irregular reps.
+    done_times : numpy.ndarray
+        Time each rep is complete: the body back in the pose the set started from (what
+        the user feels as "done"; the latency of a count is measured from it). Same length
+        as ``rep_times``; empty for holds and everyday activities.
     """
 
     t: np.ndarray
@@ -66,6 +72,7 @@ class Recording:
     fs_hz: float
     hold_s: float = 0.0
     sloppy_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    done_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def reps(self) -> int:
@@ -355,7 +362,8 @@ def simulate_set(exercise: str, reps: int = 10, fs_hz: float = 50.0, position: s
     acc = _measure(rng, t, pos_fn, impacts, mount, noise_g=noise_g, range_g=range_g)
     rep_times = starts + durations * model.turn_u
     return Recording(t=t, acc=acc, rep_times=rep_times, exercise=exercise, position=pos_name,
-                     fs_hz=fs_hz, sloppy_times=np.sort(rep_times[sloppy_idx]))
+                     fs_hz=fs_hz, sloppy_times=np.sort(rep_times[sloppy_idx]),
+                     done_times=starts + durations)
 
 
 def _simulate_plank(rng: np.random.Generator, position: str, fs_hz: float, hold_s: float,

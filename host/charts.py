@@ -167,15 +167,16 @@ def png(h: History, user: str) -> bytes:
 
 
 def set_png(t: Any, acc: Any, exercise: str, title: str,
-            rep_times: Sequence[float] | None = None) -> bytes:
+            rep_times: Sequence[float] | None = None, position: str | None = None) -> bytes:
     """One set: the three axes, the counter's movement trace, counted (green) and refused
     (red, dashed) reps. The counter runs again over the samples for the trace; the counted
-    reps are ``rep_times`` when given (what the host counted live), else the new run's."""
+    reps are ``rep_times`` when given (what the host counted live), else the new run's.
+    ``position``: where the sensor was worn; a set refused there says so in the title."""
     from matplotlib.figure import Figure
 
     from repfit.detection import RepCounter
 
-    counter = RepCounter(exercise, keep_trace=True)
+    counter = RepCounter(exercise, keep_trace=True, position=position)
     first, last = counter.feed(t, acc), counter.finish()
     counted = [e.t for e in (*first.events, *last.events)] if rep_times is None \
         else list(rep_times)
@@ -189,8 +190,10 @@ def set_png(t: Any, acc: Any, exercise: str, title: str,
     top.legend(loc="upper right", fontsize="small")
     amount = (f"{len(counted)} reps" if last.hold_seconds is None
               else f"{last.hold_seconds:.1f} s held")
+    if counter.refusal is not None:
+        amount = "refused"
     top.set_title(f"{title}: {amount} ({counter.exercise})")
-    if last.hold_seconds is None:
+    if last.hold_seconds is None and counter.refusal is None:
         g, v = counter.trace
         bottom.plot(g, v, "k", lw=1.0, label="movement (filtered, projected)")
         for when in counted:

@@ -76,6 +76,7 @@ class Args(argparse.Namespace):
     done_reps: int | None
     done_seconds: float | None
     wait_s: float
+    position: str | None
 
 
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "the caps' timezone in config.toml, else TZ, else this machine's "
                            "zone)")
     from repfit.host import wearables_cli
+    from repfit.host.wearing import add_position_arg
+
+    add_position_arg(host, " (default: sensor_position in config.toml)")
 
     wearables_cli.add_source_args(host, required=False)
 
@@ -304,6 +308,7 @@ def _settings(args: Args, cfg: Config) -> MqttSettings:
 
 def _cmd_demo(args: Args) -> int:
     from repfit.host.demo import DemoOptions, run_demo
+    from repfit.host.wearing import position_setting
 
     cfg = _config(args)
     opts = DemoOptions(
@@ -311,6 +316,7 @@ def _cmd_demo(args: Args) -> int:
         speed=args.speed, effort=args.effort, rounds=args.rounds,
         data_dir=args.data_dir or cfg.data_dir,
         broker=_settings(args, cfg) if args.broker else None, sound=args.sound,
+        position=position_setting(cfg.tables, _source(cfg)) or "wrist",
     )
     if opts.reps < 1 or opts.speed <= 0 or not 0 <= opts.effort <= 2 or opts.rounds < 1:
         raise ConfigError("demo options", f"reps={opts.reps} speed={opts.speed} "
@@ -338,6 +344,7 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
     data_dir = args.data_dir or cfg.data_dir
     caps = _caps(cfg, user)
     honour = honour_mode(cfg.tables, user, _source(cfg))
+    position = args.position            # resolved by _cmd_host, before any wearable
     observer = ConsoleObserver()
     web = _web_address(args)
     ha = homeassistant.settings_from(cfg.tables, str(cfg.source_path or ""))
@@ -350,7 +357,8 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
             observer.console.print(f"repfit host for [bold]{user}[/] on {settings.url}; "
                                    f"history in {store.path}. Ctrl+C to stop.")
             observer.console.print(f"daily caps: {caps.describe()}"
-                                   + ("; honour mode on (`repfit done`)" if honour else ""),
+                                   + ("; honour mode on (`repfit done`)" if honour else "")
+                                   + (f"; sensor worn at: {position}" if position else ""),
                                    markup=False)
             posting = _start_posting(cfg, store, user, data_dir, tz,
                                      observer.console.print)
@@ -358,7 +366,7 @@ async def _serve(args: Args, cfg: Config, settings: MqttSettings,
                 async with LiveViews(bus, store, user, tz, web=web, homeassistant=ha,
                                      console=observer.console, caps=caps) as views:
                     await views.workout_host(
-                        observer, player=player, caps=caps, honour=honour,
+                        observer, player=player, caps=caps, honour=honour, position=position,
                         posts=posting.planner.plan if posting else None,
                         recorder=SetRecorder() if posting and posting.pictures else None,
                     ).run(sources)
@@ -414,6 +422,9 @@ def _cmd_host(args: Args) -> int:
 
     cfg = _config(args)
     settings = _settings(args, cfg)     # a broker setting that cannot work, before any scan
+    from repfit.host.wearing import position_setting
+
+    args.position = position_setting(cfg.tables, _source(cfg), args.position)
     sources: list[WearableSource] = []
     if args.device or args.phone or args.replay:
         try:

@@ -50,8 +50,11 @@ def describe_result(r: wire.Result, *, date: bool = False,
         amount = f"{r.hold_seconds or 0.0:.1f} s held"
     refused = f", {r.rejected} movement{'s' if r.rejected > 1 else ''} refused" if r.rejected \
         else ""
+    # What ended it, when the outcome alone does not say (a set refused at the sensor's
+    # position); a reported set's detail is what "reported, not verified" already says.
+    why = f": {plain(r.detail)}" if r.detail and r.verified else ""
     return (f"{name}: {done} - {amount}{refused} ({r.outcome.replace('_', ' ')}"
-            f"{', ' + when if when else ''}){which}")
+            f"{', ' + when if when else ''}){why}{which}")
 
 
 class ConsoleObserver:

@@ -43,6 +43,8 @@ class DemoOptions:
     data_dir: Path = Path(".")
     broker: MqttSettings | None = None
     sound: bool = True
+    #: Where the simulated athlete wears the sensor; the host is told the same.
+    position: str = "wrist"
 
 
 def synthetic_data(seed: int, n: int = 4000, d: int = 20) -> tuple[np.ndarray, np.ndarray]:
@@ -111,10 +113,12 @@ async def run_demo(opts: DemoOptions, console: Console | None = None,
         if player is None and opts.sound:
             player = default_player(opts.data_dir / "cues")
         host_bus = await stack.enter_async_context(Bus(settings, user=opts.user, role="host"))
-        host = WorkoutHost(host_bus, store, observer=observer, player=player)
+        athlete = Athlete(effort=opts.effort, speed=opts.speed, seed=opts.seed or 0,
+                          position=opts.position)
+        host = WorkoutHost(host_bus, store, observer=observer, player=player,
+                           position=athlete.position)
         athlete_bus = await stack.enter_async_context(
             Bus(settings, user=opts.user, role="wearable"))
-        athlete = Athlete(effort=opts.effort, speed=opts.speed, seed=opts.seed or 0)
         started = time.time() - 1.0
         tasks = [
             asyncio.create_task(host.run(), name="host"),

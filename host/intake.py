@@ -115,10 +115,12 @@ class SampleGate:
         """Devices holding a place now."""
         return list(self._slots)
 
-    def admit(self, device: str, samples: int) -> bool:
+    def admit(self, device: str, samples: int, *, local: bool = False) -> bool:
         """True when this batch of ``samples`` from ``device`` is to be counted: the device
         has a place, is within its rate, and streams (its recent samples reach
-        ``steady_samples``; the samples of a device's first small batches are not counted)."""
+        ``steady_samples``; the samples of a device's first small batches are not counted).
+        A ``local`` source (a wearable or phone the host was told to use) names itself, so
+        its first samples count at once: a 10 Hz phone's first pushes carry 2-3 samples."""
         now = self.clock()
         slot = self._slots.get(device)
         if slot is None:
@@ -140,7 +142,7 @@ class SampleGate:
             return False
         # A place, but no counting work, until the device streams: a stray sample under an
         # invented name costs no detector.
-        return slot.activity >= self.steady_samples
+        return local or slot.activity >= self.steady_samples
 
     def _activity(self, slot: _Slot, now: float) -> float:
         return slot.activity * math.exp(-(now - slot.last_seen) / self.activity_tau_s)

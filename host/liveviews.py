@@ -165,8 +165,10 @@ class LiveViews:
                 from repfit.host import charts
             except ImportError:
                 return None
+            position = self._host.position if self._host is not None else None
             image = await asyncio.to_thread(charts.set_png, done.t, done.acc, done.exercise,
-                                            done.title, rep_times=done.rep_times or None)
+                                            done.title, rep_times=done.rep_times or None,
+                                            position=position)
             self._set_png = (done.assignment_id, image)
         return self._set_png[1]
 

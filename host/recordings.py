@@ -29,6 +29,7 @@ import numpy as np
 from repfit.detection import EXERCISES, Rejection, RepCounter, RepEvent
 from repfit.display_text import plain
 from repfit.host.session import counter_exercise
+from repfit.host.wearing import add_position_arg, position_setting
 
 __all__ = ["RecordingError", "add_count_parser", "count_file", "read_csv", "run_count"]
 
@@ -138,18 +139,24 @@ class CountResult:
     hold_seconds: float | None
     rejected: list[dict[str, Any]]
     events: tuple[RepEvent, ...]
+    position: str | None = None
+    #: Why the exercise cannot be counted from ``position`` (None: it was counted).
+    refused: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "exercise": self.exercise, "reps": self.reps,
                 "rep_times": self.rep_times, "hold_seconds": self.hold_seconds,
-                "rejected": self.rejected}
+                "rejected": self.rejected, "position": self.position,
+                "refused": self.refused}
 
 
-def count_file(path: Path, exercise: str, units: str = "g",
-               batch_s: float = 1.0) -> tuple[CountResult, np.ndarray, np.ndarray]:
-    """Stream one file through a `RepCounter` in ``batch_s`` batches, as a device would."""
+def count_file(path: Path, exercise: str, units: str = "g", batch_s: float = 1.0,
+               position: str | None = None) -> tuple[CountResult, np.ndarray, np.ndarray]:
+    """Stream one file through a `RepCounter` in ``batch_s`` batches, as a device would;
+    ``position`` is where the sensor was worn (an exercise that cannot be counted from there
+    is refused: `CountResult.refused`)."""
     t, acc = read_csv(path, units)
-    counter = RepCounter(exercise)
+    counter = RepCounter(exercise, position=position)
     events: list[RepEvent] = []
     rejected: list[Rejection] = []
     if t.size:
@@ -174,7 +181,7 @@ def count_file(path: Path, exercise: str, units: str = "g",
         rep_times=[round(e.t, 3) for e in events],
         hold_seconds=None if last.hold_seconds is None else round(last.hold_seconds, 2),
         rejected=[{"t": round(r.t, 3), "reason": r.reason} for r in rejected],
-        events=tuple(events))
+        events=tuple(events), position=counter.position, refused=counter.refusal)
     return result, t, acc
 
 
@@ -184,7 +191,7 @@ def plot_count(out: Path, t: np.ndarray, acc: np.ndarray, result: CountResult,
     from repfit.host.charts import set_png
 
     out.write_bytes(set_png(t, acc, result.exercise, title,
-                            rep_times=[e.t for e in result.events]))
+                            rep_times=[e.t for e in result.events], position=result.position))
 
 
 def add_count_parser(subparsers: Any) -> None:
@@ -206,6 +213,7 @@ def add_count_parser(subparsers: Any) -> None:
                         "with several files, one image per file named OUT-<n>.png")
     p.add_argument("--units", choices=tuple(UNITS), default="g",
                    help="unit of ax,ay,az: g (default), ms2 (m/s^2) or mg (milli-g)")
+    add_position_arg(p)
 
 
 def _plot_path(base: Path, i: int, n: int) -> Path:
@@ -213,8 +221,10 @@ def _plot_path(base: Path, i: int, n: int) -> Path:
 
 
 def run_count(args: argparse.Namespace) -> int:
-    """Run ``repfit count``; exit code 0 when every file was counted, 1 otherwise."""
+    """Run ``repfit count``; exit code 0 when every file was counted, 1 otherwise (a file
+    that could not be read, or an exercise refused at the sensor's ``--position``)."""
     profile = counter_exercise(args.exercise)
+    args.position = position_setting({}, given=args.position)   # a ConfigError names it
     with contextlib.ExitStack() as stack:
         if args.plot is not None:
             if not args.plot.parent.is_dir():
@@ -241,7 +251,7 @@ def _count_files(args: argparse.Namespace, profile: str) -> int:
     failed = 0
     for i, path in enumerate(args.files):
         try:
-            result, t, acc = count_file(path, profile, args.units)
+            result, t, acc = count_file(path, profile, args.units, position=args.position)
         except RecordingError as exc:
             failed += 1
             if args.json:
@@ -249,8 +259,11 @@ def _count_files(args: argparse.Namespace, profile: str) -> int:
                                   "error": str(exc)}), flush=True)
             print(f"repfit count: {exc}", file=sys.stderr)
             continue
+        failed += result.refused is not None
         if args.json:
             print(json.dumps(result.as_json()), flush=True)
+        elif result.refused is not None:
+            print(f"{path}: refused, not counted ({profile}): {result.refused}")
         elif result.hold_seconds is not None:
             print(f"{path}: held {result.hold_seconds:.1f} s ({profile})")
         else:

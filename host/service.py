@@ -37,6 +37,7 @@ from functools import partial
 from typing import Protocol
 
 from repfit import wire
+from repfit.detection import sensor_position
 from repfit.display_text import plain
 from repfit.host.admission import Admission, admit, closing_result, deadline_of
 from repfit.host.audio import CuePlayer
@@ -134,6 +135,10 @@ class WorkoutHost:
         ``recorder`` kept them (None otherwise).
     recorder : SetRecorder, optional
         Keeps the open set's samples for a post's picture of the set.
+    position : str, optional
+        Where the user wears the sensor (`repfit.detection.POSITIONS`; the setting
+        ``sensor_position``): an exercise that cannot be counted from there ends at once,
+        refused, with the reason (`Session.refusal`).
     """
 
     def __init__(
@@ -154,6 +159,7 @@ class WorkoutHost:
         posts: Callable[[str, wire.Result, SetSamples | None], Sequence[QueuedPost]]
         | None = None,
         recorder: SetRecorder | None = None,
+        position: str | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -169,6 +175,7 @@ class WorkoutHost:
         self.honour = honour
         self.posts = posts
         self.recorder = recorder
+        self.position = None if position is None else sensor_position(position)
         self.active: Session | None = None
         self.pending: deque[wire.Assignment] = deque()
         self.results: list[wire.Result] = []
@@ -275,7 +282,8 @@ class WorkoutHost:
         try:
             async with source:
                 async for batch in source.samples():
-                    await self._on_samples(batch, getattr(source, "battery_percent", None))
+                    await self._on_samples(batch, getattr(source, "battery_percent", None),
+                                           local=True)
         except SourceError as exc:
             log.error("wearable %s stopped: %s", source.name, exc)
         else:
@@ -449,13 +457,14 @@ class WorkoutHost:
         if self.observer:
             self.observer.assignment(a)
 
-    async def _on_samples(self, batch: wire.SampleBatch, battery: int | None = None) -> None:
+    async def _on_samples(self, batch: wire.SampleBatch, battery: int | None = None, *,
+                          local: bool = False) -> None:
         if self.on_samples is not None:
             self.on_samples(batch, battery)
         session = self.active
         if session is None or len(batch) == 0:
             return
-        admitted = self.gate.admit(batch.device, len(batch))
+        admitted = self.gate.admit(batch.device, len(batch), local=local)
         while self.gate.evicted:
             session.forget(self.gate.evicted.pop())
         if not admitted:
@@ -591,7 +600,7 @@ class WorkoutHost:
         elif saved.reps or saved.hold_seconds:
             log.warning("resuming %s at %d/%g %s saved before the restart", a.id, saved.reps,
                         a.target, a.unit)
-        return Session.resume(a, saved)
+        return Session.resume(a, saved, position=self.position)
 
     async def _advance(self) -> None:
         """Open the next pending assignment when none is active and this host verifies."""
@@ -605,7 +614,7 @@ class WorkoutHost:
             self._publish_state(a, "in_progress", session.started_at)
             log.info("verifying %s: %s", a.id, plain(name_assignment(a)))
             result = session.outcome(self.clock())
-            if result is not None:  # already past its deadline
+            if result is not None:  # already past its deadline, or refused
                 await self._finish(result)
             else:
                 self._show(session.progress(self.clock()))

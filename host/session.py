@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from repfit import wire
-from repfit.detection import EXERCISES, RepCounter, profile_name
+from repfit.detection import EXERCISES, CounterUpdate, RepCounter, position_refusal, profile_name
 from repfit.host.store import SavedSet
 
 __all__ = ["MAX_DEADLINE_S", "Session", "counter_exercise"]
@@ -48,7 +48,13 @@ class Session:
 
     Each wearable gets its own counter (two devices on one person must not double-count);
     the session's count is what was carried over (``carried``, from before a restart or
-    from another host) plus the best of them.
+    from another host) plus the best of them. When the set ends, its counters are finished
+    (`RepCounter.finish`): a stream that stopped right after its last rep counts that rep,
+    as ``repfit count`` does at the end of a file.
+
+    ``position`` is where the user wears the sensor (a name `sensor_position` knows), when
+    the settings say: an exercise the physics cannot count from there is refused at once
+    (`refusal`), and the set ends with the reason instead of a silent 0.
     """
 
     assignment: wire.Assignment
@@ -61,8 +67,13 @@ class Session:
     last_reason: str | None = None
     #: Every counted rep as (device, device-clock time), carried ones first.
     rep_times: list[tuple[str, float]] = field(default_factory=list)
+    position: str | None = None
 
     def __post_init__(self) -> None:
+        self.refusal: str | None = None if self.position is None else position_refusal(
+            counter_exercise(self.assignment.exercise), self.position)
+        """Why the exercise cannot be counted from the sensor's position (None: it can)."""
+        self._closed = False
         c = self.carried
         if c is not None:
             self.reps, self.hold_seconds, self.rejected = c.reps, c.hold_seconds, c.rejected
@@ -70,9 +81,10 @@ class Session:
             self.rep_times = list(c.rep_times)
 
     @classmethod
-    def resume(cls, assignment: wire.Assignment, saved: SavedSet) -> Session:
+    def resume(cls, assignment: wire.Assignment, saved: SavedSet,
+               position: str | None = None) -> Session:
         """The session of an assignment whose set was saved before a restart."""
-        return cls(assignment, started_at=saved.started_at, carried=saved)
+        return cls(assignment, started_at=saved.started_at, carried=saved, position=position)
 
     def saved(self) -> SavedSet:
         """What to persist so that `resume` continues from here."""
@@ -110,16 +122,20 @@ class Session:
     def _counter(self, device: str) -> RepCounter:
         counter = self.counters.get(device)
         if counter is None:
-            counter = RepCounter(counter_exercise(self.assignment.exercise))
+            counter = RepCounter(counter_exercise(self.assignment.exercise),
+                                 position=self.position)
             self.counters[device] = counter
         return counter
 
     def feed(self, batch: wire.SampleBatch, now: float) -> wire.Progress | None:
         """Count a batch; returns a `Progress` when reps, hold time or refusals changed."""
-        if len(batch) == 0:
+        if len(batch) == 0 or self._closed:
             return None
         counter = self._counter(batch.device)
-        update = counter.feed(batch.t, batch.acc)
+        return self._account(batch.device, counter.feed(batch.t, batch.acc), now)
+
+    def _account(self, device: str, update: CounterUpdate, now: float) -> wire.Progress | None:
+        """Add what a counter reported to the set's totals."""
         before = (self.reps, self.hold_seconds, self.rejected)
         self.rejected += len(update.rejected)
         if update.rejected:
@@ -129,7 +145,7 @@ class Session:
         if reps > self.reps:
             # Only the device that is ahead adds reps to the set; its newest reps are the ones.
             times = [e.t for e in update.events][-(reps - self.reps):]
-            self.rep_times += [(batch.device, t) for t in times]
+            self.rep_times += [(device, t) for t in times]
             self.reps = reps
         holds = [c.hold_seconds for c in self.counters.values() if c.hold_seconds is not None]
         if holds:
@@ -157,18 +173,31 @@ class Session:
         return self.reps >= self.assignment.target
 
     def outcome(self, now: float) -> wire.Result | None:
-        """The final result once the target is reached or the deadline has passed."""
+        """The final result once the target is reached or the deadline has passed; at once
+        when the exercise cannot be counted from the sensor's position (`refusal`)."""
+        if self.refusal is not None:
+            return self._result("cancelled", now, detail=f"refused: {self.refusal}")
         if self.target_reached:
             return self._result("target_reached", now)
         if now >= self.deadline:
-            return self._result("deadline", now)
+            self._close_counters(now)
+            return self._result("target_reached" if self.target_reached else "deadline", now)
         return None
 
+    def _close_counters(self, now: float) -> None:
+        """The set is over: each counter confirms what its stream's end makes certain."""
+        if not self._closed:
+            self._closed = True
+            for device, counter in list(self.counters.items()):
+                self._account(device, counter.finish(), now)
+
     def cancel(self, now: float) -> wire.Result:
+        self._close_counters(now)
         return self._result("cancelled", now)
 
     def supersede(self, now: float) -> wire.Result:
         """The result when a newer assignment of the same run replaces this one."""
+        self._close_counters(now)
         return self._result("superseded", now)
 
     def reported(self, report: wire.Report, now: float) -> wire.Result:
@@ -190,11 +219,12 @@ class Session:
             reason=a.reason, started_at=self.started_at, finished_at=now, label=a.label,
             verified=False, detail="reported without a wearable")
 
-    def _result(self, outcome: wire.Outcome, now: float) -> wire.Result:
+    def _result(self, outcome: wire.Outcome, now: float,
+                detail: str | None = None) -> wire.Result:
         a = self.assignment
         return wire.Result(
             assignment_id=a.id, exercise=a.exercise, completed=self.target_reached,
             outcome=outcome, reps=self.reps, target=a.target, unit=a.unit,
             hold_seconds=self.hold_seconds, rejected=self.rejected, reason=a.reason,
-            started_at=self.started_at, finished_at=now, label=a.label,
+            started_at=self.started_at, finished_at=now, label=a.label, detail=detail,
         )

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from repfit.host.sources import SourceError, WearableSource, open_source
+from repfit.host.wearing import add_position_arg, position_setting
 
 if TYPE_CHECKING:
     from repfit.config import MqttSettings
@@ -52,6 +53,7 @@ def add_stream_parser(sub: Any) -> None:
                         "is counted as generic rhythmic motion)")
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="stop after S seconds of samples (default: until Ctrl+C)")
+    add_position_arg(p)
 
 
 def add_source_args(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -162,13 +164,15 @@ def describe_status(s: StreamStatus) -> str:
 
 async def stream(src: WearableSource, *, exercise: str | None, seconds: float | None,
                  show: Callable[[StreamStatus], None],
-                 on_rep: Callable[[int, float], None]) -> StreamStatus:
-    """Consume ``src`` until ``seconds`` of samples, the end of the stream, or cancellation."""
+                 on_rep: Callable[[int, float], None],
+                 position: str | None = None) -> StreamStatus:
+    """Consume ``src`` until ``seconds`` of samples, the end of the stream, or cancellation.
+    ``position``: where the sensor is worn (an exercise refused there counts nothing)."""
     counter = None
     if exercise:
         from repfit.detection import RepCounter
 
-        counter = RepCounter(exercise)
+        counter = RepCounter(exercise, position=position)
     status = StreamStatus(src.name, reps=0 if counter else None)
     last_show = 0.0
     async with src:
@@ -211,7 +215,9 @@ def _replay_source(args: argparse.Namespace) -> WearableSource:
     from repfit.host.sources._replay import ReplayDevice, Session, encode_recording
 
     rate = int(args.rate or 100)
-    rec = simulate_set(args.replay, fs_hz=rate, seed=1)
+    # The simulated wearable sits where --position says (the counter is told the same).
+    rec = simulate_set(args.replay, fs_hz=rate, seed=1,
+                       position=getattr(args, "position", None) or "wrist")
     packets = encode_recording(rec.acc, rate_hz=rate, range_code=2)
     rng = np.random.default_rng(1)
     period = 38 / rate
@@ -266,10 +272,16 @@ def open_from_args(args: argparse.Namespace, console: Console,
 
 def run_stream(args: argparse.Namespace) -> int:
     console = Console()
+    args.position = position = position_setting({}, given=args.position)  # or ConfigError
     if args.exercise:
+        from repfit.detection import position_refusal
         from repfit.host.session import counter_exercise
 
         args.exercise = counter_exercise(args.exercise)
+        refusal = position_refusal(args.exercise, position) if position else None
+        if refusal is not None:
+            console.print(f"repfit stream: refused, no reps counted: {refusal}",
+                          style="yellow", markup=False, soft_wrap=True)
     try:
         src = open_from_args(args, console)
     except ValueError as err:
@@ -293,7 +305,7 @@ def run_stream(args: argparse.Namespace) -> int:
 
     try:
         status = asyncio.run(stream(src, exercise=args.exercise, seconds=args.seconds,
-                                    show=show, on_rep=on_rep))
+                                    show=show, on_rep=on_rep, position=position))
     except KeyboardInterrupt:
         return 130
     except SourceError as err:  # could not connect at all

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from repfit import wire
+from repfit.display_text import plain
 from repfit.exercises import display_name
 
 __all__ = ["TrainerReport", "assigned_line", "result_line", "workout_log"]
@@ -92,7 +93,8 @@ def result_line(r: wire.Result) -> str:
         return f"reported, not verified: {amount}{why}"
     if r.completed:
         return f"verified: {amount}{why}"
-    return f"not verified: {amount} ({r.outcome.replace('_', ' ')}){why}"
+    detail = f": {plain(r.detail)}" if r.detail else ""     # a set refused at its position
+    return f"not verified: {amount} ({r.outcome.replace('_', ' ')}){detail}{why}"
 
 
 class TrainerReport:

@@ -41,7 +41,6 @@ from repfit.host.log_limit import RateLimitedLog
 from repfit.mqtt_link import MqttLink
 from repfit.wire import SampleBatch
 
-from ._clock import ClockMapper
 from ._errors import PacketError
 from ._units import STANDARD_GRAVITY, UnitGuard
 
@@ -174,19 +173,29 @@ def acceleration_with_gravity(msg: SensorLoggerMessage) -> tuple[np.ndarray, np.
 
 
 class PhoneAssembler:
-    """Sensor Logger messages of one phone -> host-timed `SampleBatch` objects (pure).
+    """Sensor Logger messages of one phone -> `SampleBatch` objects on the phone's clock (pure).
+
+    The phone stamps every reading with its own clock in nanoseconds: measured times, not a
+    nominal rate, so the batches keep them exactly, shifted once per recording onto the host
+    clock (the first message's arrival) and never bent after that. Mapping them onto arrival
+    times instead (`ClockMapper`, which BLE devices need because their sample times are
+    counted at a nominal rate) would slew the time axis by up to half a percent whenever the
+    network delay changes, and a rep counter's verdicts shift with the time axis: the live
+    count would differ from ``repfit count`` on the same recording.
 
     Duplicate and overlapping readings are dropped by timestamp; a jump in ``messageId``
     becomes ``lost_before`` (missing messages times the median readings per message); a new
-    ``sessionId`` (a new recording) restarts the clock mapping.
+    ``sessionId`` (a new recording) is shifted anew, after everything sent before.
     """
 
     def __init__(self, device: str, *, limiter: RateLimitedLog | None = None) -> None:
         self.device = device
         self.limiter = limiter or RateLimitedLog(log)
         self.units = UnitGuard(device, None, self.limiter)
-        self.clock = ClockMapper()
         self.session: str | None = None
+        #: Host time of the recording's first reading (None until its first message).
+        self.anchor: float | None = None
+        self._last_out: float | None = None
         self._last_id: int | None = None
         self._last_t_ns: int | None = None
         self._origin_ns = 0
@@ -201,7 +210,7 @@ class PhoneAssembler:
             if self.session is not None:
                 log.info("%s: new Sensor Logger session %s", self.device, plain(msg.session_id))
             self.session = msg.session_id
-            self.clock = ClockMapper()
+            self.anchor = None
             self._last_id = self._last_t_ns = None
         motion = acceleration_with_gravity(msg)
         if motion is None:
@@ -231,8 +240,14 @@ class PhoneAssembler:
         self._last_t_ns = int(t_ns[-1])
         self._per_message = [*self._per_message, int(t_ns.size)][-20:]
         t_dev = (t_ns - self._origin_ns) * 1e-9
-        self.clock.observe(float(t_dev[-1]), arrival)
-        t = self.clock.map(t_dev)
+        if self.anchor is None:
+            # The last reading was taken before it arrived: the host time of the first one
+            # follows, and a new recording starts after everything sent before it.
+            self.anchor = arrival - float(t_dev[-1])
+            if self._last_out is not None:
+                self.anchor = max(self.anchor, self._last_out + 1e-3 - float(t_dev[0]))
+        t = self.anchor + t_dev
+        self._last_out = float(t[-1])
         g = self.units.apply(acc / STANDARD_GRAVITY)
         self.lost += lost
         batch = SampleBatch(self.device, t, g, seq=self._seq, lost_before=lost)

@@ -25,6 +25,21 @@ def test_sets_have_truth_inside_the_recording(exercise: str, position: str) -> N
     assert rec.rep_times[0] > 2.0 and rec.rep_times[-1] < rec.t[-1] - 2.0
     rest = np.linalg.norm(rec.acc[rec.t < 1.5], axis=1)
     assert abs(np.median(rest) - 1.0) < 0.05          # gravity at rest, any orientation
+    # Each rep is complete after its turning point and before the next one.
+    assert rec.done_times.shape == rec.rep_times.shape
+    assert np.all(rec.done_times > rec.rep_times)
+    assert np.all(rec.done_times[:-1] < rec.rep_times[1:])
+    assert rec.done_times[-1] <= rec.t[-1] - 2.0 + 1e-9
+
+
+def test_a_rep_is_complete_when_the_body_is_back_in_the_start_pose() -> None:
+    rec = simulate_set("squat", reps=5, position="thigh", seed=2, noise_g=0.0)
+    still = rec.acc[rec.t < 2.5].mean(axis=0)            # the pose the set started from
+    at = np.searchsorted(rec.t, rec.done_times)
+    turns = np.searchsorted(rec.t, rec.rep_times)
+    # Back in the start pose (a thigh's tilt moves gravity by ~1 g at the turn).
+    assert np.linalg.norm(rec.acc[at] - still, axis=1).max() < 0.1
+    assert np.linalg.norm(rec.acc[turns] - still, axis=1).min() > 0.5
 
 
 def test_orientation_differs_between_seeds_and_seed_is_reproducible() -> None:

@@ -154,3 +154,13 @@ def test_a_broker_url_that_cannot_work_is_reported_before_the_wearable_is_looked
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("repfit: configuration error: --broker: expected a URL like mqtt://")
     assert "scanning" not in proc.stdout + proc.stderr and not (tmp_path / "store").exists()
+
+
+def test_an_unknown_position_stops_the_host_with_one_line(tmp_path: Path,
+                                                          mosquitto: MqttSettings) -> None:
+    proc = run(tmp_path, "host", "--broker", f"mqtt://127.0.0.1:{mosquitto.port}",
+               "--data-dir", str(tmp_path / "data"), "--position", "ankle")
+    assert proc.returncode == 2
+    assert "--position: expected where the sensor is worn: wrist, upper_arm, chest, thigh" \
+        in proc.stderr
+    assert not (tmp_path / "data").exists()

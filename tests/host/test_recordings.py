@@ -152,3 +152,34 @@ def test_counts_real_recordings(capsys: pytest.CaptureFixture[str], reps_data: P
     for ln in capsys.readouterr().out.splitlines():
         got = json.loads(ln)
         assert abs(got["reps"] - labels[Path(got["file"]).name]) <= 1
+
+
+def test_an_exercise_refused_at_the_sensor_position_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rec = simulate_set("situp", reps=8, position="thigh", seed=4)
+    path = _write(tmp_path / "situps.csv", rec.t, rec.acc)
+    assert run_count(_parse(str(path), "--exercise", "sit-ups", "--position", "pocket")) == 1
+    out = capsys.readouterr().out
+    assert "refused, not counted" in out and "can't be counted from a trouser pocket" in out
+    assert run_count(_parse(str(path), "--exercise", "situp", "--position", "thigh",
+                            "--json")) == 1
+    line = json.loads(capsys.readouterr().out)
+    assert (line["reps"], line["position"]) == (0, "thigh")
+    assert "wear the sensor on the wrist" in line["refused"]
+    # Where it can be counted, it is, and the line says nothing was refused.
+    chest = simulate_set("situp", reps=8, position="chest", seed=4)
+    counted = _write(tmp_path / "chest.csv", chest.t, chest.acc)
+    assert run_count(_parse(str(counted), "--exercise", "situp", "--position", "chest",
+                            "--json")) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["refused"] is None and abs(line["reps"] - 8) <= 1
+
+
+def test_an_unknown_position_names_the_known_ones(tmp_path: Path) -> None:
+    from repfit.config import ConfigError
+
+    rec = simulate_set("squat", reps=3, seed=1)
+    path = _write(tmp_path / "s.csv", rec.t, rec.acc)
+    with pytest.raises(ConfigError, match=r"--position: expected .*wrist, upper_arm, chest, "
+                                          r"thigh.*got 'knee'"):
+        run_count(_parse(str(path), "--exercise", "squat", "--position", "knee"))

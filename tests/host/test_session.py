@@ -91,3 +91,47 @@ def test_a_resumed_set_adds_what_it_counts_to_what_was_saved() -> None:
     assert resumed.saved().rep_times[:4] == saved.rep_times
     assert len(resumed.saved().rep_times) == resumed.reps
     assert resumed.rejected == 2 + fresh.rejected
+
+
+def test_an_exercise_the_position_cannot_count_is_refused_at_once_with_the_reason() -> None:
+    a = wire.Assignment(id="a", exercise="Sit-ups", target=10, issued_at=0.0)
+    s = Session(a, started_at=0.0, position="pocket")
+    r = s.outcome(now=1.0)
+    assert r is not None and (r.outcome, r.completed, r.reps) == ("cancelled", False, 0)
+    assert r.detail is not None and r.detail.startswith("refused: ")
+    assert "can't be counted from a trouser pocket" in r.detail
+    assert "wear the sensor on the wrist" in r.detail
+
+
+def test_an_exercise_the_position_can_count_is_counted() -> None:
+    rec = simulate_set("situp", reps=5, seed=2, position="chest")
+    s = Session(wire.Assignment(id="a", exercise="situp", target=5), started_at=0.0,
+                position="chest")
+    assert s.refusal is None and s.outcome(now=0.0) is None
+    for batch in _batches(rec.t, rec.acc, size=25):
+        s.feed(batch, now=0.0)
+    assert s.reps == 5
+
+
+def test_the_end_of_a_set_counts_what_the_end_of_its_stream_makes_certain() -> None:
+    from repfit.detection import RepCounter
+
+    # A stream that stops right after its last rep, as a phone recording stopped at once.
+    rec = simulate_set("squat", reps=6, seed=3, rest_after_s=0.0)
+    whole = RepCounter("squat")
+    whole.feed(rec.t, rec.acc)
+    at_end = whole.finish().count
+    s = Session(wire.Assignment(id="a", exercise="squat", target=10, issued_at=0.0,
+                                deadline_s=60.0), started_at=0.0)
+    for batch in _batches(rec.t, rec.acc, size=25):
+        s.feed(batch, now=1.0)
+    live = s.reps
+    assert live < at_end
+    r = s.outcome(now=60.0)
+    assert r is not None and r.outcome == "deadline" and r.reps == at_end
+    assert len(s.rep_times) == at_end
+    # Ended otherwise (stopped): the same.
+    s2 = Session(wire.Assignment(id="b", exercise="squat", target=10), started_at=0.0)
+    for batch in _batches(rec.t, rec.acc, size=25):
+        s2.feed(batch, now=1.0)
+    assert s2.cancel(now=2.0).reps == at_end

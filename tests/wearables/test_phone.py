@@ -204,3 +204,23 @@ def test_phone_ignores_messages_it_never_subscribed_to(motion: np.ndarray) -> No
     src, got = asyncio.run(run())
     assert sum(len(b) for b in got) == 100
     assert src.bad_messages == 0
+
+
+def test_readings_keep_the_phone_clock_whatever_the_arrival_times(motion: np.ndarray) -> None:
+    """Arrivals delayed, jittered and bunched: the batches keep the phone's own sample times
+    (only shifted onto the host clock), so the counter sees the recording's time axis."""
+    rng = np.random.default_rng(5)
+    asm = PhoneAssembler("phone")
+    batches: list[SampleBatch] = []
+    msgs = messages(motion, 50)
+    for k, m in enumerate(msgs):
+        bunched = 0.8 if k % 7 == 3 else 0.0           # a late message, then the next at once
+        arrival = 10.0 + 0.4 * (k + 1) + 0.02 + rng.exponential(0.05) + bunched
+        batches += asm.push(decode_sensor_logger(m), arrival)
+    t = np.concatenate([b.t for b in batches])
+    np.testing.assert_allclose(np.diff(t), 1 / 50, atol=1e-9)
+    assert 10.0 < t[0] < 10.5
+    # A new recording continues after everything sent before, on its own clock again.
+    later = asm.push(decode_sensor_logger(messages(motion[:40], 50, session="s2")[0]), 11.0)
+    assert later[0].t[0] > t[-1]
+    np.testing.assert_allclose(np.diff(later[0].t), 1 / 50, atol=1e-9)

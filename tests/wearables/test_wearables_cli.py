@@ -47,6 +47,18 @@ def test_stream_counts_other_exercises_as_generic_and_refuses_unknown_kind() -> 
     assert out.returncode == 2 and "invalid choice" in out.stderr
 
 
+def test_stream_says_when_the_position_cannot_count_the_exercise() -> None:
+    out = repfit("stream", "--replay", "situp", "--speed", "200", "--exercise", "sit-ups",
+                 "--position", "pocket")
+    assert out.returncode == 0, out.stderr
+    assert "refused, no reps counted" in out.stdout
+    assert "can't be counted from a trouser pocket" in out.stdout
+    assert "0 reps" in out.stdout.splitlines()[-1]
+    out = repfit("stream", "--replay", "situp", "--exercise", "situp", "--position", "knee")
+    assert out.returncode == 2
+    assert "--position: expected where the sensor is worn: wrist, upper_arm" in out.stderr
+
+
 def test_stream_phone_with_no_broker_says_so() -> None:
     out = repfit("stream", "--phone", f"mqtt://127.0.0.1:{free_port()}", "--seconds", "1")
     assert out.returncode == 3
