@@ -188,7 +188,7 @@ class RepCounter:
         self._lam_env_blk = self._lam_env ** AXIS_BLOCK
         self._h_floor = 0.5 * p.min_swing_g
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
-        self._reps = SetTracker(p, self._rhythm.period_at)
+        self._reps = SetTracker(p, self._rhythm.period_at, self._retreat_context)
         self._turns = TurningPoints(self._reps, self._confirm)
         self._blocks = 0
         self._period_mark: int | None = None    # the rhythm re-estimate in force
@@ -511,6 +511,12 @@ class RepCounter:
         return (self._ctx_per[b], math.sqrt(float(pw[0, at]) / floor),
                 math.sqrt(float(pw[1, at]) / floor), max(max(mags), self._ctx_peak[b]), bounce,
                 low)
+
+    def _retreat_context(self, at: int) -> tuple[int | None, float, float]:
+        """Rhythm mark, decayed peak of |a| and lowest recent |a| at sample ``at`` of the
+        current chunk (`SetTracker.on_retreat`)."""
+        mark, _, _, jump, _, low = self._context(at)
+        return mark, jump, low
 
     def _confirm(self, pol: int, val: float, k: int, te: float, swing: float, width: float,
                  events: list[RepEvent], rejected: list[Rejection], at: int) -> None:

@@ -34,6 +34,7 @@ or the second bump of a multi-phase rep:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import statistics
 from collections import deque
@@ -64,6 +65,11 @@ Larger than `PAIR_RATIO`: the first rep after rest is measured on a movement axi
 turning from the rest posture's noise, and can show half its real swing."""
 RETREAT = 0.35
 """Fraction of the set's typical swing the signal must come back before a rep is emitted."""
+RETURN = 0.75
+"""The turn that completes a set's start counts once the signal has come back this fraction
+of the swing into it, the return well under way, without waiting for the next turn to be
+certain (which took until the next rep was under way: ~1 s after the rep was complete). A
+turn whose return never comes (a rep held at the bottom) does not count."""
 REFRACTORY = 0.6
 """Reps inside a set are at least this fraction of the set's period apart."""
 SET_START_REPS = 3
@@ -106,6 +112,10 @@ def _no_period(mark: int) -> float | None:
     return None
 
 
+def _no_context(at: int) -> tuple[int | None, float, float]:
+    return None, 0.0, 1.0
+
+
 @dataclass(frozen=True)
 class Extreme:
     """A confirmed turning point of the movement signal."""
@@ -143,9 +153,13 @@ class SetTracker:
     """Turns extremes into accepted reps and refusals for one exercise profile."""
 
     def __init__(self, profile: ExerciseProfile,
-                 period_at: Callable[[int], float | None] = _no_period) -> None:
+                 period_at: Callable[[int], float | None] = _no_period,
+                 context_at: Callable[[int], tuple[int | None, float, float]] = _no_context
+                 ) -> None:
         """``period_at(mark)``: the rep period from the autocorrelation at a rhythm mark
-        (`RhythmTracker.period_at`), computed only when a decision reads `rhythm`."""
+        (`RhythmTracker.period_at`), computed only when a decision reads `rhythm`;
+        ``context_at(at)``: the rhythm mark, peak |a| and lowest |a| at sample ``at`` of the
+        current chunk (where the signal passed `retreat_level`)."""
         self.p = profile
         self.count = 0
         self.set_pol = 0
@@ -165,6 +179,8 @@ class SetTracker:
         self.prev: Extreme | None = None
         self.prev_known = False
         self._period_at = period_at
+        self._context_at = context_at
+        self._early_tried = -1     # grid index of the last turn judged early without a start
         self.rhythm_mark: int | None = None   # the owner's rhythm mark at the current extreme
         self._pinned: tuple[int, float | None] | None = None   # (mark, period) kept
 
@@ -196,11 +212,33 @@ class SetTracker:
             self._pinned = (mark, self._period_at(mark))
 
     def retreat_level(self) -> tuple[int, float] | None:
-        """(polarity, signal level) the pending rep waits for the signal to pass."""
-        if self.pending is None:
-            return None
+        """(polarity, signal level) the pending rep waits for the signal to pass, or the
+        open candidate that may complete a set's start (`RETURN`)."""
         e = self.pending
-        return e.pol, e.val - e.pol * RETREAT * self.typical_amp
+        if e is not None:
+            return e.pol, e.val - e.pol * RETREAT * self.typical_amp
+        if self._completes_start():
+            assert self.open is not None
+            e = self.open.e
+            return e.pol, e.val - e.pol * RETURN * e.swing_in
+        return None
+
+    def _completes_start(self) -> bool:
+        """Whether the open candidate is the turn that may start a set and be judged as it
+        comes back: two reps in rhythm wait before it, the last within the slowest rep,
+        and each came back at least `RETURN` of the way it went (a set returns to its
+        start posture every rep; fidgeting need not, and judged early, before the
+        window shows it wander, simulated desk fidgeting started half as many sets
+        again). Not for jumping exercises that need a flight (burpees): their jump comes
+        after the counted turn, and the set start looks for it up to the next turn."""
+        o = self.open
+        if o is None or self.set_pol or self.p.flight_g or o.e.k == self._early_tried:
+            return False
+        chain = self.chains[o.e.pol]
+        # (a turn after the chain's rhythm stopped ends that chain: judged when it comes)
+        return (len(chain) == SET_START_REPS - 1
+                and o.e.t - chain[-1].e.t <= self.p.max_period_s
+                and all(c.amp >= RETURN * c.e.swing_in for c in chain))
 
     def _set_timeout(self) -> float:
         per = self.period
@@ -228,11 +266,65 @@ class SetTracker:
                                prominence=e.swing_in, width_s=e.width_s, period_s=period,
                                index=e.k))
 
-    def on_retreat(self, events: list[RepEvent]) -> None:
-        """The signal came back far enough from the pending extreme: it is a rep."""
+    def on_retreat(self, events: list[RepEvent], rejected: list[Rejection] | None = None,
+                   at: int = -1) -> None:
+        """The signal came back far enough from the pending extreme: it is a rep. Or from
+        the turn that may start a set (at sample ``at`` of the chunk): judge it now, its
+        swing out taken as its swing in (the return is well under way, `RETURN`)."""
         if self.pending is not None:
             self._accept(self.pending, self.pending.swing_in, events)
             self.pending = None
+        elif self._completes_start():
+            # Judge it now as if its return were complete. Only a set start is final: if
+            # the set does not start yet, the turn waits for its swing out as before, and
+            # is judged again then.
+            o = self.open
+            assert o is not None
+            self._early_tried = o.e.k
+            own = self.rhythm_mark
+            if own is not None and (self._pinned is None or self._pinned[0] != own):
+                # Reading a later window releases this one: keep its period for the wait
+                # (unless the owner released it already: then nothing reads it again).
+                with contextlib.suppress(RuntimeError):
+                    self._pinned = own, self._period_at(own)
+            now, jump, low = self._context_at(at)
+            back = Extreme(-o.e.pol, o.e.val - o.e.pol * o.e.swing_in, o.e.t, o.e.k,
+                           o.e.swing_in, jump=jump, low=low)
+            started: list[RepEvent] = []
+            refused: list[Rejection] = []
+            if self._start_trial(back, now, started, refused):
+                events += started
+                if rejected is not None:
+                    rejected += refused
+
+    def _start_trial(self, back: Extreme, mark: int | None, events: list[RepEvent],
+                     rejected: list[Rejection]) -> bool:
+        """Close the open candidate against ``back`` with the rhythm at ``mark``; whether
+        that started a set (if not, everything is as before)."""
+        saved = self._state()
+        self.rhythm_mark = mark
+        self._close_open(back, events, rejected)
+        if self.set_pol:
+            return True
+        self._restore(saved)
+        return False
+
+    def _state(self) -> tuple:
+        """What closing a candidate may change (`_start_trial`)."""
+        o = self.open
+        return (o, o.amp if o else 0.0, {pol: list(c) for pol, c in self.chains.items()},
+                self.rhythm_mark, self.count, self.last_rep_t, list(self.amps),
+                list(self.periods), self.typical_amp, self.period, self.set_pol)
+
+    def _restore(self, st: tuple) -> None:
+        (self.open, amp, self.chains, self.rhythm_mark, self.count, self.last_rep_t, amps,
+         periods, self.typical_amp, self.period, self.set_pol) = st
+        if self.open is not None:
+            self.open.amp = amp
+        self.amps.clear()
+        self.amps.extend(amps)
+        self.periods.clear()
+        self.periods.extend(periods)
 
     def on_extreme(self, e: Extreme, events: list[RepEvent], rejected: list[Rejection]) -> None:
         p = self.p

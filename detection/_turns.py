@@ -6,9 +6,10 @@ a stream cut into any batches gives the same turning points. The trigger works o
 samples of one chunk as Python floats: a chunk holds ~25 of them, where array calls cost
 more than the loop.
 
-The set tracker may hold a pending rep that is to be emitted once the signal passes a level
-on its way back (`PendingRep.retreat_level`); the scan checks that level as it goes, so the
-rep is emitted in the batch where the signal passed it.
+The set tracker may hold a pending rep (or the turn that completes a set's start) that is
+to be emitted once the signal passes a level on its way back (`PendingRep.retreat_level`);
+the scan checks that level as it goes, so the rep is emitted in the batch where the signal
+passed it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class PendingRep(Protocol):
 
     def retreat_level(self) -> tuple[int, float] | None: ...
 
-    def on_retreat(self, events: list[RepEvent]) -> None: ...
+    def on_retreat(self, events: list[RepEvent], rejected: list[Rejection] | None = None,
+                   at: int = -1) -> None: ...
 
 
 TurnSink = Callable[[int, float, int, float, float, float, list[RepEvent], list[Rejection], int],
@@ -107,8 +109,11 @@ class TurningPoints:
                         j = jj
                         break
                 if best >= bar:
-                    # Retreating from a pending rep: emit it once the signal passes the level.
-                    self._pending.on_retreat(events)
+                    # Retreating from a pending rep: emit it once the signal passes the level
+                    # (``at``: the first sample that passed it; if none from ``i`` on, the
+                    # sample before, which confirmed the last extreme, already had).
+                    at = next((jj for jj in range(i, n) if s[jj] * sign >= bar), max(i - 1, 0))
+                    self._pending.on_retreat(events, rejected, at)
                     continue
                 if arg >= 0:
                     self._ext_val, self._ext_k, self._ext_t = s[arg], k0 + arg, float(g[arg])
@@ -118,7 +123,16 @@ class TurningPoints:
                 self._mode = -sign
             self._ext_val, self._ext_k, self._ext_t = s[j], k0 + j, float(g[j])
             i = j + 1
-        if n:
+        if n and self._mode != 0:
+            self.last_s, self.last_h = s[-1], h[-1]
+            # The chunk's last sample confirmed an extreme and already passed the level a
+            # pending rep waits for: emit it here, where that sample's context is at hand.
+            level = self._pending.retreat_level()
+            sign = self._mode
+            if (level is not None and level[0] == -sign and self._ext_k == k0 + n - 1
+                    and self._ext_val * sign >= sign * level[1]):
+                self._pending.on_retreat(events, rejected, n - 1)
+        elif n:
             self.last_s, self.last_h = s[-1], h[-1]
 
     def _seek_first(self, k0: int, g: np.ndarray, s: list[float], h: list[float],

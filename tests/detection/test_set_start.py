@@ -177,3 +177,91 @@ def test_fast_real_pushups_are_counted(reps_data: Path) -> None:
         for lo in range(0, t.size, 20):
             c.feed(t[lo:lo + 20], acc[lo:lo + 20])
         assert abs(c.finish().count - int(row["true_reps"])) <= 2, row["file"]
+
+
+def _squats(t: np.ndarray, starts: list[float], period: float, held: float | None = None
+            ) -> np.ndarray:
+    """Squats as a 35 degree tilt and back, one ``period`` each from ``starts``; with
+    ``held``, the last one goes down and stays there from that time on."""
+    tilt = np.zeros_like(t)
+    for i, s0 in enumerate(starts):
+        inside = (t >= s0) & (t < s0 + period)
+        u = (t[inside] - s0) / period
+        if held is not None and i == len(starts) - 1:
+            u = np.minimum(u, 0.5)
+        tilt[inside] = 0.6 * (1 - np.cos(2 * np.pi * u)) / 2
+        if held is not None and i == len(starts) - 1:
+            tilt[t >= s0 + period] = 0.6
+    return np.stack([np.sin(tilt), 0 * t, np.cos(tilt)], axis=1)
+
+
+def _emitted(t: np.ndarray, acc: np.ndarray) -> list[tuple[float, float]]:
+    """(time the batch ended, rep time) of every event, fed in 100 ms batches."""
+    c = RepCounter("squat")
+    out = []
+    for lo in range(0, t.size, 5):
+        now = float(t[min(lo + 5, t.size) - 1])
+        out += [(now, e.t) for e in c.feed(t[lo:lo + 5], acc[lo:lo + 5]).events]
+    out += [(float(t[-1]), e.t) for e in c.finish().events]
+    return out
+
+
+def test_a_set_starts_as_its_third_rep_comes_back() -> None:
+    # Three squats of 2.5 s from standing, then rest. The third rep starts the set; it used
+    # to be counted only once the turn after it was certain, about a second after the
+    # squatter stood up again. Now all three are counted as the third comes back up,
+    # before it is complete.
+    t = np.arange(0, 20, 0.02)
+    starts = [3.0, 5.5, 8.0]
+    emitted = _emitted(t, _squats(t, starts, 2.5))
+    assert len(emitted) == 3
+    third_done = starts[-1] + 2.5
+    assert all(now <= third_done for now, _ in emitted), emitted
+
+
+def test_a_rep_held_at_the_bottom_does_not_start_the_set() -> None:
+    # Two squats, then a third that goes down and stays down: its return never comes, so
+    # it starts no set, however long it is held.
+    t = np.arange(0, 20, 0.02)
+    starts = [3.0, 5.5, 8.0]
+    emitted = _emitted(t, _squats(t, starts, 2.5, held=True))
+    assert not any(abs(rep - 9.25) < 0.6 for _, rep in emitted), emitted
+
+
+def test_real_burpees_as_jumping_jacks_give_the_same_events_in_any_batches(
+        reps_data: Path) -> None:
+    # Real burpees counted as jumping jacks: a third turn judged early that did not start
+    # the set waits for its swing out, and is judged again on the window read at its
+    # first judgement, unless the counter had released that window (reading it then
+    # raised). Any batching gives the same events.
+    t, acc = read_csv(reps_data / "data" / "exermote__P1__burpee__20170330T185049_set1.csv")
+    results = []
+    for step in (10, 7, 1):
+        c = RepCounter("jumping_jack")
+        events = []
+        for lo in range(0, t.size, step):
+            events += c.feed(t[lo:lo + step], acc[lo:lo + step]).events
+        events += c.finish().events
+        results.append(events)
+    assert results[0] == results[1] == results[2]
+
+
+def test_a_start_judged_early_counts_only_what_it_emits() -> None:
+    # Two squats in rhythm, then a long pause and one more: that turn ends the pair's chain
+    # (a set of two, emitted when the turn after it is certain). Judged early as it comes
+    # back, it must neither count the pair silently nor count it twice.
+    points = [(0.5, +1, 0.0), (2.0, -1, 1.0), (3.0, +1, 1.0), (4.0, -1, 1.0),
+              (5.0, +1, 1.0), (20.0, -1, 1.0), (21.0, +1, 1.0)]
+    counts = []
+    for early in (False, True):
+        tracker = SetTracker(PROFILES["squat"], lambda mark: 2.0, lambda at: (0, 2.0, 0.2))
+        tracker.rhythm_mark = 0
+        events: list = []
+        for i, (t, pol, swing) in enumerate(points):
+            if early and tracker.retreat_level() is not None:
+                tracker.on_retreat(events, [], 0)
+            tracker.on_extreme(Extreme(pol, pol * swing / 2, t, i, swing, jump=2.0, low=0.2),
+                               events, [])
+            assert tracker.count == len(events)
+        counts.append(len(events))
+    assert counts[0] == counts[1]

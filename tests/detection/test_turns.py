@@ -15,7 +15,8 @@ class _NoPending:
     def retreat_level(self) -> tuple[int, float] | None:
         return None
 
-    def on_retreat(self, events: list[RepEvent]) -> None:
+    def on_retreat(self, events: list[RepEvent], rejected: list[Rejection] | None = None,
+                   at: int = -1) -> None:
         raise AssertionError("no rep is pending")
 
 
