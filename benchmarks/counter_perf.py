@@ -2,12 +2,13 @@
 
 Usage::
 
-    python benchmarks/counter_perf.py [--write docs/benchmarks.md]
+    python benchmarks/counter_perf.py [--write docs/benchmarks.md] [--against REV]
 
 - **Throughput** (one core): a 100 Hz stream fed in 1 s batches, samples per second of wall
   time, beside the plain offline reference counter on the same samples (a ratio in the same
   run, so the machine's speed cancels out); seven runs of each, interleaved, reported as
-  best, median and slowest.
+  best, median and slowest. ``--against REV`` also times the counter of an earlier commit
+  in the same runs: what a change cost, apart from what the machine gives.
 - **Latency**: simulated sets at 50 Hz fed in 100 ms batches, as the host receives them, at
   the benchmark paces, 6 seeds at each position the exercise can be counted from; for each
   counted rep, the device-clock time of
@@ -26,14 +27,19 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
 import math
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from _report import machine, write_section
-from rep_accuracy import CADENCE
+from rep_accuracy import CADENCE, REPO
 from scipy.signal import sosfreqz
 
 from repfit.detection import EXERCISES, HOLD_EXERCISES, RepCounter, countable_positions
@@ -48,24 +54,43 @@ from repfit.detection.simulate import (
 )
 
 
-def throughput(seconds: float = 1800.0, repeats: int = 7) -> tuple[np.ndarray, np.ndarray]:
-    """Samples/s of RepCounter (100 Hz, 1 s batches) and of the offline reference, one
-    value per repeat. The two are interleaved so that a drift of the machine's speed
-    (shared virtual machines drift by ~10 % within minutes) hits both alike."""
+def baseline_counter(rev: str, into: Path) -> type[RepCounter]:
+    """The `RepCounter` of the repository at ``rev`` (a commit or tag), importable beside
+    this one: its ``detection/`` folder only uses relative imports, numpy and scipy."""
+    folder = into / "baseline_detection"
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "detection"],
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "detection").rename(folder)
+    sys.path.insert(0, str(into))
+    return importlib.import_module("baseline_detection").RepCounter  # type: ignore[no-any-return]
+
+
+def throughput(seconds: float = 1800.0, repeats: int = 7,
+               baseline: type[RepCounter] | None = None) -> dict[str, np.ndarray]:
+    """Samples/s of RepCounter (100 Hz, 1 s batches), of the offline reference and, when
+    given, of a baseline counter (an earlier commit's), one value per repeat. They are
+    interleaved so that a drift of the machine's speed (shared virtual machines drift by
+    ~10 % within minutes) hits all alike."""
     rec = simulate_set("squat", reps=int(seconds / 2.5), fs_hz=100.0, seed=1, cadence_s=2.5)
     t, acc = rec.t, rec.acc
-    ours, ref = [], []
+    counters: dict[str, type[RepCounter]] = {"ours": RepCounter}
+    if baseline is not None:
+        counters["baseline"] = baseline
+    out: dict[str, list[float]] = {name: [] for name in (*counters, "ref")}
     for _ in range(repeats):
-        c = RepCounter("squat")
-        t0 = time.perf_counter()
-        for lo in range(0, t.size, 100):
-            c.feed(t[lo:lo + 100], acc[lo:lo + 100])
-        c.finish()
-        ours.append(t.size / (time.perf_counter() - t0))
+        for name, counter in counters.items():
+            c = counter("squat")
+            t0 = time.perf_counter()
+            for lo in range(0, t.size, 100):
+                c.feed(t[lo:lo + 100], acc[lo:lo + 100])
+            c.finish()
+            out[name].append(t.size / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         reference_count(t, acc)
-        ref.append(t.size / (time.perf_counter() - t0))
-    return np.asarray(ours), np.asarray(ref)
+        out["ref"].append(t.size / (time.perf_counter() - t0))
+    return {name: np.asarray(v) for name, v in out.items()}
 
 
 FIRST = 2
@@ -168,11 +193,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", type=Path,
                     help="update the detection-performance section of this file")
+    ap.add_argument("--against", metavar="REV",
+                    help="also time the counter of this commit in the same run (git)")
     args = ap.parse_args(argv)
     command = "python benchmarks/counter_perf.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
-    ours_all, ref_all = throughput()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = baseline_counter(args.against, Path(tmp)) if args.against else None
+        runs = throughput(baseline=base)
+    ours_all, ref_all = runs["ours"], runs["ref"]
     ours, ref = float(ours_all.max()), float(ref_all.max())
+    base_rows = [] if base is None else [
+        f"| RepCounter at `{args.against}` (same run) | {runs['baseline'].max():,.0f} | "
+        f"{np.median(runs['baseline']):,.0f} | {runs['baseline'].min():,.0f} | "
+        f"{runs['baseline'].max() / ref:.2f}x |"]
+    base_line = [] if base is None else [
+        f"Median of this counter over the one at `{args.against}`: "
+        f"{np.median(ours_all) / np.median(runs['baseline']):.2f}x.", ""]
     out = ["## Rep detection: speed, latency, false reps (`benchmarks/counter_perf.py`)", "",
            f"Command: `{command.strip()}` -- machine: {machine()}.", "",
            "### Throughput (100 Hz stream, 1 s batches, one core)", "",
@@ -182,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
            f"| RepCounter (streaming) | {ours:,.0f} | {np.median(ours_all):,.0f} | "
            f"{ours_all.min():,.0f} | {ours / ref:.2f}x |",
            f"| reference (offline, whole recording at once) | {ref:,.0f} | "
-           f"{np.median(ref_all):,.0f} | {ref_all.min():,.0f} | 1.00x |", "",
+           f"{np.median(ref_all):,.0f} | {ref_all.min():,.0f} | 1.00x |", *base_rows, "",
+           *base_line,
            "Target >= 1,000,000 samples/s, judged on the median run (the best one only "
            "shows what the machine gives when nothing else runs on it): "
            f"{'met' if np.median(ours_all) >= 1e6 else '**not met**'}"
