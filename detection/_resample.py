@@ -70,10 +70,8 @@ def relative_time(t: np.ndarray, origin: float) -> np.ndarray:
     where the caller's clock started. Dividing the whole number of ticks gives the float
     nearest to it, the one a decimal timestamp such as ``12.34`` reads as. NaN and inf
     stay what they are."""
-    r = np.subtract(t, origin)
-    r *= TICKS_PER_S
-    np.rint(r, out=r)
-    r /= TICKS_PER_S
+    r = np.rint(np.multiply(np.subtract(t, origin), TICKS_PER_S))
+    np.divide(r, TICKS_PER_S, out=r)
     return r
 
 
@@ -96,25 +94,20 @@ def clean_batch(t: object, acc: object, last_t: float, stats: CleanStats,
             return tt[:0], aa[:0], None
         origin = float(tt[int(ok.argmax())])
     tt = relative_time(tt, origin)
-    return (*_clean(tt, aa, last_t, stats), origin)
-
-
-def _clean(tt: np.ndarray, aa: np.ndarray, last_t: float,
-           stats: CleanStats) -> tuple[np.ndarray, np.ndarray]:
     if _clean_already(tt, aa, last_t):
-        return tt, aa
+        return tt, aa, origin
     ok = np.isfinite(tt) & np.isfinite(aa).all(axis=1)
     if not ok.all():
         stats.nonfinite += int((~ok).sum())
         tt, aa = tt[ok], aa[ok]
         if tt.size == 0:
-            return tt, aa
+            return tt, aa, origin
     prev = np.maximum.accumulate(np.concatenate(([last_t], tt[:-1])))
     ok = tt > prev
     if not ok.all():
         stats.out_of_order += int((~ok).sum())
         tt, aa = tt[ok], aa[ok]
-    return tt, aa
+    return tt, aa, origin
 
 
 def _clean_already(tt: np.ndarray, aa: np.ndarray, last_t: float) -> bool:
@@ -169,6 +162,11 @@ class Resampler:
     # point); the batch follows them.
     _buf: np.ndarray = field(default_factory=lambda: np.zeros((4, 64)), repr=False)
     _keep: int = 0
+    _around: np.ndarray = field(init=False, repr=False)   # (-q, q): the two points' offsets
+
+    def __post_init__(self) -> None:
+        q = 0.25 / self.fs_hz
+        self._around = np.array([-q, q])
 
     def push(self, t: np.ndarray,
              x: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, bool]]:
@@ -214,7 +212,7 @@ class Resampler:
                 if hi - lo == 1:
                     xm = np.repeat(tx[1:, lo:lo + 1], m, axis=1)
                 else:
-                    pts = (g[:, None] + (-q, q)).ravel()
+                    pts = (g[:, None] + self._around).ravel()
                     if self.next_k == 0:
                         pts[0] = self.anchor        # nothing before the run's first sample
                     xi = _interp(tx[:, lo:hi], d[:, lo:hi - 1], pts)
