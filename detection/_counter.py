@@ -29,6 +29,7 @@ plank-like posture. See ``docs/detection.md`` for the parameters and verdict rea
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import deque
@@ -153,6 +154,10 @@ class RepCounter:
             raise ValueError(f"gap_s must be positive, got {gap_s}")
         self.stats = CleanStats()
         self._res = Resampler(FS_HZ, gap_s)
+        # The caller's time of the stream's first sample: everything inside runs on time
+        # relative to it (`relative_time`), so that no decision depends on where the
+        # caller's clock started; event times are given back on the caller's clock.
+        self._origin: float | None = None
         self._finished = False
         p = self.profile
         if not p.hold:
@@ -231,7 +236,7 @@ class RepCounter:
             raise RuntimeError("make the counter with keep_trace=True to read its trace")
         if not self._trace:
             return np.zeros(0), np.zeros(0)
-        return (np.concatenate([g for g, _ in self._trace]),
+        return (np.concatenate([g for g, _ in self._trace]) + (self._origin or 0.0),
                 np.concatenate([s for _, s in self._trace]))
 
     def feed(self, t: object, acc: object) -> CounterUpdate:
@@ -243,7 +248,8 @@ class RepCounter:
         """
         if self._finished:
             raise RuntimeError("feed() after finish(): make a new RepCounter for a new stream")
-        tt, aa = clean_batch(t, acc, self._res.last_t, self.stats)
+        tt, aa, self._origin = clean_batch(t, acc, self._res.last_t, self.stats,
+                                           self._origin)
         events: list[RepEvent] = []
         rejected: list[Rejection] = []
         if self.refusal is not None:
@@ -330,6 +336,11 @@ class RepCounter:
             rejected.append(Rejection(t, self.refusal))
 
     def _update(self, events: list[RepEvent], rejected: list[Rejection]) -> CounterUpdate:
+        """The update, its times moved back onto the caller's clock."""
+        o = self._origin
+        if o:
+            events = [dataclasses.replace(e, t=e.t + o) for e in events]
+            rejected = [dataclasses.replace(r, t=r.t + o) for r in rejected]
         return CounterUpdate(tuple(events), tuple(rejected), self.count, self.hold_seconds)
 
     def _close_run(self, events: list[RepEvent], rejected: list[Rejection]) -> None:

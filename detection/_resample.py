@@ -6,6 +6,11 @@ the same thing whatever the device. Grid points are anchored at the first sample
 continuous run (absolute index k -> ``anchor + k / fs``), and each is computed from the few
 samples around it, so the output does not depend on how the stream was split into batches.
 Gaps longer than ``gap_s`` are never interpolated: the run ends and a new one starts.
+
+All of this runs on time relative to the stream's first sample, in whole microseconds
+(`relative_time`): a phone's clock reads ~1.7e9 s, where a float64 step is 0.24 us, and
+arithmetic on such times rounds differently for every offset, so an arbitrary shift of the
+caller's clock changed counts.
 """
 
 from __future__ import annotations
@@ -16,7 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CleanStats", "Resampler", "clean_batch"]
+__all__ = ["TICKS_PER_S", "CleanStats", "Resampler", "clean_batch", "relative_time"]
+
+TICKS_PER_S = 1_000_000
+"""Resolution of the counter's time axis. No accelerometer stamps its samples finer, and
+it is four float64 steps of an epoch clock (0.24 us at 1.7e9 s): rounded to it, the same
+samples give the same relative times whatever the caller's clock reads."""
 
 
 @dataclass
@@ -54,28 +64,50 @@ def _as_batch(t: object, acc: object) -> tuple[np.ndarray, np.ndarray]:
     return tt, aa
 
 
-def clean_batch(t: object, acc: object, last_t: float,
-                stats: CleanStats) -> tuple[np.ndarray, np.ndarray]:
-    """Validated samples strictly after ``last_t`` and after each other.
+def relative_time(t: np.ndarray, origin: float) -> np.ndarray:
+    """``t - origin`` rounded to whole ticks (`TICKS_PER_S`): the same for any constant
+    added to both (as long as the caller's clock resolves a tick), so no count depends on
+    where the caller's clock started. Dividing the whole number of ticks gives the float
+    nearest to it, the one a decimal timestamp such as ``12.34`` reads as. NaN and inf
+    stay what they are."""
+    r = np.rint(np.multiply(np.subtract(t, origin), TICKS_PER_S))
+    np.divide(r, TICKS_PER_S, out=r)
+    return r
+
+
+def clean_batch(t: object, acc: object, last_t: float, stats: CleanStats,
+                origin: float | None = None) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """Validated samples strictly after ``last_t`` and after each other, their times
+    relative to ``origin`` (`relative_time`); with ``origin`` None, the first finite row's
+    time becomes the origin. Returns the samples and the origin.
 
     Rows with NaN/inf in t or acc are dropped; a timestamp not later than every earlier
-    one (duplicate or backwards) is dropped. Counts go to ``stats``.
+    one (duplicate or backwards, also once relative) is dropped. Counts go to ``stats``.
     """
     tt, aa = _as_batch(t, acc)
-    if tt.size == 0 or _clean_already(tt, aa, last_t):
-        return tt, aa
+    if tt.size == 0:
+        return tt, aa, origin
+    if origin is None:
+        ok = np.isfinite(tt) & np.isfinite(aa).all(axis=1)
+        if not ok.any():
+            stats.nonfinite += tt.size
+            return tt[:0], aa[:0], None
+        origin = float(tt[int(ok.argmax())])
+    tt = relative_time(tt, origin)
+    if _clean_already(tt, aa, last_t):
+        return tt, aa, origin
     ok = np.isfinite(tt) & np.isfinite(aa).all(axis=1)
     if not ok.all():
         stats.nonfinite += int((~ok).sum())
         tt, aa = tt[ok], aa[ok]
         if tt.size == 0:
-            return tt, aa
+            return tt, aa, origin
     prev = np.maximum.accumulate(np.concatenate(([last_t], tt[:-1])))
     ok = tt > prev
     if not ok.all():
         stats.out_of_order += int((~ok).sum())
         tt, aa = tt[ok], aa[ok]
-    return tt, aa
+    return tt, aa, origin
 
 
 def _clean_already(tt: np.ndarray, aa: np.ndarray, last_t: float) -> bool:
@@ -130,6 +162,11 @@ class Resampler:
     # point); the batch follows them.
     _buf: np.ndarray = field(default_factory=lambda: np.zeros((4, 64)), repr=False)
     _keep: int = 0
+    _around: np.ndarray = field(init=False, repr=False)   # (-q, q): the two points' offsets
+
+    def __post_init__(self) -> None:
+        q = 0.25 / self.fs_hz
+        self._around = np.array([-q, q])
 
     def push(self, t: np.ndarray,
              x: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, bool]]:
@@ -175,7 +212,7 @@ class Resampler:
                 if hi - lo == 1:
                     xm = np.repeat(tx[1:, lo:lo + 1], m, axis=1)
                 else:
-                    pts = (g[:, None] + (-q, q)).ravel()
+                    pts = (g[:, None] + self._around).ravel()
                     if self.next_k == 0:
                         pts[0] = self.anchor        # nothing before the run's first sample
                     xi = _interp(tx[:, lo:hi], d[:, lo:hi - 1], pts)
