@@ -92,13 +92,6 @@ rest posture itself shows up as an extreme reached by a small drift and left by 
 swing. Counted, it made one rep too many, or a set counted at the turns back to the start
 posture (real squats from standing counted at the tops: 6 for 5); the reps' own turns
 swing about as far in as out."""
-REST_SLOWNESS = 2.0
-"""Before the step measure has settled (the first seconds of a run), a chain's first turn
-whose last half cycle (its ``width_s`` is twice that) took longer than any gap between the
-chain's turns is the move out of the start posture, not a rep: a rep's own swing into its
-turn takes about half a rep. Walking onset looks like this (a slow lean from standing, then
-strides ~1 s apart) and the step measure, still filling up, cannot yet tell the strides from
-reps (real lower-back walking: three false push-ups 3-5 s into the recording)."""
 SET_TIMEOUT_PERIODS = 2.6
 """A set ends after this many of its periods without a rep (or max_period_s): one missed or
 refused rep leaves two periods and a little hesitation, and the set goes on."""
@@ -146,14 +139,6 @@ def _impact_free(e: Extreme) -> bool:
     smooth rep (a push-up in 1.2 s) has its own second harmonic in the step band, which
     the step limit would take for walking; steps always land."""
     return e.shake < IMPACT_FREE_SHAKE and e.jump < LANDING_G
-
-
-def _slow_start(chain: list[_Open]) -> bool:
-    """The chain's first turn came, while the step measure was unsettled, out of a movement
-    slower than the chain's reps: the move out of rest (`REST_SLOWNESS`)."""
-    first = chain[0].e
-    return not first.settled and first.width_s > REST_SLOWNESS * max(
-        b.e.t - a.e.t for a, b in itertools.pairwise(chain))
 
 
 @dataclass
@@ -502,8 +487,6 @@ class SetTracker:
                 chain = self.chains[cand.e.pol]
         chain.append(cand)
         if len(chain) >= SET_START_REPS and not self._rhythmic(chain):
-            del chain[0]
-        if len(chain) >= SET_START_REPS and _slow_start(chain):
             del chain[0]
         if len(chain) >= SET_START_REPS:
             reason = self._no_flight(nxt.low, nxt.jump)   # the window spans the chain's end

@@ -265,36 +265,3 @@ def test_a_start_judged_early_counts_only_what_it_emits() -> None:
             assert tracker.count == len(events)
         counts.append(len(events))
     assert counts[0] == counts[1]
-
-
-GAITPY_WHEEL = "gaitpy-1.6.1-py3-none-any.whl"
-"""GaitPy's PyPI wheel ships a real lower-back recording of walking; the everyday-motion
-benchmark downloads it (`benchmarks/everyday_motion.py`), tests only read it from there."""
-
-
-def _gaitpy_walk() -> tuple[np.ndarray, np.ndarray]:
-    import io
-    import zipfile
-
-    wheel = Path.home() / ".cache" / "repfit-bench" / GAITPY_WHEEL
-    if not wheel.is_file():
-        pytest.skip(f"no {GAITPY_WHEEL} (run benchmarks/everyday_motion.py once)")
-    with zipfile.ZipFile(wheel) as z:
-        text = io.TextIOWrapper(z.open("gaitpy/demo/demo_data.csv"), encoding="latin-1").read()
-    rows = [line.split(",") for line in text.splitlines()
-            if line[:2] == "20" and line.count(",") >= 3]
-    acc = np.array([[float(v) for v in r[1:4]] for r in rows])
-    t = np.arange(acc.shape[0]) / 50.0        # a GENEActiv export at 50 Hz
-    return t, acc
-
-
-def test_walking_onset_on_a_real_recording_starts_no_set() -> None:
-    """Real walking from standing (lower back): the slow lean out of rest and the first
-    strides, ~1 s apart while the step measure is still filling up, made three push-ups.
-    The lean is the move out of the start posture, not a rep (`REST_SLOWNESS`)."""
-    t, acc = _gaitpy_walk()
-    first = t < 20.0
-    c = RepCounter("pushup")
-    for lo in range(0, int(first.sum()), 50):
-        c.feed(t[lo:lo + 50], acc[lo:lo + 50])
-    assert c.finish().count == 0
