@@ -229,16 +229,26 @@ class SetTracker:
         and each came back at least `RETURN` of the way it went (a set returns to its
         start posture every rep; fidgeting need not, and judged early, before the
         window shows it wander, simulated desk fidgeting started half as many sets
-        again). Not for jumping exercises that need a flight (burpees): their jump comes
-        after the counted turn, and the set start looks for it up to the next turn."""
+        again). Jumping exercises that need a flight (burpees) are judged on the flights
+        of the reps before (the lowest |a| of the last few seconds); without one the turn
+        waits for the next one, whose window holds this rep's jump. Multi-phase reps are
+        judged early only at a steady pace (`START_TOLERANCE`, as before the rep period
+        is known): a chain let in by the looser `MULTI_PHASE_TOLERANCE` may hold a turn
+        of another phase, and waits for the next turn, where the rhythm is measured on a
+        longer window."""
         o = self.open
-        if o is None or self.set_pol or self.p.flight_g or o.e.k == self._early_tried:
+        if o is None or self.set_pol or o.e.k == self._early_tried:
             return False
         chain = self.chains[o.e.pol]
         # (a turn after the chain's rhythm stopped ends that chain: judged when it comes)
-        return (len(chain) == SET_START_REPS - 1
+        if not (len(chain) == SET_START_REPS - 1
                 and o.e.t - chain[-1].e.t <= self.p.max_period_s
-                and all(c.amp >= RETURN * c.e.swing_in for c in chain))
+                and all(c.amp >= RETURN * c.e.swing_in for c in chain)):
+            return False
+        if self.p.multi_phase:
+            gaps = (chain[1].e.t - chain[0].e.t, o.e.t - chain[1].e.t)
+            return max(gaps) * START_TOLERANCE <= min(gaps)
+        return True
 
     def _set_timeout(self) -> float:
         per = self.period
