@@ -181,6 +181,7 @@ class SetTracker:
         self._period_at = period_at
         self._context_at = context_at
         self._early_tried = -1     # grid index of the last turn judged early without a start
+        self._flight_wait = -1     # and of one of them that waits for a flight
         self.rhythm_mark: int | None = None   # the owner's rhythm mark at the current extreme
         self._pinned: tuple[int, float | None] | None = None   # (mark, period) kept
 
@@ -297,15 +298,45 @@ class SetTracker:
                 # (unless the owner released it already: then nothing reads it again).
                 with contextlib.suppress(RuntimeError):
                     self._pinned = own, self._period_at(own)
-            now, jump, low = self._context_at(at)
-            back = Extreme(-o.e.pol, o.e.val - o.e.pol * o.e.swing_in, o.e.t, o.e.k,
-                           o.e.swing_in, jump=jump, low=low)
-            started: list[RepEvent] = []
-            refused: list[Rejection] = []
-            if self._start_trial(back, now, started, refused):
-                events += started
-                if rejected is not None:
-                    rejected += refused
+            if not self._early_start(at, events, rejected) and self.p.flight_g:
+                _, jump, low = self._context_at(at)
+                if self._no_flight(low, jump) is not None:
+                    self._flight_wait = o.e.k     # judged again once a flight shows
+
+    def awaits_flight(self) -> bool:
+        """Whether the turn that may start a set was judged early and waits for a flight
+        (`on_flight`) until the next turn judges it."""
+        o = self.open
+        return o is not None and not self.set_pol and o.e.k == self._flight_wait
+
+    def on_flight(self, events: list[RepEvent], rejected: list[Rejection] | None = None,
+                  at: int = -1) -> None:
+        """Jumping exercises: the turn that may start a set came back before any flight
+        was seen (the set's first reps may not leave the ground much, and this rep's own
+        jump comes after its turn). Once |a| shows one (at sample ``at`` of the chunk),
+        judge the turn again, as the next turn would with the jump in its window."""
+        _, jump, low = self._context_at(at)
+        if self._no_flight(low, jump) is None:
+            self._flight_wait = -1
+            self._early_start(at, events, rejected)
+
+    def _early_start(self, at: int, events: list[RepEvent],
+                     rejected: list[Rejection] | None) -> bool:
+        """Judge the open candidate with the motion context at sample ``at`` of the chunk,
+        its swing out taken as its swing in; whether that started a set."""
+        o = self.open
+        assert o is not None
+        now, jump, low = self._context_at(at)
+        back = Extreme(-o.e.pol, o.e.val - o.e.pol * o.e.swing_in, o.e.t, o.e.k,
+                       o.e.swing_in, jump=jump, low=low)
+        started: list[RepEvent] = []
+        refused: list[Rejection] = []
+        if not self._start_trial(back, now, started, refused):
+            return False
+        events += started
+        if rejected is not None:
+            rejected += refused
+        return True
 
     def _start_trial(self, back: Extreme, mark: int | None, events: list[RepEvent],
                      rejected: list[Rejection]) -> bool:
