@@ -411,8 +411,6 @@ class RepCounter:
         if self._trace is not None:
             self._trace.append((g.copy(), s.copy()))
         self._turns.scan(k0, g, s.tolist(), h, events, rejected)
-        if self._reps.awaits_flight():
-            self._reps.on_flight(events, rejected)
         keep = self._ctx_per[-1]                 # only the last block's can be asked again
         self._reps.pin_rhythm(keep)
         self._rhythm.settle(keep)

@@ -182,6 +182,7 @@ class SetTracker:
         self._context_at = context_at
         self._early_tried = -1     # grid index of the last turn judged early without a start
         self._flight_wait = -1     # and of one of them that waits for a flight
+        self._early = False        # judging a set start as its third rep comes back
         self.rhythm_mark: int | None = None   # the owner's rhythm mark at the current extreme
         self._pinned: tuple[int, float | None] | None = None   # (mark, period) kept
 
@@ -233,8 +234,8 @@ class SetTracker:
         again). Jumping exercises that need a flight (burpees) are judged on the flights
         of the reps before (the lowest |a| of the last few seconds); without one the turn
         waits for the next one, whose window holds this rep's jump. Multi-phase reps are
-        judged early only at a steady pace (`START_TOLERANCE`, as before the rep period
-        is known): a chain let in by the looser `MULTI_PHASE_TOLERANCE` may hold a turn
+        judged early only at a steady pace (`START_TOLERANCE` of the period, as other
+        exercises): a chain let in by the looser `MULTI_PHASE_TOLERANCE` may hold a turn
         of another phase, and waits for the next turn, where the rhythm is measured on a
         longer window."""
         o = self.open
@@ -242,14 +243,9 @@ class SetTracker:
             return False
         chain = self.chains[o.e.pol]
         # (a turn after the chain's rhythm stopped ends that chain: judged when it comes)
-        if not (len(chain) == SET_START_REPS - 1
+        return (len(chain) == SET_START_REPS - 1
                 and o.e.t - chain[-1].e.t <= self.p.max_period_s
-                and all(c.amp >= RETURN * c.e.swing_in for c in chain)):
-            return False
-        if self.p.multi_phase:
-            gaps = (chain[1].e.t - chain[0].e.t, o.e.t - chain[1].e.t)
-            return max(gaps) * START_TOLERANCE <= min(gaps)
-        return True
+                and all(c.amp >= RETURN * c.e.swing_in for c in chain))
 
     def _set_timeout(self) -> float:
         per = self.period
@@ -305,20 +301,26 @@ class SetTracker:
 
     def awaits_flight(self) -> bool:
         """Whether the turn that may start a set was judged early and waits for a flight
-        (`on_flight`) until the next turn judges it."""
+        (`flight_check`) until the next turn judges it."""
         o = self.open
         return o is not None and not self.set_pol and o.e.k == self._flight_wait
 
-    def on_flight(self, events: list[RepEvent], rejected: list[Rejection] | None = None,
-                  at: int = -1) -> None:
+    def flight_check(self, events: list[RepEvent], rejected: list[Rejection],
+                     lo: int, hi: int) -> None:
         """Jumping exercises: the turn that may start a set came back before any flight
         was seen (the set's first reps may not leave the ground much, and this rep's own
-        jump comes after its turn). Once |a| shows one (at sample ``at`` of the chunk),
-        judge the turn again, as the next turn would with the jump in its window."""
-        _, jump, low = self._context_at(at)
-        if self._no_flight(low, jump) is None:
-            self._flight_wait = -1
-            self._early_start(at, events, rejected)
+        jump comes after its turn). At the first of samples ``lo``..``hi - 1`` of the
+        chunk where |a| shows one, judge the turn again, as the next turn would with the
+        jump in its window. The trigger hands every sample over in order, before the
+        turn after it, so the batches do not change where that happens."""
+        if not self.awaits_flight():
+            return
+        for at in range(lo, hi):
+            _, jump, low = self._context_at(at)
+            if self._no_flight(low, jump) is None:
+                self._flight_wait = -1
+                self._early_start(at, events, rejected)
+                return
 
     def _early_start(self, at: int, events: list[RepEvent],
                      rejected: list[Rejection] | None) -> bool:
@@ -331,8 +333,12 @@ class SetTracker:
                        o.e.swing_in, jump=jump, low=low)
         started: list[RepEvent] = []
         refused: list[Rejection] = []
-        if not self._start_trial(back, now, started, refused):
-            return False
+        self._early = True
+        try:
+            if not self._start_trial(back, now, started, refused):
+                return False
+        finally:
+            self._early = False
         events += started
         if rejected is not None:
             rejected += refused
@@ -552,7 +558,8 @@ class SetTracker:
     @property
     def _start_tolerance(self) -> float:
         """How far the reps that start a set may stray from the period (as a ratio)."""
-        return MULTI_PHASE_TOLERANCE if self.p.multi_phase else START_TOLERANCE
+        return (MULTI_PHASE_TOLERANCE if self.p.multi_phase and not self._early
+                else START_TOLERANCE)
 
     def _on_beat(self, chain: list[_Open], gap: float) -> bool:
         """A shallow candidate still counts when it comes on the chain's beat (a sloppy
