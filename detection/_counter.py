@@ -180,7 +180,7 @@ class RepCounter:
         self._level = np.zeros(3)                # the run's start level, for `_process`
         self._level_mag = 0.0                    # and its magnitude
         self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
-        self._cov = [1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9]  # row-major 3 x 3
+        self._cov = (1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9)  # row-major 3 x 3
         self._axis = (1.0 / math.sqrt(3.0),) * 3
         self._lam_axis = math.exp(-1.0 / (FS_HZ * AXIS_TAU_S))
         self._lam_env = math.exp(-1.0 / (FS_HZ * ENV_TAU_S))
@@ -368,8 +368,8 @@ class RepCounter:
         y = np.ascontiguousarray(x)               # rows: one per axis, filtered in place
         rows, cols = self._block_rows(k0, y.shape[1])
         mag = rows[3, cols]                        # |a|
-        sq = y * y
-        np.sqrt(sq[0] + sq[1] + sq[2], out=mag)
+        np.add.reduce(y * y, axis=0, out=mag)     # row by row: (y0^2 + y1^2) + y2^2
+        np.sqrt(mag, out=mag)
         # Orientation-free context of the movement, relative to the movement signal and
         # smoothed over ~2 s: how much |a| varies at walking step rates, and how much the
         # acceleration moves above them on all three axes (shaking: a shake may hardly
@@ -400,8 +400,7 @@ class RepCounter:
         s, h = self._project()
         np.square(pw[0], out=pw[0])
         np.square(fast, out=fast)
-        np.add(fast[0], fast[1], out=pw[1])
-        pw[1] += fast[2]
+        np.add.reduce(fast, axis=0, out=pw[1])
         np.square(s, out=pw[2])
         if self._bounce:
             np.multiply(s, pw[4], out=pw[3])
@@ -454,30 +453,37 @@ class RepCounter:
         tops = np.abs(q).max(axis=2).tolist()
         # Lowest |a| of each whole block (the rest is padding), for profiles with a flight.
         lows = q[-1, :nb].min(axis=1).tolist() if self._flight else []
-        h: list[float] = []
         per: list[int | None] = []
         peak: list[float] = []
         low: list[float] = []
         self._ctx_per, self._ctx_peak, self._ctx_low = per, peak, low
+        # The per-block recursions run on locals (attribute access costs more than the sums).
+        env, env_peak, pk, mark, blocks = (self._env, self._env_peak, self._peak,
+                                           self._period_mark, self._blocks)
+        lam, h_floor, flight, lows_q = self._lam_env_blk, self._h_floor, self._flight, self._lows
+        rhythm = self._rhythm
+        h: list[float] = []
         for b in range(nblk):
-            h += [max(self._h_floor, HYSTERESIS * self._env)] * AXIS_BLOCK
-            per.append(self._period_mark)
-            peak.append(self._peak)
-            if self._flight:
-                low.append(min(self._lows, default=1.0))
+            h += [max(h_floor, HYSTERESIS * env)] * AXIS_BLOCK
+            per.append(mark)
+            peak.append(pk)
+            if flight:
+                low.append(min(lows_q, default=1.0))
             if b == nb:
                 break
-            self._env = max(self._env * self._lam_env_blk, tops[b + 1][b])
-            if self._env > self._env_peak:
-                self._env_peak = self._env
-            self._peak = max(self._peak * self._lam_env_blk, tops[-1][b])
-            if self._flight:
-                self._lows.append(lows[b])
-            self._rhythm.push(q[b + 1, b])
-            self._blocks += 1
-            if self._blocks % RHYTHM_EVERY == 0:
-                self._rhythm.mark(self._blocks)   # computed if an extreme needs it
-                self._period_mark = self._blocks
+            env = max(env * lam, tops[b + 1][b])
+            if env > env_peak:
+                env_peak = env
+            pk = max(pk * lam, tops[-1][b])
+            if flight:
+                lows_q.append(lows[b])
+            rhythm.push(q[b + 1, b])
+            blocks += 1
+            if blocks % RHYTHM_EVERY == 0:
+                rhythm.mark(blocks)               # computed if an extreme needs it
+                mark = blocks
+        self._env, self._env_peak, self._peak, self._period_mark, self._blocks = (
+            env, env_peak, pk, mark, blocks)
         s = q.diagonal(0, 0, 1).T.ravel()[r:n]   # block b on axes[b]
         return s, h[r:n]
 
@@ -487,7 +493,11 @@ class RepCounter:
         within a rep of the stream start. Plain floats: for 3 x 3, array calls cost more
         than the arithmetic."""
         lam = self._lam_axis_blk
-        c = self._cov = [ci * lam + di for ci, di in zip(self._cov, inc, strict=True)]
+        c0, c1, c2, c3, c4, c5, c6, c7, c8 = self._cov
+        i0, i1, i2, i3, i4, i5, i6, i7, i8 = inc
+        c = self._cov = (c0 * lam + i0, c1 * lam + i1, c2 * lam + i2, c3 * lam + i3,
+                         c4 * lam + i4, c5 * lam + i5, c6 * lam + i6, c7 * lam + i7,
+                         c8 * lam + i8)
         c0, c1, c2, c3, c4, c5, c6, c7, c8 = c
         a0, a1, a2 = self._axis
         norm = 0.0

@@ -70,7 +70,9 @@ def relative_time(t: np.ndarray, origin: float) -> np.ndarray:
     where the caller's clock started. Dividing the whole number of ticks gives the float
     nearest to it, the one a decimal timestamp such as ``12.34`` reads as. NaN and inf
     stay what they are."""
-    r = np.rint(np.multiply(np.subtract(t, origin), TICKS_PER_S))
+    r = np.subtract(t, origin)
+    np.multiply(r, TICKS_PER_S, out=r)         # in place: one array for the four steps
+    np.rint(r, out=r)
     np.divide(r, TICKS_PER_S, out=r)
     return r
 

@@ -13,6 +13,8 @@ repeats clearly.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from scipy.fft import next_fast_len
 
@@ -71,7 +73,7 @@ class RhythmTracker:
         self.period_s: float | None = None
         self.strength = 0.0
         self._held: int | None = None        # unanswered mark the buffer stands at
-        self._queue: list[np.ndarray | int] = []  # blocks and marks after it
+        self._queue: deque[np.ndarray | int] = deque()  # blocks and marks after it
         self._answer: tuple[int, float | None] = (-1, None)  # last mark asked for
 
     def push(self, b: np.ndarray) -> None:
@@ -112,7 +114,7 @@ class RhythmTracker:
         """The held mark is answered or dropped: apply what waited, up to the next mark."""
         self._held = None
         while self._queue:
-            item = self._queue.pop(0)
+            item = self._queue.popleft()
             if isinstance(item, int):
                 self._held = item
                 return
@@ -131,7 +133,7 @@ class RhythmTracker:
         self.filled = min(self.n, self.filled + m)
 
     def reset(self) -> None:
-        self._held, self._queue, self._answer = None, [], (-1, None)
+        self._held, self._queue, self._answer = None, deque(), (-1, None)
         self.filled = 0
         self.pos = 0
         self.period_s = None
