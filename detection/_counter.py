@@ -369,7 +369,7 @@ class RepCounter:
         rows, cols = self._block_rows(k0, y.shape[1])
         mag = rows[3, cols]                        # |a|
         np.add.reduce(y * y, axis=0, out=mag)     # row by row: (y0^2 + y1^2) + y2^2
-        np.sqrt(mag, out=mag)
+        np.sqrt(mag, mag)                          # (``out`` positional: a keyword costs more)
         # Orientation-free context of the movement, relative to the movement signal and
         # smoothed over ~2 s: how much |a| varies at walking step rates, and how much the
         # acceleration moves above them on all three axes (shaking: a shake may hardly
@@ -398,13 +398,13 @@ class RepCounter:
         filter_inplace(self._sos_feat, pw[0:1], self._zi_feat)
         filter_inplace(self._sos_hf, fast, self._zi_hf)
         s, h = self._project()
-        np.square(pw[0], out=pw[0])
-        np.square(fast, out=fast)
+        np.square(pw[0], pw[0])
+        np.square(fast, fast)
         np.add.reduce(fast, axis=0, out=pw[1])
-        np.square(s, out=pw[2])
+        np.square(s, pw[2])
         if self._bounce:
-            np.multiply(s, pw[4], out=pw[3])
-            np.square(pw[4], out=pw[4])
+            np.multiply(s, pw[4], pw[3])
+            np.square(pw[4], pw[4])
         filter_inplace(self._sos_pow, pw, self._zi_pow)
         self._pw = pw
         if self._trace is not None:
@@ -448,7 +448,9 @@ class RepCounter:
             axes += [self._power_step(inc) for inc in incs.tolist()]
         # Every sample on every axis, and |a| (the last weight row picks it), in one product:
         # q[a, b] is block b projected on axes[a]; q[-1, b] is |a| in block b.
-        weights = np.array([(*a, 0.0) for a in axes] + [(0.0, 0.0, 0.0, 1.0)])
+        weights = np.zeros((len(axes) + 1, 4))
+        weights[:-1, :3] = axes
+        weights[-1, 3] = 1.0
         q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
         tops = np.abs(q).max(axis=2).tolist()
         # Lowest |a| of each whole block (the rest is padding), for profiles with a flight.

@@ -71,9 +71,9 @@ def relative_time(t: np.ndarray, origin: float) -> np.ndarray:
     nearest to it, the one a decimal timestamp such as ``12.34`` reads as. NaN and inf
     stay what they are."""
     r = np.subtract(t, origin)
-    np.multiply(r, TICKS_PER_S, out=r)         # in place: one array for the four steps
-    np.rint(r, out=r)
-    np.divide(r, TICKS_PER_S, out=r)
+    np.multiply(r, TICKS_PER_S, r)             # in place: one array for the four steps
+    np.rint(r, r)
+    np.divide(r, TICKS_PER_S, r)
     return r
 
 
@@ -228,7 +228,7 @@ class Resampler:
             start = self.anchor + self.next_k / self.fs_hz - q
             keep = lo + max(0, int(tx[0, lo:hi].searchsorted(start)) - 1)
         self._keep = w - keep
-        buf[:, :self._keep] = buf[:, keep:w].copy()
+        buf[:, :self._keep] = buf[:, keep:w]       # numpy buffers the overlap
         self.last_t = float(tx[0, w - 1])
         return runs
 

@@ -182,9 +182,9 @@ class RhythmTracker:
         # falling from lag 0 (one slow movement, then rest) or rising to a longer lag.
         inner = seg[1:-1]
         ge, gt = self._ge[:inner.size], self._gt[:inner.size]
-        np.greater_equal(inner, seg[:-2], out=ge)
-        np.greater(inner, seg[2:], out=gt)
-        np.logical_and(ge, gt, out=ge)
+        np.greater_equal(inner, seg[:-2], ge)
+        np.greater(inner, seg[2:], gt)
+        np.logical_and(ge, gt, ge)
         peaks = ge.nonzero()[0]            # the method skips np.flatnonzero's wrappers
         if peaks.size == 0:
             return 0, 0.0
@@ -197,7 +197,7 @@ class RhythmTracker:
         i_top = int(heights.argmax())
         top = self.lag_lo + 1 + int(peaks[i_top])
         frac = HARMONIC if 3 * top <= m else HARMONIC_FEW_PERIODS
-        near = np.greater_equal(heights, frac * float(heights[i_top]), out=gt[:heights.size])
+        near = np.greater_equal(heights, frac * float(heights[i_top]), gt[:heights.size])
         best = 1 + int(peaks[int(near.argmax())])
         return self.lag_lo + best, float(seg[best]) / float(ac[0])
 
@@ -211,7 +211,7 @@ class RhythmTracker:
             return np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, n)
         _pfu.rfft_n_even(x, 1, out=self._spec)     # the output length sets the padding
         sq = self._sq                                # |spectrum|^2 = re^2 + im^2
-        np.square(self._spec.view(np.float64).reshape(-1, 2), out=sq)
-        np.add(sq[:, 0], sq[:, 1], out=self._power)
+        np.square(self._spec.view(np.float64).reshape(-1, 2), sq)
+        np.add(sq[:, 0], sq[:, 1], self._power)
         _pfu.irfft(self._power, 1.0 / n, out=self._ac)
         return self._ac
