@@ -65,6 +65,9 @@ class RhythmTracker:
         self.nfft = 2 * next_fast_len(-(-(self.n + self.lag_hi) // 2), real=True)
         self._spec = np.empty(self.nfft // 2 + 1, dtype=complex)
         self._sq = np.empty((self.nfft // 2 + 1, 2))
+        # Views made once: the spectrum as (re, im) pairs, and the columns of their squares.
+        self._spec_ri = self._spec.view(np.float64).reshape(-1, 2)
+        self._sq_re, self._sq_im = self._sq[:, 0], self._sq[:, 1]
         self._power = np.empty(self.nfft // 2 + 1)
         self._ac = np.empty(self.nfft)
         n_inner = max(0, self.lag_hi - self.lag_lo - 1)   # lags with two neighbours
@@ -210,8 +213,7 @@ class RhythmTracker:
             spec = np.fft.rfft(x, n)
             return np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, n)
         _pfu.rfft_n_even(x, 1, out=self._spec)     # the output length sets the padding
-        sq = self._sq                                # |spectrum|^2 = re^2 + im^2
-        np.square(self._spec.view(np.float64).reshape(-1, 2), sq)
-        np.add(sq[:, 0], sq[:, 1], self._power)
+        np.square(self._spec_ri, self._sq)           # |spectrum|^2 = re^2 + im^2
+        np.add(self._sq_re, self._sq_im, self._power)
         _pfu.irfft(self._power, 1.0 / n, out=self._ac)
         return self._ac
