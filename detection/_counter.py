@@ -186,8 +186,8 @@ class RepCounter:
         self._lam_env = math.exp(-1.0 / (FS_HZ * ENV_TAU_S))
         self._env = 0.0
         self._env_peak = 0.0                     # the envelope's highest (`_silent_zero`)
-        # The unfinished axis block: one row per grid sample (y0, y1, y2, |a|).
-        self._blk = np.zeros((0, 4))
+        # The unfinished axis block: rows y0, y1, y2, |a|, one column per grid sample.
+        self._blk = np.zeros((4, 0))
         self._w_blk = self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1)
         self._lam_axis_blk = self._lam_axis ** AXIS_BLOCK
         self._lam_env_blk = self._lam_env ** AXIS_BLOCK
@@ -419,12 +419,12 @@ class RepCounter:
         this chunk of ``n`` samples, zero-padded to whole blocks, with the unfinished
         block's samples in front, and the columns for the chunk's (the caller fills them
         in); keeps the new unfinished block."""
-        r = self._blk.shape[0]
+        r = self._blk.shape[1]
         assert r == k0 % AXIS_BLOCK, "axis blocks are absolute grid blocks"
         n += r
         rows = np.zeros((4, -(-n // AXIS_BLOCK) * AXIS_BLOCK))
-        rows[:, :r] = self._blk.T
-        self._blk = rows[:, n - n % AXIS_BLOCK:n].T
+        rows[:, :r] = self._blk
+        self._blk = rows[:, n - n % AXIS_BLOCK:n]
         self._ctx_rows, self._ctx_r, self._ctx_n = rows, r, n
         return rows, slice(r, n)
 
