@@ -30,6 +30,7 @@ plank-like posture. See ``docs/detection.md`` for the parameters and verdict rea
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 from collections import deque
@@ -93,6 +94,15 @@ start from a typical level of them (`_start_level`), not from the first sample a
 glitch or a mid-movement first sample would otherwise ring through the high-pass for
 seconds as one huge swing, and the trigger, scaled to it, would miss the first reps.
 Nothing is emitted that early anyway (a set starts on its third rep)."""
+
+
+@functools.cache
+def _diagonal_blocks(nblk: int) -> np.ndarray:
+    """Flat indices, in a (rows, ``nblk``, `AXIS_BLOCK`) array whose row b is every block
+    projected on axis b, of block b on its own axis, for b in order: one ``take`` instead
+    of a diagonal view, a transpose and a copy. (At most ``CHUNK / AXIS_BLOCK + 2`` sizes.)"""
+    b = np.arange(nblk)[:, None]
+    return (b * (nblk * AXIS_BLOCK + AXIS_BLOCK) + np.arange(AXIS_BLOCK)).ravel()
 
 
 def _start_level(x: np.ndarray) -> np.ndarray:
@@ -159,6 +169,7 @@ class RepCounter:
         # caller's clock started; event times are given back on the caller's clock.
         self._origin: float | None = None
         self._finished = False
+        self._quiet = CounterUpdate((), (), 0, None)   # the last update without news
         p = self.profile
         if not p.hold:
             # First-order high-pass: its step response decays without overshoot, so the
@@ -337,11 +348,18 @@ class RepCounter:
 
     def _update(self, events: list[RepEvent], rejected: list[Rejection]) -> CounterUpdate:
         """The update, its times moved back onto the caller's clock."""
+        count, hold = self._reps.count, self.hold_seconds
+        if not events and not rejected:
+            # Most batches change nothing: the last such update (immutable) says it again.
+            quiet = self._quiet
+            if quiet.count != count or quiet.hold_seconds != hold:
+                quiet = self._quiet = CounterUpdate((), (), count, hold)
+            return quiet
         o = self._origin
         if o:
             events = [dataclasses.replace(e, t=e.t + o) for e in events]
             rejected = [dataclasses.replace(r, t=r.t + o) for r in rejected]
-        return CounterUpdate(tuple(events), tuple(rejected), self.count, self.hold_seconds)
+        return CounterUpdate(tuple(events), tuple(rejected), count, hold)
 
     def _close_run(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
         """The stream ended or broke: keep a pending extreme only if the signal had
@@ -486,7 +504,7 @@ class RepCounter:
                 mark = blocks
         self._env, self._env_peak, self._peak, self._period_mark, self._blocks = (
             env, env_peak, pk, mark, blocks)
-        s = q.diagonal(0, 0, 1).T.ravel()[r:n]   # block b on axes[b]
+        s = q.take(_diagonal_blocks(nblk)[r:n])  # block b on axes[b]
         return s, h[r:n]
 
     def _power_step(self, inc: list[float]) -> tuple[float, float, float]:
