@@ -302,6 +302,9 @@ class RepCounter:
 
     def _run_chunks(self, k0: int, g: np.ndarray, x: np.ndarray, new_run: bool,
                     events: list[RepEvent], rejected: list[Rejection]) -> None:
+        if g.size <= CHUNK:                      # the usual batch: one chunk, no slicing
+            self._process(k0, g, x, new_run, events, rejected)
+            return
         for lo in range(0, g.size, CHUNK):
             self._process(k0 + lo, g[lo:lo + CHUNK], x[:, lo:lo + CHUNK],
                           new_run and lo == 0, events, rejected)
@@ -542,16 +545,15 @@ class RepCounter:
         pw = self._pw
         if at < 0:
             at += pw.shape[1]
-        floor = 1e-6 + float(pw[2, at])
+        col = pw[:, at].tolist()               # the smoothed powers at ``at``, as floats
+        floor = 1e-6 + col[2]
         j = self._ctx_r + at                   # position in the chunk's block rows
         b = j // AXIS_BLOCK
         mags = self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist()   # <= 12 floats
-        bounce = (abs(float(pw[3, at])) / math.sqrt(floor * (1e-6 + float(pw[4, at])))
-                  if self._bounce else 0.0)
+        bounce = (abs(col[3]) / math.sqrt(floor * (1e-6 + col[4])) if self._bounce else 0.0)
         low = min(min(mags), self._ctx_low[b]) if self._flight else 1.0
-        return (self._ctx_per[b], math.sqrt(float(pw[0, at]) / floor),
-                math.sqrt(float(pw[1, at]) / floor), max(max(mags), self._ctx_peak[b]), bounce,
-                low)
+        return (self._ctx_per[b], math.sqrt(col[0] / floor), math.sqrt(col[1] / floor),
+                max(max(mags), self._ctx_peak[b]), bounce, low)
 
     def _retreat_context(self, at: int) -> tuple[int | None, float, float]:
         """Rhythm mark, decayed peak of |a| and lowest recent |a| at sample ``at`` of the

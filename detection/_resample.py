@@ -186,8 +186,9 @@ class Resampler:
         buf[1:, k:w] = x.T
         tx = buf[:, :w]
         d = tx[:, 1:] - tx[:, :-1]                # steps of t and x, column i: i -> i + 1
-        if d.shape[1] and d[0, d[0].argmax()] > self.gap_s:
-            bounds = [0, *(np.flatnonzero(d[0] > self.gap_s) + 1).tolist(), w]
+        dt = d[0]
+        if dt.size and dt[dt.argmax()] > self.gap_s:
+            bounds = [0, *(np.flatnonzero(dt > self.gap_s) + 1).tolist(), w]
         else:
             bounds = [0, w]
         q = 0.25 / self.fs_hz
