@@ -465,7 +465,7 @@ class RepCounter:
         axes = [self._axis]
         if nb:
             full = rows[:3, :nb * AXIS_BLOCK].reshape(3, nb, AXIS_BLOCK).transpose(1, 0, 2)
-            incs = np.matmul(full * self._w_blk, full.transpose(0, 2, 1)).reshape(nb, 9)
+            incs = np.matmul(full * self._w_blk, full.transpose(0, 2, 1))   # (nb, 3, 3)
             axes += [self._power_step(inc) for inc in incs.tolist()]
         # Every sample on every axis, and |a| (the last weight row picks it), in one product:
         # q[a, b] is block b projected on axes[a]; q[-1, b] is |a| in block b.
@@ -510,14 +510,14 @@ class RepCounter:
         s = q.take(_diagonal_blocks(nblk)[r:n])  # block b on axes[b]
         return s, h[r:n]
 
-    def _power_step(self, inc: list[float]) -> tuple[float, float, float]:
-        """Block end: decay the covariance and add the block's (``inc``, row-major 3 x 3);
+    def _power_step(self, inc: list[list[float]]) -> tuple[float, float, float]:
+        """Block end: decay the covariance and add the block's (``inc``, 3 x 3 rows);
         ``AXIS_POWER`` power-iteration steps then track the principal axis, so it settles
         within a rep of the stream start. Plain floats: for 3 x 3, array calls cost more
         than the arithmetic."""
         lam = self._lam_axis_blk
         c0, c1, c2, c3, c4, c5, c6, c7, c8 = self._cov
-        i0, i1, i2, i3, i4, i5, i6, i7, i8 = inc
+        (i0, i1, i2), (i3, i4, i5), (i6, i7, i8) = inc
         c = self._cov = (c0 * lam + i0, c1 * lam + i1, c2 * lam + i2, c3 * lam + i3,
                          c4 * lam + i4, c5 * lam + i5, c6 * lam + i6, c7 * lam + i7,
                          c8 * lam + i8)

@@ -49,6 +49,8 @@ def _as_batch(t: object, acc: object) -> tuple[np.ndarray, np.ndarray]:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"acc must be numeric (n, 3) g, got {type(acc).__name__}: {exc}"
                          ) from None
+    if tt.ndim == 1 and aa.shape == (tt.shape[0], 3):
+        return tt, aa                       # the usual batch: nothing to coerce or explain
     if tt.ndim == 0:
         tt = tt.reshape(1)
     if tt.ndim != 1:
