@@ -208,7 +208,7 @@ class SetTracker:
         if mark is None or keep is None or mark >= keep or (
                 self._pinned is not None and self._pinned[0] == mark):
             return
-        if any(self._short_set(c) for c in self.chains.values()):
+        if self._short_set(self.chains[+1]) or self._short_set(self.chains[-1]):
             self._pinned = (mark, self._period_at(mark))
 
     def retreat_level(self) -> tuple[int, float] | None:
