@@ -30,6 +30,7 @@ plank-like posture. See ``docs/detection.md`` for the parameters and verdict rea
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 from collections import deque
@@ -93,6 +94,15 @@ start from a typical level of them (`_start_level`), not from the first sample a
 glitch or a mid-movement first sample would otherwise ring through the high-pass for
 seconds as one huge swing, and the trigger, scaled to it, would miss the first reps.
 Nothing is emitted that early anyway (a set starts on its third rep)."""
+
+
+@functools.cache
+def _diagonal_blocks(nblk: int) -> np.ndarray:
+    """Flat indices, in a (rows, ``nblk``, `AXIS_BLOCK`) array whose row b is every block
+    projected on axis b, of block b on its own axis, for b in order: one ``take`` instead
+    of a diagonal view, a transpose and a copy. (At most ``CHUNK / AXIS_BLOCK + 2`` sizes.)"""
+    b = np.arange(nblk)[:, None]
+    return (b * (nblk * AXIS_BLOCK + AXIS_BLOCK) + np.arange(AXIS_BLOCK)).ravel()
 
 
 def _start_level(x: np.ndarray) -> np.ndarray:
@@ -159,6 +169,7 @@ class RepCounter:
         # caller's clock started; event times are given back on the caller's clock.
         self._origin: float | None = None
         self._finished = False
+        self._quiet = CounterUpdate((), (), 0, None)   # the last update without news
         p = self.profile
         if not p.hold:
             # First-order high-pass: its step response decays without overshoot, so the
@@ -180,14 +191,14 @@ class RepCounter:
         self._level = np.zeros(3)                # the run's start level, for `_process`
         self._level_mag = 0.0                    # and its magnitude
         self._trace: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_trace else None
-        self._cov = [1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9]  # row-major 3 x 3
+        self._cov = (1e-9, 0.0, 0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 1e-9)  # row-major 3 x 3
         self._axis = (1.0 / math.sqrt(3.0),) * 3
         self._lam_axis = math.exp(-1.0 / (FS_HZ * AXIS_TAU_S))
         self._lam_env = math.exp(-1.0 / (FS_HZ * ENV_TAU_S))
         self._env = 0.0
         self._env_peak = 0.0                     # the envelope's highest (`_silent_zero`)
-        # The unfinished axis block: one row per grid sample (y0, y1, y2, |a|).
-        self._blk = np.zeros((0, 4))
+        # The unfinished axis block: rows y0, y1, y2, |a|, one column per grid sample.
+        self._blk = np.zeros((4, 0))
         self._w_blk = self._lam_axis ** np.arange(AXIS_BLOCK - 1, -1, -1)
         self._lam_axis_blk = self._lam_axis ** AXIS_BLOCK
         self._lam_env_blk = self._lam_env ** AXIS_BLOCK
@@ -291,6 +302,9 @@ class RepCounter:
 
     def _run_chunks(self, k0: int, g: np.ndarray, x: np.ndarray, new_run: bool,
                     events: list[RepEvent], rejected: list[Rejection]) -> None:
+        if g.size <= CHUNK:                      # the usual batch: one chunk, no slicing
+            self._process(k0, g, x, new_run, events, rejected)
+            return
         for lo in range(0, g.size, CHUNK):
             self._process(k0 + lo, g[lo:lo + CHUNK], x[:, lo:lo + CHUNK],
                           new_run and lo == 0, events, rejected)
@@ -337,11 +351,18 @@ class RepCounter:
 
     def _update(self, events: list[RepEvent], rejected: list[Rejection]) -> CounterUpdate:
         """The update, its times moved back onto the caller's clock."""
+        count, hold = self._reps.count, self.hold_seconds
+        if not events and not rejected:
+            # Most batches change nothing: the last such update (immutable) says it again.
+            quiet = self._quiet
+            if quiet.count != count or quiet.hold_seconds != hold:
+                quiet = self._quiet = CounterUpdate((), (), count, hold)
+            return quiet
         o = self._origin
         if o:
             events = [dataclasses.replace(e, t=e.t + o) for e in events]
             rejected = [dataclasses.replace(r, t=r.t + o) for r in rejected]
-        return CounterUpdate(tuple(events), tuple(rejected), self.count, self.hold_seconds)
+        return CounterUpdate(tuple(events), tuple(rejected), count, hold)
 
     def _close_run(self, events: list[RepEvent], rejected: list[Rejection]) -> None:
         """The stream ended or broke: keep a pending extreme only if the signal had
@@ -368,8 +389,8 @@ class RepCounter:
         y = np.ascontiguousarray(x)               # rows: one per axis, filtered in place
         rows, cols = self._block_rows(k0, y.shape[1])
         mag = rows[3, cols]                        # |a|
-        sq = y * y
-        np.sqrt(sq[0] + sq[1] + sq[2], out=mag)
+        np.add.reduce(y * y, axis=0, out=mag)     # row by row: (y0^2 + y1^2) + y2^2
+        np.sqrt(mag, mag)                          # (``out`` positional: a keyword costs more)
         # Orientation-free context of the movement, relative to the movement signal and
         # smoothed over ~2 s: how much |a| varies at walking step rates, and how much the
         # acceleration moves above them on all three axes (shaking: a shake may hardly
@@ -398,14 +419,13 @@ class RepCounter:
         filter_inplace(self._sos_feat, pw[0:1], self._zi_feat)
         filter_inplace(self._sos_hf, fast, self._zi_hf)
         s, h = self._project()
-        np.square(pw[0], out=pw[0])
-        np.square(fast, out=fast)
-        np.add(fast[0], fast[1], out=pw[1])
-        pw[1] += fast[2]
-        np.square(s, out=pw[2])
+        np.square(pw[0], pw[0])
+        np.square(fast, fast)
+        np.add.reduce(fast, axis=0, out=pw[1])
+        np.square(s, pw[2])
         if self._bounce:
-            np.multiply(s, pw[4], out=pw[3])
-            np.square(pw[4], out=pw[4])
+            np.multiply(s, pw[4], pw[3])
+            np.square(pw[4], pw[4])
         filter_inplace(self._sos_pow, pw, self._zi_pow)
         self._pw = pw
         if self._trace is not None:
@@ -420,12 +440,12 @@ class RepCounter:
         this chunk of ``n`` samples, zero-padded to whole blocks, with the unfinished
         block's samples in front, and the columns for the chunk's (the caller fills them
         in); keeps the new unfinished block."""
-        r = self._blk.shape[0]
+        r = self._blk.shape[1]
         assert r == k0 % AXIS_BLOCK, "axis blocks are absolute grid blocks"
         n += r
         rows = np.zeros((4, -(-n // AXIS_BLOCK) * AXIS_BLOCK))
-        rows[:, :r] = self._blk.T
-        self._blk = rows[:, n - n % AXIS_BLOCK:n].T
+        rows[:, :r] = self._blk
+        self._blk = rows[:, n - n % AXIS_BLOCK:n]
         self._ctx_rows, self._ctx_r, self._ctx_n = rows, r, n
         return rows, slice(r, n)
 
@@ -445,49 +465,62 @@ class RepCounter:
         axes = [self._axis]
         if nb:
             full = rows[:3, :nb * AXIS_BLOCK].reshape(3, nb, AXIS_BLOCK).transpose(1, 0, 2)
-            incs = np.matmul(full * self._w_blk, full.transpose(0, 2, 1)).reshape(nb, 9)
+            incs = np.matmul(full * self._w_blk, full.transpose(0, 2, 1))   # (nb, 3, 3)
             axes += [self._power_step(inc) for inc in incs.tolist()]
         # Every sample on every axis, and |a| (the last weight row picks it), in one product:
         # q[a, b] is block b projected on axes[a]; q[-1, b] is |a| in block b.
-        weights = np.array([(*a, 0.0) for a in axes] + [(0.0, 0.0, 0.0, 1.0)])
+        weights = np.zeros((len(axes) + 1, 4))
+        weights[:-1, :3] = axes
+        weights[-1, 3] = 1.0
         q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
         tops = np.abs(q).max(axis=2).tolist()
         # Lowest |a| of each whole block (the rest is padding), for profiles with a flight.
         lows = q[-1, :nb].min(axis=1).tolist() if self._flight else []
-        h: list[float] = []
         per: list[int | None] = []
         peak: list[float] = []
         low: list[float] = []
         self._ctx_per, self._ctx_peak, self._ctx_low = per, peak, low
+        # The per-block recursions run on locals (attribute access costs more than the sums).
+        env, env_peak, pk, mark, blocks = (self._env, self._env_peak, self._peak,
+                                           self._period_mark, self._blocks)
+        lam, h_floor, flight, lows_q = self._lam_env_blk, self._h_floor, self._flight, self._lows
+        rhythm = self._rhythm
+        h: list[float] = []
         for b in range(nblk):
-            h += [max(self._h_floor, HYSTERESIS * self._env)] * AXIS_BLOCK
-            per.append(self._period_mark)
-            peak.append(self._peak)
-            if self._flight:
-                low.append(min(self._lows, default=1.0))
+            h += [max(h_floor, HYSTERESIS * env)] * AXIS_BLOCK
+            per.append(mark)
+            peak.append(pk)
+            if flight:
+                low.append(min(lows_q, default=1.0))
             if b == nb:
                 break
-            self._env = max(self._env * self._lam_env_blk, tops[b + 1][b])
-            if self._env > self._env_peak:
-                self._env_peak = self._env
-            self._peak = max(self._peak * self._lam_env_blk, tops[-1][b])
-            if self._flight:
-                self._lows.append(lows[b])
-            self._rhythm.push(q[b + 1, b])
-            self._blocks += 1
-            if self._blocks % RHYTHM_EVERY == 0:
-                self._rhythm.mark(self._blocks)   # computed if an extreme needs it
-                self._period_mark = self._blocks
-        s = q.diagonal(0, 0, 1).T.ravel()[r:n]   # block b on axes[b]
+            env = max(env * lam, tops[b + 1][b])
+            if env > env_peak:
+                env_peak = env
+            pk = max(pk * lam, tops[-1][b])
+            if flight:
+                lows_q.append(lows[b])
+            rhythm.push(q[b + 1, b])
+            blocks += 1
+            if blocks % RHYTHM_EVERY == 0:
+                rhythm.mark(blocks)               # computed if an extreme needs it
+                mark = blocks
+        self._env, self._env_peak, self._peak, self._period_mark, self._blocks = (
+            env, env_peak, pk, mark, blocks)
+        s = q.take(_diagonal_blocks(nblk)[r:n])  # block b on axes[b]
         return s, h[r:n]
 
-    def _power_step(self, inc: list[float]) -> tuple[float, float, float]:
-        """Block end: decay the covariance and add the block's (``inc``, row-major 3 x 3);
+    def _power_step(self, inc: list[list[float]]) -> tuple[float, float, float]:
+        """Block end: decay the covariance and add the block's (``inc``, 3 x 3 rows);
         ``AXIS_POWER`` power-iteration steps then track the principal axis, so it settles
         within a rep of the stream start. Plain floats: for 3 x 3, array calls cost more
         than the arithmetic."""
         lam = self._lam_axis_blk
-        c = self._cov = [ci * lam + di for ci, di in zip(self._cov, inc, strict=True)]
+        c0, c1, c2, c3, c4, c5, c6, c7, c8 = self._cov
+        (i0, i1, i2), (i3, i4, i5), (i6, i7, i8) = inc
+        c = self._cov = (c0 * lam + i0, c1 * lam + i1, c2 * lam + i2, c3 * lam + i3,
+                         c4 * lam + i4, c5 * lam + i5, c6 * lam + i6, c7 * lam + i7,
+                         c8 * lam + i8)
         c0, c1, c2, c3, c4, c5, c6, c7, c8 = c
         a0, a1, a2 = self._axis
         norm = 0.0
@@ -512,16 +545,15 @@ class RepCounter:
         pw = self._pw
         if at < 0:
             at += pw.shape[1]
-        floor = 1e-6 + float(pw[2, at])
+        col = pw[:, at].tolist()               # the smoothed powers at ``at``, as floats
+        floor = 1e-6 + col[2]
         j = self._ctx_r + at                   # position in the chunk's block rows
         b = j // AXIS_BLOCK
         mags = self._ctx_rows[3, b * AXIS_BLOCK:j + 1].tolist()   # <= 12 floats
-        bounce = (abs(float(pw[3, at])) / math.sqrt(floor * (1e-6 + float(pw[4, at])))
-                  if self._bounce else 0.0)
+        bounce = (abs(col[3]) / math.sqrt(floor * (1e-6 + col[4])) if self._bounce else 0.0)
         low = min(min(mags), self._ctx_low[b]) if self._flight else 1.0
-        return (self._ctx_per[b], math.sqrt(float(pw[0, at]) / floor),
-                math.sqrt(float(pw[1, at]) / floor), max(max(mags), self._ctx_peak[b]), bounce,
-                low)
+        return (self._ctx_per[b], math.sqrt(col[0] / floor), math.sqrt(col[1] / floor),
+                max(max(mags), self._ctx_peak[b]), bounce, low)
 
     def _retreat_context(self, at: int) -> tuple[int | None, float, float]:
         """Rhythm mark, decayed peak of |a| and lowest recent |a| at sample ``at`` of the

@@ -210,7 +210,7 @@ class SetTracker:
         if mark is None or keep is None or mark >= keep or (
                 self._pinned is not None and self._pinned[0] == mark):
             return
-        if any(self._short_set(c) for c in self.chains.values()):
+        if self._short_set(self.chains[+1]) or self._short_set(self.chains[-1]):
             self._pinned = (mark, self._period_at(mark))
 
     def retreat_level(self) -> tuple[int, float] | None:
@@ -313,7 +313,10 @@ class SetTracker:
         chunk where |a| shows one, judge the turn again, as the next turn would with the
         jump in its window. The trigger hands every sample over in order, before the
         turn after it, so the batches do not change where that happens."""
+        if self._flight_wait < 0:
+            return
         if not self.awaits_flight():
+            self._flight_wait = -1           # the next turn came first and judged it
             return
         for at in range(lo, hi):
             _, jump, low = self._context_at(at)

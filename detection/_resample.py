@@ -49,6 +49,8 @@ def _as_batch(t: object, acc: object) -> tuple[np.ndarray, np.ndarray]:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"acc must be numeric (n, 3) g, got {type(acc).__name__}: {exc}"
                          ) from None
+    if tt.ndim == 1 and aa.shape == (tt.shape[0], 3):
+        return tt, aa                       # the usual batch: nothing to coerce or explain
     if tt.ndim == 0:
         tt = tt.reshape(1)
     if tt.ndim != 1:
@@ -70,8 +72,10 @@ def relative_time(t: np.ndarray, origin: float) -> np.ndarray:
     where the caller's clock started. Dividing the whole number of ticks gives the float
     nearest to it, the one a decimal timestamp such as ``12.34`` reads as. NaN and inf
     stay what they are."""
-    r = np.rint(np.multiply(np.subtract(t, origin), TICKS_PER_S))
-    np.divide(r, TICKS_PER_S, out=r)
+    r = np.subtract(t, origin)
+    np.multiply(r, TICKS_PER_S, r)             # in place: one array for the four steps
+    np.rint(r, r)
+    np.divide(r, TICKS_PER_S, r)
     return r
 
 
@@ -184,8 +188,9 @@ class Resampler:
         buf[1:, k:w] = x.T
         tx = buf[:, :w]
         d = tx[:, 1:] - tx[:, :-1]                # steps of t and x, column i: i -> i + 1
-        if d.shape[1] and d[0, d[0].argmax()] > self.gap_s:
-            bounds = [0, *(np.flatnonzero(d[0] > self.gap_s) + 1).tolist(), w]
+        dt = d[0]
+        if dt.size and dt[dt.argmax()] > self.gap_s:
+            bounds = [0, *(np.flatnonzero(dt > self.gap_s) + 1).tolist(), w]
         else:
             bounds = [0, w]
         q = 0.25 / self.fs_hz
@@ -226,7 +231,7 @@ class Resampler:
             start = self.anchor + self.next_k / self.fs_hz - q
             keep = lo + max(0, int(tx[0, lo:hi].searchsorted(start)) - 1)
         self._keep = w - keep
-        buf[:, :self._keep] = buf[:, keep:w].copy()
+        buf[:, :self._keep] = buf[:, keep:w]       # numpy buffers the overlap
         self.last_t = float(tx[0, w - 1])
         return runs
 

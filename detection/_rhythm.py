@@ -13,6 +13,8 @@ repeats clearly.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from scipy.fft import next_fast_len
 
@@ -63,6 +65,9 @@ class RhythmTracker:
         self.nfft = 2 * next_fast_len(-(-(self.n + self.lag_hi) // 2), real=True)
         self._spec = np.empty(self.nfft // 2 + 1, dtype=complex)
         self._sq = np.empty((self.nfft // 2 + 1, 2))
+        # Views made once: the spectrum as (re, im) pairs, and the columns of their squares.
+        self._spec_ri = self._spec.view(np.float64).reshape(-1, 2)
+        self._sq_re, self._sq_im = self._sq[:, 0], self._sq[:, 1]
         self._power = np.empty(self.nfft // 2 + 1)
         self._ac = np.empty(self.nfft)
         n_inner = max(0, self.lag_hi - self.lag_lo - 1)   # lags with two neighbours
@@ -71,7 +76,7 @@ class RhythmTracker:
         self.period_s: float | None = None
         self.strength = 0.0
         self._held: int | None = None        # unanswered mark the buffer stands at
-        self._queue: list[np.ndarray | int] = []  # blocks and marks after it
+        self._queue: deque[np.ndarray | int] = deque()  # blocks and marks after it
         self._answer: tuple[int, float | None] = (-1, None)  # last mark asked for
 
     def push(self, b: np.ndarray) -> None:
@@ -112,7 +117,7 @@ class RhythmTracker:
         """The held mark is answered or dropped: apply what waited, up to the next mark."""
         self._held = None
         while self._queue:
-            item = self._queue.pop(0)
+            item = self._queue.popleft()
             if isinstance(item, int):
                 self._held = item
                 return
@@ -131,7 +136,7 @@ class RhythmTracker:
         self.filled = min(self.n, self.filled + m)
 
     def reset(self) -> None:
-        self._held, self._queue, self._answer = None, [], (-1, None)
+        self._held, self._queue, self._answer = None, deque(), (-1, None)
         self.filled = 0
         self.pos = 0
         self.period_s = None
@@ -180,9 +185,9 @@ class RhythmTracker:
         # falling from lag 0 (one slow movement, then rest) or rising to a longer lag.
         inner = seg[1:-1]
         ge, gt = self._ge[:inner.size], self._gt[:inner.size]
-        np.greater_equal(inner, seg[:-2], out=ge)
-        np.greater(inner, seg[2:], out=gt)
-        np.logical_and(ge, gt, out=ge)
+        np.greater_equal(inner, seg[:-2], ge)
+        np.greater(inner, seg[2:], gt)
+        np.logical_and(ge, gt, ge)
         peaks = ge.nonzero()[0]            # the method skips np.flatnonzero's wrappers
         if peaks.size == 0:
             return 0, 0.0
@@ -195,7 +200,7 @@ class RhythmTracker:
         i_top = int(heights.argmax())
         top = self.lag_lo + 1 + int(peaks[i_top])
         frac = HARMONIC if 3 * top <= m else HARMONIC_FEW_PERIODS
-        near = np.greater_equal(heights, frac * float(heights[i_top]), out=gt[:heights.size])
+        near = np.greater_equal(heights, frac * float(heights[i_top]), gt[:heights.size])
         best = 1 + int(peaks[int(near.argmax())])
         return self.lag_lo + best, float(seg[best]) / float(ac[0])
 
@@ -208,8 +213,7 @@ class RhythmTracker:
             spec = np.fft.rfft(x, n)
             return np.fft.irfft(spec.real * spec.real + spec.imag * spec.imag, n)
         _pfu.rfft_n_even(x, 1, out=self._spec)     # the output length sets the padding
-        sq = self._sq                                # |spectrum|^2 = re^2 + im^2
-        np.square(self._spec.view(np.float64).reshape(-1, 2), out=sq)
-        np.add(sq[:, 0], sq[:, 1], out=self._power)
+        np.square(self._spec_ri, self._sq)           # |spectrum|^2 = re^2 + im^2
+        np.add(self._sq_re, self._sq_im, self._power)
         _pfu.irfft(self._power, 1.0 / n, out=self._ac)
         return self._ac

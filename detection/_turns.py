@@ -102,17 +102,27 @@ class TurningPoints:
                 level = self._pending.retreat_level()
                 bar = sign * level[1] if level is not None and level[0] == -sign else math.inf
                 # Seek a maximum of sign * s: the first sample that retreats from the running
-                # best by the hysteresis confirms the best.
-                best = self._ext_val * sign
+                # best by the hysteresis confirms the best. (One loop per sign, so that no
+                # sample is multiplied by it: negating is exact, so the comparisons agree.)
+                best = self._ext_val
                 arg = j = -1
-                for jj in range(i, n):
-                    v = s[jj] * sign
-                    if v > best:
-                        best, arg = v, jj
-                    elif v < best - h[jj]:
-                        j = jj
-                        break
-                if best >= bar:
+                if sign > 0:
+                    for jj in range(i, n):
+                        v = s[jj]
+                        if v > best:
+                            best, arg = v, jj
+                        elif v < best - h[jj]:
+                            j = jj
+                            break
+                else:
+                    for jj in range(i, n):
+                        v = s[jj]
+                        if v < best:
+                            best, arg = v, jj
+                        elif v > best + h[jj]:
+                            j = jj
+                            break
+                if best * sign >= bar:
                     # Retreating from a pending rep: emit it once the signal passes the level
                     # (``at``: the first sample that passed it; if none from ``i`` on, the
                     # sample before, which confirmed the last extreme, already had).

@@ -191,6 +191,22 @@ def test_exercise_tables() -> None:
     assert RepCounter("plank").hold_seconds == 0.0
 
 
+@pytest.mark.parametrize("exercise", ["squat", "plank"])
+def test_every_update_tells_the_running_count_and_hold(exercise: str) -> None:
+    # Batches without news reuse one update object: it must still say where things stand.
+    rec = simulate_set(exercise, reps=8, hold_s=20.0, seed=4)
+    c = RepCounter(exercise)
+    counted = 0
+    holds = set()
+    for lo in range(0, rec.t.size, 13):
+        u = c.feed(rec.t[lo:lo + 13], rec.acc[lo:lo + 13])
+        counted += len(u.events)
+        assert u.count == c.count == counted
+        assert u.hold_seconds == c.hold_seconds
+        holds.add(u.hold_seconds)
+    assert (counted >= 7) if exercise == "squat" else (len(holds) > 10)
+
+
 def test_plank_hold_seconds() -> None:
     rec = simulate_set("plank", hold_s=30.0, seed=2)
     c = RepCounter("plank")
@@ -209,7 +225,7 @@ def test_memory_stays_bounded_on_a_long_stream() -> None:
         acc = np.array([0.0, 0.0, 1.0]) + 0.05 * rng.normal(size=(50, 3))
         c.feed(t, acc)
     assert c._rhythm.buf.size == 400                     # 16 s at 25 Hz, fixed
-    assert len(c._blk) < 12 and len(c._hold_buf) == 0   # at most one partial block
+    assert c._blk.shape[1] < 12 and len(c._hold_buf) == 0   # at most one partial block
     assert max(len(c._reps.chains[1]), len(c._reps.chains[-1])) <= 3
     assert len(c._reps.amps) <= 5 and len(c._reps.periods) <= 4
 
