@@ -181,6 +181,8 @@ class SetTracker:
         self._period_at = period_at
         self._context_at = context_at
         self._early_tried = -1     # grid index of the last turn judged early without a start
+        self._flight_wait = -1     # and of one of them that waits for a flight
+        self._early = False        # judging a set start as its third rep comes back
         self.rhythm_mark: int | None = None   # the owner's rhythm mark at the current extreme
         self._pinned: tuple[int, float | None] | None = None   # (mark, period) kept
 
@@ -229,10 +231,15 @@ class SetTracker:
         and each came back at least `RETURN` of the way it went (a set returns to its
         start posture every rep; fidgeting need not, and judged early, before the
         window shows it wander, simulated desk fidgeting started half as many sets
-        again). Not for jumping exercises that need a flight (burpees): their jump comes
-        after the counted turn, and the set start looks for it up to the next turn."""
+        again). Jumping exercises that need a flight (burpees) are judged on the flights
+        of the reps before (the lowest |a| of the last few seconds); without one the turn
+        waits for the next one, whose window holds this rep's jump. Multi-phase reps are
+        judged early only at a steady pace (`START_TOLERANCE` of the period, as other
+        exercises): a chain let in by the looser `MULTI_PHASE_TOLERANCE` may hold a turn
+        of another phase, and waits for the next turn, where the rhythm is measured on a
+        longer window."""
         o = self.open
-        if o is None or self.set_pol or self.p.flight_g or o.e.k == self._early_tried:
+        if o is None or self.set_pol or o.e.k == self._early_tried:
             return False
         chain = self.chains[o.e.pol]
         # (a turn after the chain's rhythm stopped ends that chain: judged when it comes)
@@ -287,15 +294,58 @@ class SetTracker:
                 # (unless the owner released it already: then nothing reads it again).
                 with contextlib.suppress(RuntimeError):
                     self._pinned = own, self._period_at(own)
-            now, jump, low = self._context_at(at)
-            back = Extreme(-o.e.pol, o.e.val - o.e.pol * o.e.swing_in, o.e.t, o.e.k,
-                           o.e.swing_in, jump=jump, low=low)
-            started: list[RepEvent] = []
-            refused: list[Rejection] = []
-            if self._start_trial(back, now, started, refused):
-                events += started
-                if rejected is not None:
-                    rejected += refused
+            if not self._early_start(at, events, rejected) and self.p.flight_g:
+                _, jump, low = self._context_at(at)
+                if self._no_flight(low, jump) is not None:
+                    self._flight_wait = o.e.k     # judged again once a flight shows
+
+    def awaits_flight(self) -> bool:
+        """Whether the turn that may start a set was judged early and waits for a flight
+        (`flight_check`) until the next turn judges it."""
+        o = self.open
+        return o is not None and not self.set_pol and o.e.k == self._flight_wait
+
+    def flight_check(self, events: list[RepEvent], rejected: list[Rejection],
+                     lo: int, hi: int) -> None:
+        """Jumping exercises: the turn that may start a set came back before any flight
+        was seen (the set's first reps may not leave the ground much, and this rep's own
+        jump comes after its turn). At the first of samples ``lo``..``hi - 1`` of the
+        chunk where |a| shows one, judge the turn again, as the next turn would with the
+        jump in its window. The trigger hands every sample over in order, before the
+        turn after it, so the batches do not change where that happens."""
+        if self._flight_wait < 0:
+            return
+        if not self.awaits_flight():
+            self._flight_wait = -1           # the next turn came first and judged it
+            return
+        for at in range(lo, hi):
+            _, jump, low = self._context_at(at)
+            if self._no_flight(low, jump) is None:
+                self._flight_wait = -1
+                self._early_start(at, events, rejected)
+                return
+
+    def _early_start(self, at: int, events: list[RepEvent],
+                     rejected: list[Rejection] | None) -> bool:
+        """Judge the open candidate with the motion context at sample ``at`` of the chunk,
+        its swing out taken as its swing in; whether that started a set."""
+        o = self.open
+        assert o is not None
+        now, jump, low = self._context_at(at)
+        back = Extreme(-o.e.pol, o.e.val - o.e.pol * o.e.swing_in, o.e.t, o.e.k,
+                       o.e.swing_in, jump=jump, low=low)
+        started: list[RepEvent] = []
+        refused: list[Rejection] = []
+        self._early = True
+        try:
+            if not self._start_trial(back, now, started, refused):
+                return False
+        finally:
+            self._early = False
+        events += started
+        if rejected is not None:
+            rejected += refused
+        return True
 
     def _start_trial(self, back: Extreme, mark: int | None, events: list[RepEvent],
                      rejected: list[Rejection]) -> bool:
@@ -511,7 +561,8 @@ class SetTracker:
     @property
     def _start_tolerance(self) -> float:
         """How far the reps that start a set may stray from the period (as a ratio)."""
-        return MULTI_PHASE_TOLERANCE if self.p.multi_phase else START_TOLERANCE
+        return (MULTI_PHASE_TOLERANCE if self.p.multi_phase and not self._early
+                else START_TOLERANCE)
 
     def _on_beat(self, chain: list[_Open], gap: float) -> bool:
         """A shallow candidate still counts when it comes on the chain's beat (a sloppy

@@ -33,6 +33,9 @@ class PendingRep(Protocol):
     def on_retreat(self, events: list[RepEvent], rejected: list[Rejection] | None = None,
                    at: int = -1) -> None: ...
 
+    def flight_check(self, events: list[RepEvent], rejected: list[Rejection],
+                     lo: int, hi: int) -> None: ...
+
 
 TurnSink = Callable[[int, float, int, float, float, float, list[RepEvent], list[Rejection], int],
                     None]
@@ -77,6 +80,7 @@ class TurningPoints:
         hysteresis per sample."""
         i = 0
         n = len(s)
+        checked = 0   # samples before this one were handed to `flight_check`
         while i < n:
             if self._mode == 0:
                 found = self._seek_first(k0, g, s, h, i)
@@ -123,17 +127,22 @@ class TurningPoints:
                     # (``at``: the first sample that passed it; if none from ``i`` on, the
                     # sample before, which confirmed the last extreme, already had).
                     at = next((jj for jj in range(i, n) if s[jj] * sign >= bar), max(i - 1, 0))
+                    self._pending.flight_check(events, rejected, checked, at)
                     self._pending.on_retreat(events, rejected, at)
+                    checked = max(checked, at + 1)
                     continue
                 if arg >= 0:
                     self._ext_val, self._ext_k, self._ext_t = s[arg], k0 + arg, float(g[arg])
                 if j < 0:
                     break
+                self._pending.flight_check(events, rejected, checked, j)
+                checked = max(checked, j)
                 self._turn(sign, self._ext_val, self._ext_k, self._ext_t, events, rejected, j)
                 self._mode = -sign
             self._ext_val, self._ext_k, self._ext_t = s[j], k0 + j, float(g[j])
             i = j + 1
         if n and self._mode != 0:
+            self._pending.flight_check(events, rejected, checked, n)
             self.last_s, self.last_h = s[-1], h[-1]
             # The chunk's last sample confirmed an extreme and already passed the level a
             # pending rep waits for: emit it here, where that sample's context is at hand.

@@ -265,3 +265,89 @@ def test_a_start_judged_early_counts_only_what_it_emits() -> None:
             assert tracker.count == len(events)
         counts.append(len(events))
     assert counts[0] == counts[1]
+
+
+def _burpee_start(lows: list[float]) -> tuple[int, int]:
+    """Three burpees in rhythm (turns at 0.5, 4.5, 8.5 s, each landing hard enough), the
+    third coming back; then samples whose lowest recent |a| is each of ``lows`` in turn,
+    before the turn after the third rep. Returns the reps emitted as the third came back
+    and the reps emitted by then."""
+    ctx = {"low": 0.9}
+    tracker = SetTracker(PROFILES["burpee"], lambda mark: 4.0,
+                         lambda at: (0, 1.5, ctx["low"]))
+    tracker.rhythm_mark = 0
+    events: list = []
+    points = [(0.0, +1, 0.0), (0.5, -1, 1.5), (2.5, +1, 1.5), (4.5, -1, 1.5),
+              (6.5, +1, 1.5), (8.5, -1, 1.5)]
+    for i, (t, pol, swing) in enumerate(points):
+        tracker.on_extreme(Extreme(pol, pol * swing / 2, t, i, swing, jump=1.5, low=0.9),
+                           events, [])
+    assert tracker.retreat_level() is not None     # the third rep may start the set
+    tracker.on_retreat(events, [], 0)
+    early = len(events)
+    for i, low in enumerate(lows):
+        ctx["low"] = low
+        tracker.flight_check(events, [], i, i + 1)
+    return early, len(events)
+
+
+def test_a_burpee_start_that_lacks_only_a_flight_is_judged_again_when_one_shows() -> None:
+    # No flight in the window as the third rep comes back: no set yet, and none while
+    # |a| stays up; the third rep's jump (|a| near free fall) starts it, all three reps.
+    assert _burpee_start([0.9, 0.8, 0.7]) == (0, 0)
+    assert _burpee_start([0.9, 0.3, 0.9]) == (0, 3)
+    # With a flight already in the window, the set starts as the third rep comes back.
+    ctx_low = 0.3
+    tracker = SetTracker(PROFILES["burpee"], lambda mark: 4.0, lambda at: (0, 1.5, ctx_low))
+    tracker.rhythm_mark = 0
+    events: list = []
+    for i, (t, pol, swing) in enumerate([(0.0, +1, 0.0), (0.5, -1, 1.5), (2.5, +1, 1.5),
+                                         (4.5, -1, 1.5), (6.5, +1, 1.5), (8.5, -1, 1.5)]):
+        tracker.on_extreme(Extreme(pol, pol * swing / 2, t, i, swing, jump=1.5, low=0.3),
+                           events, [])
+    tracker.on_retreat(events, [], 0)
+    assert len(events) == 3
+
+
+@pytest.mark.parametrize("position", ["chest", "thigh"])
+def test_a_burpee_start_waiting_for_its_flight_does_not_depend_on_the_batches(
+        position: str) -> None:
+    # (seed 202: the set's first reps show no flight, so its start waits for the third
+    # rep's jump)
+    rec = simulate_set("burpee", reps=12, fs_hz=50.0, position=position, seed=202,
+                       cadence_s=4.0)
+    results = []
+    for step in (rec.t.size, 1, 5, 37):
+        c = RepCounter("burpee")
+        events, rejected = [], []
+        for lo in range(0, rec.t.size, step):
+            u = c.feed(rec.t[lo:lo + step], rec.acc[lo:lo + step])
+            events += u.events
+            rejected += u.rejected
+        u = c.finish()
+        results.append((events + list(u.events), rejected + list(u.rejected)))
+    assert all(r == results[0] for r in results)
+    assert len(results[0][0]) >= 6
+
+
+def test_a_burpee_start_off_the_steady_pace_waits_for_the_next_turn() -> None:
+    # Gaps of 4.5 s and 2.8 s at a 4.5 s period: within the multi-phase tolerance, so the
+    # turn after the third rep starts the set, but not at the steady pace an early
+    # judgement needs (it may be a turn of another phase of the rep).
+    counts = []
+    for gap in (4.4, 2.8):
+        tracker = SetTracker(PROFILES["burpee"], lambda mark: 4.5, lambda at: (0, 1.5, 0.3))
+        tracker.rhythm_mark = 0
+        events: list = []
+        third = 5.0 + gap
+        points = [(0.0, +1, 0.0), (0.5, -1, 1.5), (2.5, +1, 1.5), (5.0, -1, 1.5),
+                  (7.0 if gap > 3 else 6.5, +1, 1.5), (third, -1, 1.5)]
+        for i, (t, pol, swing) in enumerate(points):
+            tracker.on_extreme(Extreme(pol, pol * swing / 2, t, i, swing, jump=1.5, low=0.3),
+                               events, [])
+        tracker.on_retreat(events, [], 0)
+        early = len(events)
+        tracker.on_extreme(Extreme(+1, 0.75, third + 1.5, 6, 1.5, jump=1.5, low=0.3),
+                           events, [])
+        counts.append((early, len(events)))
+    assert counts == [(3, 3), (0, 3)]

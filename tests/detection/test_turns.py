@@ -19,6 +19,10 @@ class _NoPending:
                    at: int = -1) -> None:
         raise AssertionError("no rep is pending")
 
+    def flight_check(self, events: list[RepEvent], rejected: list[Rejection],
+                     lo: int, hi: int) -> None:
+        pass
+
 
 def _turns(s: np.ndarray, h: float, cuts: list[int]) -> tuple[list[tuple], TurningPoints]:
     found: list[tuple] = []
