@@ -203,10 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         runs = throughput(baseline=base)
     ours_all, ref_all = runs["ours"], runs["ref"]
     ours, ref = float(ours_all.max()), float(ref_all.max())
+    median_ratio = float(np.median(ours_all) / np.median(ref_all))
     base_rows = [] if base is None else [
         f"| RepCounter at `{args.against}` (same run) | {runs['baseline'].max():,.0f} | "
         f"{np.median(runs['baseline']):,.0f} | {runs['baseline'].min():,.0f} | "
-        f"{runs['baseline'].max() / ref:.2f}x |"]
+        f"{runs['baseline'].max() / ref:.2f}x | "
+        f"{np.median(runs['baseline']) / np.median(ref_all):.3f}x |"]
     base_line = [] if base is None else [
         f"Median of this counter over the one at `{args.against}`: "
         f"{np.median(ours_all) / np.median(runs['baseline']):.2f}x.", ""]
@@ -214,17 +216,22 @@ def main(argv: list[str] | None = None) -> int:
            f"Command: `{command.strip()}` -- machine: {machine()}.", "",
            "### Throughput (100 Hz stream, 1 s batches, one core)", "",
            f"Best and median of {ours_all.size} interleaved runs of a 30 min stream.", "",
-           "| counter | samples/s, best | median | slowest | best vs reference |",
-           "|---|---|---|---|---|",
+           "| counter | samples/s, best | median | slowest | best vs reference | "
+           "median vs reference |",
+           "|---|---|---|---|---|---|",
            f"| RepCounter (streaming) | {ours:,.0f} | {np.median(ours_all):,.0f} | "
-           f"{ours_all.min():,.0f} | {ours / ref:.2f}x |",
+           f"{ours_all.min():,.0f} | {ours / ref:.2f}x | {median_ratio:.3f}x |",
            f"| reference (offline, whole recording at once) | {ref:,.0f} | "
-           f"{np.median(ref_all):,.0f} | {ref_all.min():,.0f} | 1.00x |", *base_rows, "",
+           f"{np.median(ref_all):,.0f} | {ref_all.min():,.0f} | 1.00x | 1.000x |", *base_rows,
+           "",
            *base_line,
            "Target >= 1,000,000 samples/s, judged on the median run (the best one only "
            "shows what the machine gives when nothing else runs on it): "
            f"{'met' if np.median(ours_all) >= 1e6 else '**not met**'}"
-           f"{' (the best run reaches it)' if ours >= 1e6 > np.median(ours_all) else ''}.",
+           f"{' (the best run reaches it)' if ours >= 1e6 > np.median(ours_all) else ''}. "
+           "Floor: the median at >= 0.10x the reference's median in the same run (the "
+           "absolute rate depends on the machine, the ratio much less): "
+           f"{'met' if median_ratio >= 0.10 else '**not met**'} ({median_ratio:.3f}x).",
            "",
            "### Latency from the rep's completion (50 Hz, 100 ms batches; simulated)", "",
            "Count time minus the moment the body is back in the pose the set started from "
