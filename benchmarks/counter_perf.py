@@ -98,6 +98,11 @@ FIRST = 2
 completion of the rep after them."""
 
 
+LATENCY_HZ = 50.0
+BATCH_S = 0.1
+"""The latency runs' sample rate and batch length (as the host receives a wearable)."""
+
+
 def latency(seeds: int = 6) -> dict[str, tuple[np.ndarray, np.ndarray, int, int]]:
     """Per exercise: latencies (s) from each rep's completion, reps from the 3rd of a set
     on; the first two reps' count times minus the third rep's completion; reps simulated
@@ -109,14 +114,15 @@ def latency(seeds: int = 6) -> dict[str, tuple[np.ndarray, np.ndarray, int, int]
         truth = matched = 0
         for pos in countable_positions(ex):    # elsewhere the set is refused up front
             for seed in range(seeds):
-                rec = simulate_set(ex, reps=12, fs_hz=50.0, position=pos, seed=200 + seed,
-                                   cadence_s=cad)
+                rec = simulate_set(ex, reps=12, fs_hz=LATENCY_HZ, position=pos,
+                                   seed=200 + seed, cadence_s=cad)
                 truth += rec.reps
                 c = RepCounter(ex)
                 counted: dict[int, float] = {}
-                for lo in range(0, rec.t.size, 5):
-                    u = c.feed(rec.t[lo:lo + 5], rec.acc[lo:lo + 5])
-                    now = float(rec.t[min(lo + 5, rec.t.size) - 1])
+                step = round(BATCH_S * LATENCY_HZ)
+                for lo in range(0, rec.t.size, step):
+                    u = c.feed(rec.t[lo:lo + step], rec.acc[lo:lo + step])
+                    now = float(rec.t[min(lo + step, rec.t.size) - 1])
                     for e in u.events:
                         # The true rep whose turning point the event reports.
                         k = int(np.argmin(np.abs(rec.rep_times - e.t)))
@@ -231,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
            f"{' (the best run reaches it)' if ours >= 1e6 > np.median(ours_all) else ''}. "
            "Floor: the median at >= 0.10x the reference's median in the same run (the "
            "absolute rate depends on the machine, the ratio much less): "
-           f"{'met' if median_ratio >= 0.10 else '**not met**'} ({median_ratio:.3f}x).",
+           f"{'met' if median_ratio >= 0.10 else '**not met**'} ({median_ratio:.4f}x).",
            "",
            "### Latency from the rep's completion (50 Hz, 100 ms batches; simulated)", "",
            "Count time minus the moment the body is back in the pose the set started from "
@@ -245,11 +251,15 @@ def main(argv: list[str] | None = None) -> int:
            "|---|---|---|---|---|---|---|---|---|"]
     later_all, first_all = [], []
     floors = {}
+    beyond_floor = 0
     for ex, (later, first, truth, matched) in latency().items():
         later_all.append(later)
         first_all.append(first)
         per = CADENCE[ex]
         floors[ex] = latency_floor(ex, per, 0.75)
+        # What a counter that counts at the 3/4 return cannot avoid: the floor at this
+        # pace, and one batch (the count is shown when the batch that completes it lands).
+        beyond_floor += int((first > max(0.0, floors[ex]) + BATCH_S).sum())
         out.append(f"| {ex} | {per:.1f} | {matched} / {truth} | {_q(later, 50)} | "
                    f"{_q(later, 95)} | {_q(first, 50)} | "
                    f"{f'{first.max():.2f}' if first.size else '-'} | {floors[ex]:.2f} | "
@@ -257,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     la, fa = np.concatenate(later_all), np.concatenate(first_all)
     late_first = int((fa > 0).sum())
     first_verdict = "met" if fa.size and not late_first else \
-        f"**not met** ({late_first} of {fa.size} later)"
+        f"**not met** ({late_first} of the {fa.size} first two reps counted are later; " \
+        f"{beyond_floor} later than the 3/4-return floor at their pace plus one " \
+        f"{BATCH_S * 1000:.0f} ms batch)"
     out += [f"| all | | | {_q(la, 50)} | {_q(la, 95)} | {_q(fa, 50)} | "
             f"{f'{fa.max():.2f}' if fa.size else '-'} | | |", "",
             f"Target p95 <= 0.3 s from the 3rd rep on: "
