@@ -473,9 +473,9 @@ class RepCounter:
         weights[:-1, :3] = axes
         weights[-1, 3] = 1.0
         q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
-        tops = np.abs(q).max(axis=2).tolist()
+        tops = np.maximum.reduce(np.abs(q), 2).tolist()   # (ndarray.max without its wrapper)
         # Lowest |a| of each whole block (the rest is padding), for profiles with a flight.
-        lows = q[-1, :nb].min(axis=1).tolist() if self._flight else []
+        lows = np.minimum.reduce(q[-1, :nb], 1).tolist() if self._flight else []
         per: list[int | None] = []
         peak: list[float] = []
         low: list[float] = []
