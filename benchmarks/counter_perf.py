@@ -42,8 +42,14 @@ from _report import machine, write_section
 from rep_accuracy import CADENCE, REPO
 from scipy.signal import sosfreqz
 
-from repfit.detection import EXERCISES, HOLD_EXERCISES, RepCounter, countable_positions
-from repfit.detection._counter import FS_HZ, HYSTERESIS
+from repfit.detection import (
+    EXERCISES,
+    GRID_HZ,
+    HOLD_EXERCISES,
+    RepCounter,
+    countable_positions,
+)
+from repfit.detection._counter import HYSTERESIS
 from repfit.detection.reference import reference_count
 from repfit.detection.simulate import (
     POSITIONS,
@@ -148,7 +154,7 @@ def latency_floor(exercise: str, period_s: float, retreat: float) -> float:
     from a wobble with room to spare) that is the group delay minus a sixth of a period."""
     sos = RepCounter(exercise)._sos            # the counter's own movement band-pass
     f = 1.0 / period_s
-    w, h = sosfreqz(sos, worN=[0.99 * f, 1.01 * f], fs=FS_HZ)
+    w, h = sosfreqz(sos, worN=[0.99 * f, 1.01 * f], fs=GRID_HZ)
     delay = -float(np.angle(h[1] / h[0])) / (2.0 * np.pi * (w[1] - w[0]))
     return delay + period_s * (math.acos(1.0 - 2.0 * retreat) / (2.0 * math.pi) - 0.5)
 

@@ -1,6 +1,7 @@
 """Streaming rep detection: arrays in, rep events out (pure; no I/O, no clock).
 
-- `RepCounter` -- count reps (or hold seconds) of one exercise from accelerometer batches.
+- `RepCounter` -- count reps (or hold seconds) of one exercise from accelerometer batches;
+  `GRID_HZ` is the uniform rate it resamples every stream to.
 - `RepEvent`, `Rejection`, `CounterUpdate` -- what a batch produced.
 - `POSITIONS`, `sensor_position`, `position_refusal`, `countable_positions` -- where the
   sensor is worn, and the exercises the physics cannot count from there.
@@ -10,6 +11,7 @@
 - `repfit.detection.reference` -- the plain offline peak counter used as a baseline.
 """
 
+from ._counter import FS_HZ as GRID_HZ
 from ._counter import RepCounter
 from ._events import CounterUpdate, Rejection, RepEvent
 from ._positions import POSITIONS, countable_positions, position_refusal, sensor_position
@@ -17,6 +19,7 @@ from ._profiles import EXERCISES, HOLD_EXERCISES, PROFILES, ExerciseProfile, pro
 
 __all__ = [
     "EXERCISES",
+    "GRID_HZ",
     "HOLD_EXERCISES",
     "POSITIONS",
     "PROFILES",
