@@ -161,6 +161,7 @@ TUNED = (
     Tuned("REL_AMPLITUDE", 0.4, (0.3, 0.4, 0.5), module="repfit.detection._reps"),
     Tuned("SET_REL_AMPLITUDE", 0.5, (0.4, 0.5, 0.6), module="repfit.detection._reps"),
     Tuned("REST_RATIO", 0.5, (0.4, 0.5, 0.6), module="repfit.detection._reps"),
+    Tuned("PAUSE_PERIODS", 1.75, (1.5, 1.75, 2.0), module="repfit.detection._reps"),
     Tuned("HARMONIC", 0.9, (0.8, 0.9, 0.95), module="repfit.detection._rhythm"),
     Tuned("HARMONIC_FEW_PERIODS", 0.6, (0.5, 0.6, 0.7), module="repfit.detection._rhythm"),
     Tuned("IMPACT_FREE_SHAKE", 0.5, (0.3, 0.5, 0.7), module="repfit.detection._reps"),

@@ -17,6 +17,10 @@ or the second bump of a multi-phase rep:
   A return that stalls short of that (a wobble or a sag at the turn) leaves the rep
   pending; the next turn of the same polarity completes it, measured from where the rep
   began, and only if that turn is refused too is the rep refused as incomplete.
+  A turn after a pause (more than ``PAUSE_PERIODS`` of the set's periods after the last
+  rep, with no rep-sized turn between) may be the body leaving the set (getting up off
+  the floor), not a rep: it counts once it has come back ``RETURN`` of its own swing, as a
+  set's start does (not for multi-phase reps).
 - **Rhythm**: chain members must repeat at the movement's period (autocorrelation, or the
   chain's own gaps before that is known); a shallow candidate joins only on the beat (a
   sloppy rep keeps the pace, a wobble does not); bumps closer than ``REFRACTORY`` of the
@@ -69,7 +73,8 @@ RETURN = 0.75
 """The turn that completes a set's start counts once the signal has come back this fraction
 of the swing into it, the return well under way, without waiting for the next turn to be
 certain (which took until the next rep was under way: ~1 s after the rep was complete). A
-turn whose return never comes (a rep held at the bottom) does not count."""
+turn whose return never comes (a rep held at the bottom) does not count. Inside a set, the
+same holds for a turn after a pause (`SetTracker._after_pause`)."""
 REFRACTORY = 0.6
 """Reps inside a set are at least this fraction of the set's period apart."""
 SET_START_REPS = 3
@@ -92,6 +97,16 @@ rest posture itself shows up as an extreme reached by a small drift and left by 
 swing. Counted, it made one rep too many, or a set counted at the turns back to the start
 posture (real squats from standing counted at the tops: 6 for 5); the reps' own turns
 swing about as far in as out."""
+PAUSE_PERIODS = 1.75
+"""Inside a set, a turn more than this many of the set's periods after the last rep, with
+no rep-sized turn between, comes after a pause: the body held still for three quarters of
+a rep beyond the pace, and may now be leaving the set rather than doing a rep
+(`SetTracker._after_pause`). Past the beat a set's reps keep (1/`START_TOLERANCE`, 1.33
+periods) and short of the set's end (`SET_TIMEOUT_PERIODS`). Real sets: 1.5-1.9 give the
+same counts on every source (the swings up off the floor after upper-arm push-ups come
+2.0-2.3 periods after the last rep, so 2.0 keeps one of them and 2.2 three); the clock
+and grid-phase tests move one set more at 1.5 and four more at 1.34 (a last turn right at
+a stream's end, whose return the recording cuts)."""
 SET_TIMEOUT_PERIODS = 2.6
 """A set ends after this many of its periods without a rep (or max_period_s): one missed or
 refused rep leaves two periods and a little hesitation, and the set goes on."""
@@ -170,6 +185,9 @@ class SetTracker:
         self.typical_amp = 0.0
         self.period: float | None = None
         self.pending: Extreme | None = None
+        self.back = 0.0       # how far (g) the signal must come back from it to count
+        # A rep-sized turn of the set's polarity came since the last rep (`_after_pause`).
+        self.moved = False
         # A pending rep whose return stalled after a small dip, and the refusal it gets
         # unless the next turn completes it (`_resume`).
         self.stalled: tuple[Extreme, Rejection] | None = None
@@ -218,7 +236,7 @@ class SetTracker:
         open candidate that may complete a set's start (`RETURN`)."""
         e = self.pending
         if e is not None:
-            return e.pol, e.val - e.pol * RETREAT * self.typical_amp
+            return e.pol, e.val - e.pol * self.back
         if self._completes_start():
             assert self.open is not None
             e = self.open.e
@@ -263,6 +281,7 @@ class SetTracker:
         self.amps.append(amp)
         self.typical_amp = statistics.median(self.amps)
         self.count += 1
+        self.moved = False
         typical = self.typical_amp or amp
         regular = 1.0
         if period is not None and self.period:
@@ -381,8 +400,8 @@ class SetTracker:
         # The previous extreme now has its swing out (= this extreme's swing in).
         if self.pending is not None and self.pending.pol != e.pol:
             self.stalled = self.pending, Rejection(self.pending.t, (
-                f"incomplete rep: came back {e.swing_in:.2f} g of a {self.typical_amp:.2f} g "
-                "swing"), self.pending.swing_in)
+                f"incomplete rep: came back {e.swing_in:.2f} g, {self.back:.2f} g needed "
+                f"(the set's reps swing {self.typical_amp:.2f} g)"), self.pending.swing_in)
             self.pending = None
         if self.open is not None and self.open.e.pol != e.pol:
             self._close_open(e, events, rejected)
@@ -440,8 +459,34 @@ class SetTracker:
                 rejected.append(stalled[1])
             if e.swing_in >= p.min_swing_g and self.prev_known:
                 rejected.append(Rejection(e.t, reason, e.swing_in))
+            # (a rep-sized turn refused, as too soon say, is motion: no pause)
+            self.moved = self.moved or e.swing_in >= self._rel_amplitude * self.typical_amp
             return
         self.pending = e
+        self.back = RETREAT * self.typical_amp
+        if self._after_pause(e):
+            # (a return that stalls leaves `moved` unset: the turn that may complete it is
+            # judged after the same pause)
+            self.back = max(self.back, RETURN * e.swing_in)
+        else:
+            self.moved = True
+
+    def _after_pause(self, e: Extreme) -> bool:
+        """Whether ``e`` comes after a pause: more than `PAUSE_PERIODS` of the set's periods
+        after the last rep, with no rep-sized turn of the set's polarity between (a refused
+        or missed rep is motion, not a pause). Then the set may be over and ``e`` the body
+        moving on: getting up after push-ups, into a posture the set never returns to. A
+        rep returns to where it started, so such a turn counts once its return is three
+        quarters done (`RETURN` of its own swing, as a set's start), not at `RETREAT` of
+        the set's typical swing: real upper-arm push-ups counted the swing up off the
+        floor 2.0-2.3 periods after the last rep, which came back 46-75 % of the way
+        (the next turn confirmed there). Reps at the set's pace keep the early count.
+        Not for multi-phase reps (burpees): their counted turn is reached from another
+        phase's turn (the jump), so its swing in is not the way back to where it started
+        (a simulated burpee set's last rep came back 1.2 g of a 2.1 g swing in, to rest)."""
+        per = self.period
+        return (per is not None and self.last_rep_t is not None and not self.moved
+                and not self.p.multi_phase and e.t - self.last_rep_t > PAUSE_PERIODS * per)
 
     def _verdict(self, e: Extreme, amp: float) -> str | None:
         p = self.p
