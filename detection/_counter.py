@@ -306,7 +306,7 @@ class RepCounter:
             self._process(k0, g, x, new_run, events, rejected)
             return
         for lo in range(0, g.size, CHUNK):
-            self._process(k0 + lo, g[lo:lo + CHUNK], x[:, lo:lo + CHUNK],
+            self._process(k0 + lo, g[lo:lo + CHUNK], np.ascontiguousarray(x[:, lo:lo + CHUNK]),
                           new_run and lo == 0, events, rejected)
 
     def finish(self) -> CounterUpdate:
@@ -386,7 +386,7 @@ class RepCounter:
         if self.profile.hold:
             self._hold_feed(g, x.T, rejected)
             return
-        y = np.ascontiguousarray(x)               # rows: one per axis, filtered in place
+        y = x                                     # rows: one per axis, filtered in place
         rows, cols = self._block_rows(k0, y.shape[1])
         mag = rows[3, cols]                        # |a|
         np.add.reduce(y * y, axis=0, out=mag)     # row by row: (y0^2 + y1^2) + y2^2
@@ -473,9 +473,9 @@ class RepCounter:
         weights[:-1, :3] = axes
         weights[-1, 3] = 1.0
         q = (weights @ rows).reshape(len(weights), nblk, AXIS_BLOCK)
-        tops = np.abs(q).max(axis=2).tolist()
+        tops = np.maximum.reduce(np.abs(q), 2).tolist()   # (ndarray.max without its wrapper)
         # Lowest |a| of each whole block (the rest is padding), for profiles with a flight.
-        lows = q[-1, :nb].min(axis=1).tolist() if self._flight else []
+        lows = np.minimum.reduce(q[-1, :nb], 1).tolist() if self._flight else []
         per: list[int | None] = []
         peak: list[float] = []
         low: list[float] = []

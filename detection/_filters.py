@@ -10,6 +10,8 @@ into any batches is filtered exactly as one piece.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.signal import sosfilt, sosfilt_zi
 
@@ -34,14 +36,17 @@ def ew_sos(lam: float) -> np.ndarray:
     return np.array([[1.0 - lam, 0.0, 0.0, 1.0, -lam, 0.0]])
 
 
-def filter_inplace(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
-    """Filter each row of ``x`` (rows, n) in place; ``zi`` (rows, sections, 2) is updated
-    in place. The caller owns both and keeps them C-contiguous float64 (``zi`` from
-    `steady_state` or ``np.zeros``), as the kernel requires, so nothing is checked or
-    copied here."""
-    if _kernel is not None:
-        _kernel(sos, x, zi)
-        return
+def _filter_public(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
+    """`filter_inplace` through the public `sosfilt` (a scipy without the kernel)."""
     out, zf = sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 0, 1))
     x[...] = out
     zi[...] = np.moveaxis(zf, 1, 0)
+
+
+filter_inplace: Callable[[np.ndarray, np.ndarray, np.ndarray], None] = (
+    _filter_public if _kernel is None else _kernel)
+"""``filter_inplace(sos, x, zi)``: filter each row of ``x`` (rows, n) in place; ``zi``
+(rows, sections, 2) is updated in place. The caller owns both and keeps them C-contiguous
+float64 (``zi`` from `steady_state` or ``np.zeros``), as the kernel requires, so nothing is
+checked or copied here. The kernel itself where there is one: a Python function around it
+cost a frame per call, four calls a batch."""

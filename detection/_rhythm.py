@@ -174,7 +174,7 @@ class RhythmTracker:
         """Lag (samples, ``lag_lo``..``hi``) of the rep period's peak in the autocorrelation
         of ``x``, and its height (1 = perfectly repeating); (0, 0.0) when there is none."""
         m = x.size
-        ac = self._autocorr(x - x.sum() / m)  # x.sum() / m is x.mean(), a third cheaper
+        ac = self._autocorr(x - np.add.reduce(x, None) / m)  # x.mean(), without wrappers
         if ac[0] <= 1e-12:
             return 0, 0.0
         # Biased estimate (each lag divided by the whole window, not by its overlap): the
