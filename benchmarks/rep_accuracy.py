@@ -12,7 +12,9 @@ For every labelled set in the data folder the streaming `RepCounter` (fed in 1 s
 exactly as the host feeds it) and the offline reference counter of the folder's README are
 run in the same process; the table gives MAE, exact-count rate and within-+-1 rate per
 source and exercise, the macro average over the sources and the worst source (the
-headline: pooling would let the biggest source hide the others), a leave-one-source-out
+headline: pooling would let the biggest source hide the others), the same sets scored
+against a blind eye count of their reps (``label_audit.csv``, made with `audit_plots.py`),
+which tells the counter's errors from the labels', a leave-one-source-out
 check of every constant chosen while looking at recordings (`TUNED`), how many sets change
 their count when the recording's time axis is stretched by +-1 % and +-0.1 % (device clock
 drift) or shifted by 1.7e9 s (an epoch clock), and under two controls that change no
@@ -206,17 +208,24 @@ def _choose(scores: dict[float, dict[str, tuple[float, float, float]]],
     return max(scores, key=key)
 
 
-def loso_rows(sets: list[RealSet], base: list[int]) -> list[str]:
+def loso_rows(sets: list[RealSet], base: list[int],
+              eye: dict[str, int] | None = None) -> list[str]:
     """Leave one source out, for every `TUNED` constant: the value the development
     recordings would choose without that source, and that source's within +-1 with it
     beside the shipped value. A constant that generalises is chosen the same way without
-    each source, and the left-out source scores the same with it."""
+    each source, and the left-out source scores the same with it. With ``eye`` (eye
+    counts by file, `eye_count`), also the value the eye counts would choose over every
+    source, on the sets that have one: a constant that fits the labels' errors is chosen
+    otherwise there."""
     sources = sorted({s.source for s in sets})
-    lines = ["| constant | shipped | chosen on all | " + " | ".join(
+    seen = [i for i, s in enumerate(sets) if eye and s.file in eye]
+    eye_sets = [dataclasses.replace(sets[i], truth=(eye or {})[sets[i].file]) for i in seen]
+    lines = ["| constant | shipped | chosen on all | " + ("chosen on the eye counts | "
+                                                          if eye else "") + " | ".join(
         f"without {s}: chosen, {s} ±1 (shipped)" for s in sources) + " |",
-        "|---|---|---|" + "---|" * len(sources)]
+        "|---|---|---|" + "---|" * (len(sources) + bool(eye))]
     for k in TUNED:
-        scores = {}
+        scores, by_eye = {}, {}
         for v in k.values:
             if v == k.shipped:
                 counts = base
@@ -224,7 +233,10 @@ def loso_rows(sets: list[RealSet], base: list[int]) -> list[str]:
                 with _patched(k, v):
                     counts = count_sets(sets)
             scores[v] = by_source(sets, counts)
+            by_eye[v] = by_source(eye_sets, [counts[i] for i in seen])
         cells = []
+        if eye:
+            cells.append(f"{_choose(by_eye, sources, k.shipped):g}")
         for left in sources:
             v = _choose(scores, [s for s in sources if s != left], k.shipped)
             cells.append(f"{v:g}: {scores[v][left][0]:.0%} ({scores[k.shipped][left][0]:.0%})")
@@ -448,6 +460,103 @@ def cross_rows(seeds: int = 2) -> list[str]:
     return lines
 
 
+AUDIT = Path(__file__).with_name("label_audit.csv")
+"""Blind eye counts of every real set (`audit_plots.py`): file, then for annotators a and b
+(every set) and c (only the sets where a and b differ) the count, the smallest and largest
+count they found plausible, and their confidence (c's fields empty where c did not count)."""
+AUDIT_NOTE = (
+    "Two annotators counted every set by eye, each on their own, from plots that show the "
+    "exercise, the sensor position and the signal only (`benchmarks/audit_plots.py`: no "
+    "label, no counter's output), each with the range of counts they found plausible; a "
+    "third counted the sets where they differed. The counts are in "
+    "`benchmarks/label_audit.csv`. All three annotators are language models reading the "
+    "same plots, so their agreement is an upper bound on how reliable the eye count is. "
+    "The eye count is the count two of them gave; every column from the fifth on scores "
+    "the sets that have one: \"eye count vs label\" is what a counter that counts "
+    "exactly the reps people see would score against the labels, and the two columns of "
+    "ours differ by the labels alone.")
+
+
+@dataclass(frozen=True)
+class EyeCount:
+    """What one annotator saw in one set's plot."""
+
+    count: int
+    low: int
+    high: int
+    confidence: str
+
+
+def load_audit(path: Path = AUDIT) -> dict[str, tuple[EyeCount, ...]]:
+    """The eye counts of each audited set, by file name: a's and b's, then c's if any."""
+    out = {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            out[r["file"]] = tuple(
+                EyeCount(int(r[f"{k}_count"]), int(r[f"{k}_low"]), int(r[f"{k}_high"]),
+                         r[f"{k}_confidence"])
+                for k in "abc" if r.get(f"{k}_count"))
+    return out
+
+
+def eye_count(counts: tuple[EyeCount, ...]) -> int | None:
+    """The count at least two annotators gave, if any."""
+    seen = [c.count for c in counts]
+    return next((n for n in seen if seen.count(n) >= 2), None)
+
+
+def _eye_counts() -> dict[str, int]:
+    """The eye count of every audited set that has one, by file."""
+    return {f: n for f, counts in load_audit().items()
+            if (n := eye_count(counts)) is not None}
+
+
+def _scored(rows: list[dict[str, object]], key: str,
+            truth: dict[str, int] | None) -> tuple[float, float]:
+    """Within ±1 and exact of count ``key`` against the label, or against ``truth`` by file."""
+    errs = [int(r[key]) - (truth[str(r["file"])] if truth else int(r["truth"])) for r in rows]
+    _, _, exact, within = _stats(errs) if errs else (0, 0.0, 0.0, 0.0)
+    return within, exact
+
+
+def audit_rows(rows: list[dict[str, object]],
+               audit: dict[str, tuple[EyeCount, ...]]) -> list[str]:
+    """Per source: how often the first two eye counts agree and the label lies inside both
+    their ranges, and, on the sets with an eye count (`eye_count`), the eye count and the
+    counters scored against the label and against the eye count: the difference between
+    the two scores of one counter is the labels alone."""
+    by_source: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for r in rows:
+        if r["file"] in audit:
+            by_source[str(r["source"])].append(r)
+    lines = ["| source | sets (with an eye count) | a's and b's counts equal (within ±1) | "
+             "label inside both their ranges | eye count vs label: ±1, exact | ours vs label: "
+             "±1, exact | ours vs eye count: ±1, exact | reference vs eye count: ±1, exact |",
+             "|---|---|---|---|---|---|---|---|"]
+    macro_cols: list[list[float]] = []
+    for source, group in sorted(by_source.items()):
+        pairs = [audit[str(r["file"])][:2] for r in group]
+        seen = [(r, eye_count(audit[str(r["file"])])) for r in group]
+        equal = [dict(r, eye=n) for r, n in seen if n is not None]
+        eye = {str(r["file"]): int(r["eye"]) for r in equal}
+        same = sum(a.count == b.count for a, b in pairs)
+        near = sum(abs(a.count - b.count) <= 1 for a, b in pairs)
+        inside = sum(a.low <= int(r["truth"]) <= a.high and b.low <= int(r["truth"]) <= b.high
+                     for r, (a, b) in zip(group, pairs, strict=True))
+        cols = [*_scored(equal, "eye", None), *_scored(equal, "ours", None),
+                *_scored(equal, "ours", eye), *_scored(equal, "ref", eye)]
+        macro_cols.append([same / len(group), inside / len(group), *cols])
+        lines.append(f"| {source} | {len(group)} ({len(equal)}) | {same / len(group):.0%} "
+                     f"({near / len(group):.0%}) | {inside / len(group):.0%} | "
+                     + " | ".join(f"{cols[k]:.1%}, {cols[k + 1]:.1%}" for k in (0, 2, 4, 6))
+                     + " |")
+    if macro_cols:
+        m = np.mean(np.asarray(macro_cols), axis=0)
+        lines.append(f"| macro | | {m[0]:.0%} | {m[1]:.0%} | "
+                     + " | ".join(f"{m[k]:.1%}, {m[k + 1]:.1%}" for k in (2, 4, 6, 8)) + " |")
+    return lines
+
+
 def real_cross_rows(data: Path) -> list[str]:
     """The same check on the real sets whose exercise has a profile of its own, and the
     same sets counted as ``generic``, which should count any rhythmic exercise (a stand-in
@@ -566,8 +675,11 @@ def main(argv: list[str] | None = None) -> int:
     out = ["## Rep detection: accuracy (`benchmarks/rep_accuracy.py`)", "",
            f"Command: `{command.strip()}` -- machine: {machine()}.", "",
            "### Real recordings: macro average over the sources, and the worst source", "",
-           *macro_rows(rows), "", *summary(rows), "",
-           "### Real recordings, time axis stretched (device clock drift) or shifted (a "
+           *macro_rows(rows), "", *summary(rows), ""]
+    if AUDIT.exists():
+        out += ["### Real recordings against a blind eye count: the labels' share of the "
+                "error", "", *audit_rows(rows, load_audit()), "", AUDIT_NOTE, ""]
+    out += ["### Real recordings, time axis stretched (device clock drift) or shifted (a "
            "clock started elsewhere): sets whose count changes", "",
            *stretch_rows(sets, base), "",
            "Target: at +-1 % no more than 2 % of the sets change, none by more than one "
@@ -579,8 +691,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_loso:
         out += ["### Real recordings, leave one source out: each constant chosen among "
                 "its values without one source (best macro ±1 over the others), and the "
-                "left-out source's ±1 with that value (with the shipped value)", "",
-                *loso_rows(sets, base), ""]
+                "left-out source's ±1 with that value (with the shipped value); beside it, the "
+                "value the blind eye counts would choose over every source", "",
+                *loso_rows(sets, base, _eye_counts() if AUDIT.exists() else None), ""]
     out += ["### Real recordings, per source and exercise", "",
            *table(rows, ("source", "exercise")), "",
            "### Real recordings, per source and overall", "",
