@@ -46,10 +46,11 @@ from repfit.detection import (
     EXERCISES,
     GRID_HZ,
     HOLD_EXERCISES,
+    HYSTERESIS,
     RepCounter,
     countable_positions,
+    movement_band,
 )
-from repfit.detection._counter import HYSTERESIS
 from repfit.detection.reference import reference_count
 from repfit.detection.simulate import (
     POSITIONS,
@@ -152,7 +153,7 @@ def latency_floor(exercise: str, period_s: float, retreat: float) -> float:
     sees the movement through its filter, whose group delay at the rep's frequency adds.
     At ``retreat`` 0.75 (three quarters of the way back, the earliest a return is told
     from a wobble with room to spare) that is the group delay minus a sixth of a period."""
-    sos = RepCounter(exercise)._sos            # the counter's own movement band-pass
+    sos = movement_band(RepCounter(exercise).profile)   # the counter's own band
     f = 1.0 / period_s
     w, h = sosfreqz(sos, worN=[0.99 * f, 1.01 * f], fs=GRID_HZ)
     delay = -float(np.angle(h[1] / h[0])) / (2.0 * np.pi * (w[1] - w[0]))

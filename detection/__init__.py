@@ -1,7 +1,9 @@
 """Streaming rep detection: arrays in, rep events out (pure; no I/O, no clock).
 
 - `RepCounter` -- count reps (or hold seconds) of one exercise from accelerometer batches;
-  `GRID_HZ` is the uniform rate it resamples every stream to.
+  `GRID_HZ` is the uniform rate it resamples every stream to, `movement_band` the filter
+  its movement signal passes, and a turn of that signal is certain once the signal has
+  come back `HYSTERESIS` / 2 of the swing.
 - `RepEvent`, `Rejection`, `CounterUpdate` -- what a batch produced.
 - `POSITIONS`, `sensor_position`, `position_refusal`, `countable_positions` -- where the
   sensor is worn, and the exercises the physics cannot count from there.
@@ -12,7 +14,7 @@
 """
 
 from ._counter import FS_HZ as GRID_HZ
-from ._counter import RepCounter
+from ._counter import HYSTERESIS, RepCounter, movement_band
 from ._events import CounterUpdate, Rejection, RepEvent
 from ._positions import POSITIONS, countable_positions, position_refusal, sensor_position
 from ._profiles import EXERCISES, HOLD_EXERCISES, PROFILES, ExerciseProfile, profile_name
@@ -21,6 +23,7 @@ __all__ = [
     "EXERCISES",
     "GRID_HZ",
     "HOLD_EXERCISES",
+    "HYSTERESIS",
     "POSITIONS",
     "PROFILES",
     "CounterUpdate",
@@ -29,6 +32,7 @@ __all__ = [
     "RepCounter",
     "RepEvent",
     "countable_positions",
+    "movement_band",
     "position_refusal",
     "profile_name",
     "sensor_position",

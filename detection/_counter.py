@@ -97,6 +97,17 @@ Nothing is emitted that early anyway (a set starts on its third rep)."""
 
 
 @functools.cache
+def movement_band(profile: ExerciseProfile) -> np.ndarray:
+    """The filter (second-order sections on the `FS_HZ` grid) that turns the movement axis
+    into the signal reps are counted on: the profile's low-pass edge, then a first-order
+    high-pass whose step response decays without overshoot, so the change of mean tilt
+    when a set starts or ends never makes an extra extreme."""
+    return np.vstack([
+        butter(profile.lowpass_order, profile.lowpass_hz, btype="lowpass", fs=FS_HZ,
+               output="sos"),
+        butter(1, HIGHPASS_HZ, btype="highpass", fs=FS_HZ, output="sos")])
+
+
 def _diagonal_blocks(nblk: int) -> np.ndarray:
     """Flat indices, in a (rows, ``nblk``, `AXIS_BLOCK`) array whose row b is every block
     projected on axis b, of block b on its own axis, for b in order: one ``take`` instead
@@ -172,11 +183,7 @@ class RepCounter:
         self._quiet = CounterUpdate((), (), 0, None)   # the last update without news
         p = self.profile
         if not p.hold:
-            # First-order high-pass: its step response decays without overshoot, so the
-            # change of mean tilt when a set starts or ends never makes an extra extreme.
-            self._sos = np.vstack([
-                butter(p.lowpass_order, p.lowpass_hz, btype="lowpass", fs=FS_HZ, output="sos"),
-                butter(1, HIGHPASS_HZ, btype="highpass", fs=FS_HZ, output="sos")])
+            self._sos = movement_band(p)
             self._sos_feat = butter(2, [STEP_BAND_HZ[0], STEP_BAND_HZ[1]], btype="bandpass",
                                     fs=FS_HZ, output="sos")
             self._sos_hf = butter(2, SHAKE_HZ, btype="highpass", fs=FS_HZ, output="sos")
