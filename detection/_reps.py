@@ -29,9 +29,10 @@ or the second bump of a multi-phase rep:
   minimum or below ``REL_AMPLITUDE`` of the set's typical swing, when it comes sooner than
   the exercise allows or than ``REFRACTORY`` of the set's period, when |a| around it
   varies like walking steps (unless nothing landed: a fast smooth rep has its own
-  harmonic at step rates), when the axes move above step rates like shaking, when the
-  movement rises and falls with |a| (jumping jacks: a bounce, not an arm swing), or
-  (jumping exercises) when no landing was seen.
+  harmonic at step rates; for ``generic``, also when it both bounces and lands as at
+  every step, under its looser limit), when the axes move above step rates like shaking,
+  when the movement rises and falls with |a| (jumping jacks: a bounce, not an arm swing),
+  or (jumping exercises) when no landing was seen.
 - **A set ends** after ``SET_TIMEOUT_PERIODS`` of its periods (at most ``max_period_s``)
   without a rep.
 """
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import statistics
 from collections import deque
 from collections.abc import Callable
@@ -117,6 +119,20 @@ IMPACT_FREE_SHAKE = 0.5
 walking puts 1.4x or more there (each heel strike is broadband; real walking recordings,
 5th percentiles), real burpees 0.46-1.49x (p5-p95), a smooth exercise its own upper
 harmonics only (fast simulated push-ups at the chest and thigh: 0.27-0.41x)."""
+WALKING_STEP = 0.6
+"""Step-rate |a| variation, relative to the movement, that walking shows at the least
+(`WALKING_SHAKE`)."""
+WALKING_SHAKE = 1.4
+"""With `WALKING_STEP`: a walker's signature, both at once. Each step bounces |a| at the
+step rate and lands with a broadband impact, and real walking shows both at the same
+extreme: 0.6x or more at step rates and 1.4x or more above 3 Hz at 91-98 % of the turns
+at a stride's pace in the three Daphnet recordings (ankle, thigh, lower trunk). Alone,
+either overlaps real reps (band rows reach 0.87x at step rates, burpees 1.5x above 3 Hz),
+which is why `generic`'s step limit sits at 0.9x, and real walking seen from the lower
+back passed that limit at 0.57-0.85x. Together they refuse that walking; of the real sets
+counted as `generic`, only burpees' landings show both (21 turns, 18 of them over 0.9x
+already) and three turns before a push-up set, and no count changes
+(`SetTracker._lands_like_steps`)."""
 HARD_LANDING_G = 2.0
 """A landing this hard proves a jump as well as a flight does: squats and sit-ups seldom
 land that hard (real ones peak at 1.5 g and 2.3 g, 95th percentiles), while at the wrist
@@ -509,10 +525,22 @@ class SetTracker:
         if e.step > p.max_step and self._walking_pace(e) and not self._own_step_content(e):
             return (f"steps, not a {p.name}: walking/running bounce {e.step:.1f}x the "
                     "movement")
+        if self._lands_like_steps(e) and self._walking_pace(e):
+            return (f"steps, not a {p.name}: walking bounce {e.step:.1f}x and landings "
+                    f"{e.shake:.1f}x the movement")
         if self.last_rep_t is not None and e.t - self.last_rep_t < p.min_period_s:
             return (f"cadence out of range: {e.t - self.last_rep_t:.2f} s after the previous rep "
                     f"(a {p.name} takes at least {p.min_period_s:.1f} s)")
         return None
+
+    def _lands_like_steps(self, e: Extreme) -> bool:
+        """Whether ``e`` carries walking's joint signature (`WALKING_STEP` and
+        `WALKING_SHAKE`) under a step limit that follows the movement's pace (``generic``,
+        whose limit must let fast reps through): the other profiles' limits refuse
+        walking on the step measure alone. Only on settled measures: in a run's first
+        seconds the filters' start can read as both (a real SPAR row's first rep)."""
+        return (self.p.step_pace_s < math.inf and e.settled and e.step > WALKING_STEP
+                and e.shake > WALKING_SHAKE)
 
     def _walking_pace(self, e: Extreme) -> bool:
         """Whether the movement at ``e`` repeats as fast as a walking stride (profile's

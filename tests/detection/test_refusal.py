@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from repfit.detection import RepCounter
+from repfit.detection import PROFILES, Rejection, RepCounter, RepEvent
+from repfit.detection._reps import Extreme, SetTracker
 from repfit.detection.simulate import simulate_activity, simulate_set
 from repfit.host.recordings import read_csv
 
@@ -29,6 +30,35 @@ def test_walking_is_refused_with_a_reason(exercise: str, position: str) -> None:
     count, reasons = _run(exercise, rec.t, rec.acc)
     assert count == 0
     assert any(r.startswith("steps") for r in reasons)
+
+
+def _stride_chain(step: float, shake: float, settled: bool = True) -> tuple[int, list[str]]:
+    """Eight turns a stride apart (1.2 s), each carrying the given step-rate and shake
+    measures, fed to `generic`'s set tracker: reps counted, refusal reasons."""
+    tracker = SetTracker(PROFILES["generic"], lambda mark: 1.2)
+    tracker.rhythm_mark = 0
+    events: list[RepEvent] = []
+    rejected: list[Rejection] = []
+    for i in range(16):
+        pol = -1 if i % 2 == 0 else +1
+        e = Extreme(pol, pol * 0.15, 0.6 * i, i, 0.3 if i else 0.0, width_s=1.2, step=step,
+                    shake=shake, jump=1.5, settled=settled)
+        tracker.on_extreme(e, events, rejected)
+    return len(events), [r.reason for r in rejected]
+
+
+def test_generic_refuses_walking_that_bounces_and_lands_under_its_step_limit() -> None:
+    # Real walking seen from the lower back: the trunk sways once a stride, |a| bounces at
+    # 0.57-0.85x the sway at step rates (under generic's 0.9x, which fast reps need) and
+    # lands at every step (1.4-1.7x above 3 Hz). Both at once are a walker's signature.
+    count, reasons = _stride_chain(step=0.75, shake=1.6)
+    assert count == 0
+    assert any(r.startswith("steps, not a generic") for r in reasons)
+    # The same bounce without landings is a fast rep's own harmonic, and landings without
+    # the bounce are a jump: each alone still counts, as do measures not yet settled.
+    assert _stride_chain(step=0.75, shake=0.4)[0] > 0
+    assert _stride_chain(step=0.3, shake=1.6)[0] > 0
+    assert _stride_chain(step=0.75, shake=1.6, settled=False)[0] > 0
 
 
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "situp"])
