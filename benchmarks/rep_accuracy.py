@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 from _report import machine, write_section
+from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from repfit.detection import EXERCISES, GRID_HZ, PROFILES, RepCounter, position_refusal
 from repfit.detection.reference import reference_count
@@ -587,16 +588,30 @@ def real_cross_rows(data: Path) -> list[str]:
 def _variants(t: np.ndarray, acc: np.ndarray, rng: np.random.Generator
               ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """The same recording as other sensors would give it: axes turned at random (three
-    rotations), resampled (linear interpolation, so nothing is added that was not there)
-    to 10-200 Hz, and timestamps jittered by up to 30 % of a sample period (BLE)."""
+    rotations), resampled to 10-200 Hz (linear interpolation; below the recording's own
+    rate both without an anti-alias filter, a device read slower than it samples, whose
+    vibration folds into the movement band, and behind one, as a sensor set to that rate
+    filters: a causal fourth-order low-pass at 0.4 of the new rate), and timestamps
+    jittered by up to 30 % of a sample period (BLE)."""
     out = [("as recorded", t, acc)]
     for k in range(3):
         rot = np.linalg.qr(rng.normal(size=(3, 3)))[0]
         out.append((f"axes turned at random ({k + 1})", t, acc @ rot.T))
+    rate = 1.0 / float(np.median(np.diff(t)))
     for fs in (10.0, 20.0, 100.0, 200.0):
         g = np.arange(t[0], t[-1], 1.0 / fs)
         out.append((f"resampled to {fs:g} Hz", g,
                     np.stack([np.interp(g, t, acc[:, i]) for i in range(3)], axis=1)))
+    for fs in (10.0, 20.0):
+        g = np.arange(t[0], t[-1], 1.0 / fs)
+        lowpassed = acc
+        if fs < 0.9 * rate:     # (a slower recording went through its own sensor's filter;
+            # this one starts in steady state: the sensor was running)
+            sos = butter(4, 0.4 * fs, fs=rate, output="sos")
+            zi = sosfilt_zi(sos)[:, :, None] * acc[0][None, None, :]
+            lowpassed = sosfilt(sos, acc, axis=0, zi=zi)[0]
+        out.append((f"resampled to {fs:g} Hz behind an anti-alias filter", g,
+                    np.stack([np.interp(g, t, lowpassed[:, i]) for i in range(3)], axis=1)))
     jit = t + rng.uniform(-0.3, 0.3, t.size) * float(np.median(np.diff(t)))
     order = np.argsort(jit, kind="stable")
     out.append(("timestamps jittered", jit[order], acc[order]))
@@ -705,7 +720,10 @@ def main(argv: list[str] | None = None) -> int:
            "with a profile, counted under each profile, and as generic, which should count "
            "them all)", "", *real_cross_rows(args.data), "",
            "### Real recordings as other sensors would give them: axes turned, other sample "
-           f"rates, jittered timestamps (all {len(rows)} sets)", "", *robustness_rows(args.data)]
+           f"rates, jittered timestamps (all {len(rows)} sets)", "", *robustness_rows(args.data),
+           "", "Resampled below a recording's rate, a set is read either as a sensor set to "
+           "that rate gives it (behind its anti-alias filter) or as a device read slower "
+           "than it samples gives it (without one: vibration folds into the movement band)."]
     if not args.no_sim:
         out += ["", "### Simulated sets (NOT real data), per exercise and position", "",
                 *table(sim_rows(), ("exercise", "participant")), "",
