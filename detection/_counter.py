@@ -96,7 +96,6 @@ seconds as one huge swing, and the trigger, scaled to it, would miss the first r
 Nothing is emitted that early anyway (a set starts on its third rep)."""
 
 
-@functools.cache
 def movement_band(profile: ExerciseProfile) -> np.ndarray:
     """The filter (second-order sections on the `FS_HZ` grid) that turns the movement axis
     into the signal reps are counted on: the profile's low-pass edge, then a first-order
@@ -108,6 +107,7 @@ def movement_band(profile: ExerciseProfile) -> np.ndarray:
         butter(1, HIGHPASS_HZ, btype="highpass", fs=FS_HZ, output="sos")])
 
 
+@functools.cache
 def _diagonal_blocks(nblk: int) -> np.ndarray:
     """Flat indices, in a (rows, ``nblk``, `AXIS_BLOCK`) array whose row b is every block
     projected on axis b, of block b on its own axis, for b in order: one ``take`` instead
