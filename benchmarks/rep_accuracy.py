@@ -478,6 +478,9 @@ AUDIT_NOTE = (
     "ours differ by the labels alone.")
 
 
+CONFIDENCES = ("high", "medium", "low")
+
+
 @dataclass(frozen=True)
 class EyeCount:
     """What one annotator saw in one set's plot."""
@@ -489,14 +492,26 @@ class EyeCount:
 
 
 def load_audit(path: Path = AUDIT) -> dict[str, tuple[EyeCount, ...]]:
-    """The eye counts of each audited set, by file name: a's and b's, then c's if any."""
+    """The eye counts of each audited set, by file name: a's and b's, then c's if any.
+    `ValueError` naming the line when a row does not hold a count inside its range with
+    a confidence of high, medium or low."""
     out = {}
     with open(path, newline="") as f:
-        for r in csv.DictReader(f):
-            out[r["file"]] = tuple(
-                EyeCount(int(r[f"{k}_count"]), int(r[f"{k}_low"]), int(r[f"{k}_high"]),
-                         r[f"{k}_confidence"])
-                for k in "abc" if r.get(f"{k}_count"))
+        for line, r in enumerate(csv.DictReader(f), 2):
+            try:
+                counts = tuple(
+                    EyeCount(int(r[f"{k}_count"]), int(r[f"{k}_low"]), int(r[f"{k}_high"]),
+                             r[f"{k}_confidence"])
+                    for k in "abc" if r.get(f"{k}_count"))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"{path.name} line {line}: not an eye count ({exc})") from None
+            for c in counts:
+                if not c.low <= c.count <= c.high or c.confidence not in CONFIDENCES:
+                    raise ValueError(f"{path.name} line {line}: count {c.count} outside "
+                                     f"{c.low}-{c.high} or confidence {c.confidence!r}")
+            if len(counts) < 2:
+                raise ValueError(f"{path.name} line {line}: fewer than two eye counts")
+            out[r["file"]] = counts
     return out
 
 
