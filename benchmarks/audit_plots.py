@@ -3,13 +3,14 @@
 Usage::
 
     python benchmarks/audit_plots.py plot OUT [--data ../shared/data/reps] [--seed N]
-    python benchmarks/audit_plots.py join OUT --a A.csv [...] --b B.csv [...]
+    python benchmarks/audit_plots.py join OUT --a A.csv [...] --b B.csv [...] [--c C.csv ...]
 
 The labels of the development recordings are schedules, protocols and counts typed at the
 gym, not observed counts. To tell the counter's errors from the labels' errors, people count
 every set by eye from these plots without seeing the label or any counter's output; the
 counts go into ``benchmarks/label_audit.csv`` and `rep_accuracy.py` scores the counter
-against them beside the labels (``docs/benchmarks.md``).
+against them beside the labels (``docs/benchmarks.md``). How, and the instructions the
+annotators get: ``docs/label-audit.md``.
 
 ``plot``: each set becomes ``OUT/plots/<id>.png`` under a random id (seeded), titled with
 the exercise, the sensor position, the rate and the duration only. The key from id to file

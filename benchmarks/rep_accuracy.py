@@ -469,13 +469,13 @@ AUDIT_NOTE = (
     "Two annotators counted every set by eye, each on their own, from plots that show the "
     "exercise, the sensor position and the signal only (`benchmarks/audit_plots.py`: no "
     "label, no counter's output), each with the range of counts they found plausible; a "
-    "third counted the sets where they differed. The counts are in "
-    "`benchmarks/label_audit.csv`. All three annotators are language models reading the "
-    "same plots, so their agreement is an upper bound on how reliable the eye count is. "
-    "The eye count is the count two of them gave; every column from the fifth on scores "
-    "the sets that have one: \"eye count vs label\" is what a counter that counts "
-    "exactly the reps people see would score against the labels, and the two columns of "
-    "ours differ by the labels alone.")
+    "third counted the sets where they differed ([label-audit.md](label-audit.md)). The "
+    "counts are in `benchmarks/label_audit.csv`. All three annotators are language models "
+    "reading the same plots, so their agreement says how reproducible the count is from "
+    "the plot, not that it is right. The eye count is the count two of them gave; every "
+    "column from the fifth on scores the sets that have one: \"eye count vs label\" is "
+    "what a counter that counts exactly the reps seen would score against the labels, and "
+    "the two columns of ours differ by the labels alone.")
 
 
 CONFIDENCES = ("high", "medium", "low")
