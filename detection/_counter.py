@@ -43,7 +43,7 @@ from ._filters import ew_sos, filter_inplace, steady_state
 from ._hold import HoldTracker
 from ._positions import position_refusal, sensor_position, where_countable
 from ._profiles import STEP_BAND_HZ, ExerciseProfile, profile_for
-from ._reps import Extreme, SetTracker
+from ._reps import Extreme, Posture, SetTracker
 from ._resample import CleanStats, Resampler, clean_batch
 from ._rhythm import RhythmTracker
 from ._turns import TurningPoints
@@ -64,6 +64,9 @@ AXIS_BLOCK = 12
 """Grid samples between movement-axis updates (~0.5 s)."""
 ENV_TAU_S = 3.0
 """Release time of the amplitude envelope that scales the hysteresis."""
+RAW_RING = 1024
+"""Grid samples (~41 s) of the raw axes kept for `RepCounter._posture`: back to before the
+first turn of a set that starts at the slowest pace."""
 HYSTERESIS = 0.6
 """Fraction of the running amplitude (half peak-to-peak) the signal must retreat from an
 extreme before the extreme is confirmed: 30 % of a full swing."""
@@ -211,7 +214,8 @@ class RepCounter:
         self._lam_env_blk = self._lam_env ** AXIS_BLOCK
         self._h_floor = 0.5 * p.min_swing_g
         self._rhythm = RhythmTracker(FS_HZ, p.min_period_s, p.max_period_s)
-        self._reps = SetTracker(p, self._rhythm.period_at, self._retreat_context)
+        self._reps = SetTracker(p, self._rhythm.period_at, self._retreat_context,
+                                self._posture)
         self._turns = TurningPoints(self._reps, self._confirm)
         self._blocks = 0
         self._period_mark: int | None = None    # the rhythm re-estimate in force
@@ -234,6 +238,9 @@ class RepCounter:
         self._hold = HoldTracker(HOLD_BLOCK / FS_HZ, self.profile.name)
         self._hold_buf: list[np.ndarray] = []
         self._hold_buf_n = 0
+        # The last `RAW_RING` grid samples of the three axes as they came (`_posture`).
+        self._raw = np.zeros((3, RAW_RING))
+        self._raw_end = 0                        # grid index after the newest one kept
 
     # ---- public API -------------------------------------------------------------------
 
@@ -393,6 +400,14 @@ class RepCounter:
         if self.profile.hold:
             self._hold_feed(g, x.T, rejected)
             return
+        n = x.shape[1]
+        at = k0 % RAW_RING
+        if at + n <= RAW_RING:                   # (slices: fancy indexing costs 5 % here)
+            self._raw[:, at:at + n] = x
+        else:
+            self._raw[:, at:] = x[:, :RAW_RING - at]
+            self._raw[:, :at + n - RAW_RING] = x[:, RAW_RING - at:]
+        self._raw_end = k0 + n
         y = x                                     # rows: one per axis, filtered in place
         rows, cols = self._block_rows(k0, y.shape[1])
         mag = rows[3, cols]                        # |a|
@@ -567,6 +582,19 @@ class RepCounter:
         current chunk (`SetTracker.on_retreat`)."""
         mark, _, _, jump, _, low = self._context(at)
         return mark, jump, low
+
+    def _posture(self, k: int, span: tuple[float, float]) -> Posture | None:
+        """The sensor's acceleration from ``span[0]`` to ``span[1]`` seconds around grid
+        index ``k``, over the samples of the run that have come and are still kept (None if
+        none): where gravity points, which the movement signal's high-pass removes, and how
+        still the sensor was (`SetTracker._starts_at_rest`)."""
+        lo = max(k + round(span[0] * FS_HZ), self._raw_end - RAW_RING, self._run_k0)
+        hi = min(k + round(span[1] * FS_HZ) + 1, self._raw_end)
+        if hi <= lo:
+            return None
+        w = self._raw[:, np.arange(lo, hi) % RAW_RING]
+        a0, a1, a2 = w.mean(axis=1).tolist()
+        return Posture((a0, a1, a2), math.sqrt(float(w.var(axis=1).sum())))
 
     def _confirm(self, pol: int, val: float, k: int, te: float, swing: float, width: float,
                  events: list[RepEvent], rejected: list[Rejection], at: int) -> None:

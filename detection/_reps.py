@@ -51,7 +51,7 @@ from ._events import Rejection, RepEvent
 from ._profiles import LANDING_G, RHYTHMIC_STEP, STEP_BAND_LOW_HZ, ExerciseProfile
 from ._rhythm import NO_RHYTHM
 
-__all__ = ["Extreme", "SetTracker"]
+__all__ = ["Extreme", "Posture", "SetTracker"]
 
 REL_AMPLITUDE = 0.4
 """Outside a set, a candidate under this fraction of the chain's largest is a wobble, not a
@@ -99,6 +99,21 @@ rest posture itself shows up as an extreme reached by a small drift and left by 
 swing. Counted, it made one rep too many, or a set counted at the turns back to the start
 posture (real squats from standing counted at the tops: 6 for 5); the reps' own turns
 swing about as far in as out."""
+REST_BEFORE_S = (-2.0, -0.5)
+"""Where the posture before a set is read, relative to the chain's first turn (s): the
+second and a half before that turn's swing began (`SetTracker._starts_at_rest`)."""
+TURN_POSTURE_S = (-0.2, 0.2)
+"""And the posture at a turn: the mean around it (s)."""
+REST_STILL_G = 0.2
+"""The sensor was still before the chain when its axes spread less than this (g, root of
+their summed variance): at rest, not handling or walking into the set. Looser readings
+(0.25 g and up) take more fence posts off the real sets but let moving postures decide,
+and some sets' counts then hang on the clock (docs/benchmarks.md)."""
+REST_SIDE = 0.75
+"""The rest posture is on the chain's side when it lies past this fraction of the way from
+the opposite turns to the chain's own: in the quarter nearest the chain's turns. Chosen
+on the real sets with any source left out; 0.65-0.8 keep every set's count within one of
+the same label, also with the time axis stretched or resampled at another grid phase."""
 PAUSE_PERIODS = 1.75
 """Inside a set, a turn more than this many of the set's periods after the last rep, with
 no rep-sized turn between, comes after a pause: the body held still for three quarters of
@@ -147,6 +162,18 @@ def _no_context(at: int) -> tuple[int | None, float, float]:
     return None, 0.0, 1.0
 
 
+def _no_posture(k: int, span: tuple[float, float]) -> Posture | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Posture:
+    """The sensor's acceleration over a stretch of time, as it came (not filtered)."""
+
+    mean: tuple[float, float, float]  # where gravity points, plus the mean motion (g)
+    spread: float                     # root of the axes' summed variance: 0 when still (g)
+
+
 @dataclass(frozen=True)
 class Extreme:
     """A confirmed turning point of the movement signal."""
@@ -178,6 +205,7 @@ class _Open:
 
     e: Extreme
     amp: float = 0.0   # min(swing in, swing out) once known
+    before: Extreme | None = None   # the turn its swing in started from
 
 
 class SetTracker:
@@ -185,12 +213,15 @@ class SetTracker:
 
     def __init__(self, profile: ExerciseProfile,
                  period_at: Callable[[int], float | None] = _no_period,
-                 context_at: Callable[[int], tuple[int | None, float, float]] = _no_context
+                 context_at: Callable[[int], tuple[int | None, float, float]] = _no_context,
+                 posture: Callable[[int, tuple[float, float]], Posture | None] = _no_posture
                  ) -> None:
         """``period_at(mark)``: the rep period from the autocorrelation at a rhythm mark
         (`RhythmTracker.period_at`), computed only when a decision reads `rhythm`;
         ``context_at(at)``: the rhythm mark, peak |a| and lowest |a| at sample ``at`` of the
-        current chunk (where the signal passed `retreat_level`)."""
+        current chunk (where the signal passed `retreat_level`); ``posture(k, span)``: the
+        sensor's acceleration from ``span[0]`` to ``span[1]`` s around grid index ``k``,
+        None where it is not known (`_starts_at_rest`)."""
         self.p = profile
         self.count = 0
         self.set_pol = 0
@@ -214,6 +245,7 @@ class SetTracker:
         self.prev_known = False
         self._period_at = period_at
         self._context_at = context_at
+        self._posture = posture
         self._early_tried = -1     # grid index of the last turn judged early without a start
         self._flight_wait = -1     # and of one of them that waits for a flight
         self._early = False        # judging a set start as its third rep comes back
@@ -423,7 +455,7 @@ class SetTracker:
             self._close_open(e, events, rejected)
         self.prev_known = self.prev is not None   # the swing into e was fully observed
         # (only used to keep refusals quiet for the stream's first turning point)
-        self.prev = e
+        before, self.prev = self.prev, e
         if self.set_pol and self.last_rep_t is not None and (
                 e.t - self.last_rep_t > self._set_timeout()):
             self.set_pol = 0                                  # the set is over
@@ -436,7 +468,7 @@ class SetTracker:
                 self._in_set(e, rejected)
             return
         if e.swing_in >= p.min_swing_g:
-            self.open = _Open(e)
+            self.open = _Open(e, before=before)
 
     def _drop_stalled(self, rejected: list[Rejection]) -> None:
         """The stalled rep was not completed: refuse it as incomplete."""
@@ -617,12 +649,47 @@ class SetTracker:
                 rejected.append(Rejection(cand.e.t, reason, cand.amp))
                 del chain[0]
                 return
+            if self._starts_at_rest(chain):
+                del chain[0]                     # the start posture, not a rep
+                return
             # Reps in rhythm: a set starts with this polarity.
             self.set_pol = cand.e.pol
             self.last_rep_t = None
             for c in chain:
                 self._accept(c.e, c.amp, events)
             self._forget()
+
+    def _starts_at_rest(self, chain: list[_Open]) -> bool:
+        """Whether the chain's first turn is the posture the set started from. The body
+        rests before a set, and each rep turns away from that posture and back: where
+        gravity pointed while the sensor lay still (`REST_STILL_G`) in the seconds before
+        the chain (`REST_BEFORE_S`) tells which of the movement's two turns is the return
+        to rest. When it lies nearer the chain's turns than the opposite turns between
+        them, beyond `REST_SIDE` of the way, the chain counts the returns, and its first
+        turn is the rest itself, not a rep (the fence post of the count). The movement
+        signal cannot tell: its high-pass moves its level to the middle of the swing within
+        a rep. Not for multi-phase reps, whose turns include other postures than rest."""
+        if self.p.multi_phase:
+            return False
+        first = chain[0].e
+        rest = self._posture(first.k, REST_BEFORE_S)
+        if rest is None or rest.spread > REST_STILL_G:
+            return False
+        at = [self._posture(c.e.k, TURN_POSTURE_S) for c in chain]
+        away = [self._posture(c.before.k, TURN_POSTURE_S) if c.before is not None
+                and c.before.pol != first.pol else None for c in chain[1:]]
+        own_p = [v.mean for v in at if v is not None]
+        other_p = [v.mean for v in away if v is not None]
+        if len(own_p) < len(at) or len(other_p) < len(away):
+            return False
+        own = [sum(v[i] for v in own_p) / len(own_p) for i in range(3)]
+        other = [sum(v[i] for v in other_p) / len(other_p) for i in range(3)]
+        d = [a - b for a, b in zip(own, other, strict=True)]
+        dd = sum(x * x for x in d)
+        if dd < (0.25 * self.p.min_swing_g) ** 2:
+            return False                      # the turns hardly move gravity: no side
+        side = sum((r - b) * x for r, b, x in zip(rest.mean, other, d, strict=True)) / dd
+        return side > REST_SIDE
 
     @property
     def _rel_amplitude(self) -> float:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from repfit.detection import RepCounter
+from repfit.detection import Rejection, RepCounter, RepEvent
 from repfit.detection._profiles import PROFILES
-from repfit.detection._reps import Extreme, SetTracker
+from repfit.detection._reps import Extreme, Posture, SetTracker
 from repfit.detection.simulate import simulate_activity, simulate_set
 from repfit.host.recordings import read_csv
 
@@ -84,6 +84,39 @@ def test_a_wobble_near_the_beat_does_not_join_the_reps_that_start_a_set() -> Non
         points += [(t0, +1, 3.3), (t0 + 0.35 * p, -1, 3.3), (t0 + 0.65 * p, +1, 1.4),
                    (t0 + 0.8 * p, -1, 1.6)]
     assert _feed_points("generic", points, period=p)[:3] == pytest.approx([1.0, 2.9, 4.8])
+
+
+def _count_from_rest(rest: tuple[float, float, float], spread: float) -> list[float]:
+    """Squat-paced turns 1.25 s apart from a maximum on, minima and maxima in turn; the
+    sensor points at (0, 0, -1) g at every minimum and (0, 0.7, -0.7) g at every maximum,
+    and before the first minimum it lay at ``rest`` with the axes spreading ``spread`` g;
+    later it moves. Returns the times of the reps emitted."""
+    times = [2.75, 4.0, 5.25, 6.5, 7.75, 9.0, 10.25, 11.5, 12.75, 14.0]
+
+    def posture(k: int, span: tuple[float, float]) -> Posture:
+        if span[1] < 0:                       # the seconds before a turn
+            return Posture(rest, spread) if k == 1 else Posture(rest, 0.6)
+        return Posture((0.0, 0.0, -1.0) if k % 2 else (0.0, 0.7, -0.7), 0.1)
+
+    tracker = SetTracker(PROFILES["squat"], lambda mark: 2.5, posture=posture)
+    tracker.rhythm_mark = 0
+    events: list[RepEvent] = []
+    rejected: list[Rejection] = []
+    for i, t in enumerate(times):
+        pol = -1 if i % 2 else +1
+        e = Extreme(pol, pol * 0.5, t, i, 1.0 if i else 0.0, width_s=2.5)
+        tracker.on_extreme(e, events, rejected)
+    return [e.t for e in events]
+
+
+def test_the_posture_a_set_starts_from_is_not_its_first_rep() -> None:
+    # The minima return to where the sensor lay still before the set: counted there, the
+    # first minimum would be that rest itself. The set is counted at the turns away from
+    # it, the maxima.
+    assert _count_from_rest((0.0, 0.0, -1.0), 0.05)[:3] == [5.25, 7.75, 10.25]
+    # Resting where the maxima are, or not still: the minima are the reps, from the first.
+    assert _count_from_rest((0.0, 0.7, -0.7), 0.05)[:3] == [4.0, 6.5, 9.0]
+    assert _count_from_rest((0.0, 0.0, -1.0), 0.5)[:3] == [4.0, 6.5, 9.0]
 
 
 @pytest.mark.parametrize("position", ["wrist", "upper_arm", "chest"])
