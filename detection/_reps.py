@@ -675,21 +675,27 @@ class SetTracker:
         rest = self._posture(first.k, REST_BEFORE_S)
         if rest is None or rest.spread > REST_STILL_G:
             return False
-        at = [self._posture(c.e.k, TURN_POSTURE_S) for c in chain]
-        away = [self._posture(c.before.k, TURN_POSTURE_S) if c.before is not None
-                and c.before.pol != first.pol else None for c in chain[1:]]
-        own_p = [v.mean for v in at if v is not None]
-        other_p = [v.mean for v in away if v is not None]
-        if len(own_p) < len(at) or len(other_p) < len(away):
+        between = [c.before for c in chain[1:]]
+        if any(b is None or b.pol == first.pol for b in between):
             return False
-        own = [sum(v[i] for v in own_p) / len(own_p) for i in range(3)]
-        other = [sum(v[i] for v in other_p) / len(other_p) for i in range(3)]
+        own = self._mean_posture([c.e for c in chain])
+        other = self._mean_posture([b for b in between if b is not None])
+        if own is None or other is None:
+            return False
         d = [a - b for a, b in zip(own, other, strict=True)]
         dd = sum(x * x for x in d)
         if dd < (0.25 * self.p.min_swing_g) ** 2:
             return False                      # the turns hardly move gravity: no side
         side = sum((r - b) * x for r, b, x in zip(rest.mean, other, d, strict=True)) / dd
         return side > REST_SIDE
+
+    def _mean_posture(self, turns: list[Extreme]) -> list[float] | None:
+        """The mean of where gravity pointed at ``turns`` (None if one is not known)."""
+        seen = [self._posture(e.k, TURN_POSTURE_S) for e in turns]
+        means = [p.mean for p in seen if p is not None]
+        if len(means) < len(seen):
+            return None
+        return [sum(m[i] for m in means) / len(means) for i in range(3)]
 
     @property
     def _rel_amplitude(self) -> float:
