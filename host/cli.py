@@ -322,7 +322,12 @@ def _cmd_demo(args: Args) -> int:
         raise ConfigError("demo options", f"reps={opts.reps} speed={opts.speed} "
                           f"effort={opts.effort} rounds={opts.rounds}",
                           "reps >= 1, speed > 0, effort in [0, 2], rounds >= 1")
-    return asyncio.run(run_demo(opts))
+    try:
+        return asyncio.run(run_demo(opts))
+    except KeyboardInterrupt:
+        print("repfit: demo interrupted; its open workout is closed when the next demo "
+              "starts", file=sys.stderr)
+        return 130
 
 
 async def _serve(args: Args, cfg: Config, settings: MqttSettings,

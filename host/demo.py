@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -26,9 +27,12 @@ from repfit.host.console import ConsoleObserver
 from repfit.host.service import WorkoutHost
 from repfit.host.store import Store
 
-__all__ = ["DemoOptions", "run_demo", "train_demo_model"]
+__all__ = ["DEMO_EXPERIMENT", "DemoOptions", "run_demo", "train_demo_model"]
 
 log = logging.getLogger(__name__)
+
+DEMO_EXPERIMENT = "repfit-demo"
+"""The experiment the demo's training runs as: its assignments are told apart from real ones."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def train_demo_model(settings: MqttSettings, opts: DemoOptions, console: Console
     # lasts as many iterations as this training has (the menu's 500 would outlast it).
     with workout(user=opts.user, broker=settings.url, exercise=opts.exercise, reps=opts.reps,
                  iterations=opts.rounds, seed=opts.seed, data_dir=opts.data_dir,
-                 history=False) as callback:
+                 history=False, experiment=DEMO_EXPERIMENT) as callback:
         booster = lgb.train(
             {"objective": "binary", "metric": "auc", "num_leaves": 15, "learning_rate": 0.05,
              "verbose": -1, "num_threads": 1, "seed": opts.seed or 0},
@@ -96,6 +100,23 @@ async def _until_published(store: Store, user: str, timeout_s: float = 5.0) -> N
         await asyncio.sleep(0.1)
 
 
+async def _without_leftovers(host: WorkoutHost, observer: ConsoleObserver, console: Console,
+                             serving: asyncio.Task[Any]) -> None:
+    """Once the host is up: what it closed of an interrupted demo is said, not shown as
+    this demo's result."""
+    ready = asyncio.create_task(host.ready.wait())
+    await asyncio.wait([ready, serving], return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+        serving.result()          # the host could not start: its error
+        return
+    if observer.results:
+        console.print(f"[dim]closed {len(observer.results)} unfinished workout(s) of an "
+                      "interrupted demo as cancelled[/]")
+    observer.results.clear()
+    observer.finished.clear()
+
+
 async def run_demo(opts: DemoOptions, console: Console | None = None,
                    player: CuePlayer | None = None) -> int:
     """Run the demo; 0 when the workout was verified as completed, 1 otherwise."""
@@ -115,8 +136,11 @@ async def run_demo(opts: DemoOptions, console: Console | None = None,
         host_bus = await stack.enter_async_context(Bus(settings, user=opts.user, role="host"))
         athlete = Athlete(effort=opts.effort, speed=opts.speed, seed=opts.seed or 0,
                           position=opts.position)
+        # A demo stopped before its workout was settled left it open in the store: resumed,
+        # this demo's athlete would count towards that old set.
         host = WorkoutHost(host_bus, store, observer=observer, player=player,
-                           position=athlete.position)
+                           position=athlete.position,
+                           abandon=lambda a: a.experiment == DEMO_EXPERIMENT)
         athlete_bus = await stack.enter_async_context(
             Bus(settings, user=opts.user, role="wearable"))
         started = time.time() - 1.0
@@ -126,6 +150,7 @@ async def run_demo(opts: DemoOptions, console: Console | None = None,
                                 name="athlete"),
         ]
         try:
+            await _without_leftovers(host, observer, console, tasks[0])
             await asyncio.to_thread(train_demo_model, settings, opts, console)
             waiter = asyncio.create_task(observer.finished.wait())
             done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)

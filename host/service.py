@@ -139,6 +139,10 @@ class WorkoutHost:
         Where the user wears the sensor (`repfit.detection.POSITIONS`; the setting
         ``sensor_position``): an exercise that cannot be counted from there ends at once,
         refused, with the reason (`Session.refusal`).
+    abandon : callable, optional
+        Open assignments found in the store at start are resumed, except those this
+        selects: they are closed as cancelled with what was verified so far (the demo's own
+        leftovers, which no one will finish).
     """
 
     def __init__(
@@ -160,6 +164,7 @@ class WorkoutHost:
         | None = None,
         recorder: SetRecorder | None = None,
         position: str | None = None,
+        abandon: Callable[[wire.Assignment], bool] = lambda a: False,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -176,6 +181,7 @@ class WorkoutHost:
         self.posts = posts
         self.recorder = recorder
         self.position = None if position is None else sensor_position(position)
+        self.abandon = abandon
         self.active: Session | None = None
         self.pending: deque[wire.Assignment] = deque()
         self.results: list[wire.Result] = []
@@ -250,12 +256,8 @@ class WorkoutHost:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _restore(self) -> None:
-        """Open assignments are resumed; results the broker never acknowledged are resent."""
-        for a in await asyncio.to_thread(self.store.open_assignments, self.user):
-            if await self._closed_as_missed(a):
-                continue
-            log.info("resuming open assignment %s", plain(name_assignment(a)))
-            self._queue(a)
+        """Results the broker never acknowledged are resent; open assignments are resumed
+        (or closed, those ``abandon`` selects)."""
         unpublished = await asyncio.to_thread(self.store.unpublished_results, self.user)
         if unpublished:
             log.warning("publishing %d result(s) stored while the broker could not be reached",
@@ -263,6 +265,19 @@ class WorkoutHost:
         for r in unpublished:
             self._settled.add(r.assignment_id)
             self._kept[r.assignment_id] = _Kept(r, stored=True)
+        for a in await asyncio.to_thread(self.store.open_assignments, self.user):
+            if await self._closed_as_missed(a):
+                continue
+            if self.abandon(a):
+                log.info("closing open assignment %s as cancelled: nobody will do it",
+                         plain(name_assignment(a)))
+                saved = (await asyncio.to_thread(self.store.saved_set, a.id)
+                         or SavedSet(a.id, started_at=self.clock()))
+                session = Session.resume(a, saved, position=self.position)
+                await self._finish(session.cancel(self.clock()), advance=False, assignment=a)
+                continue
+            log.info("resuming open assignment %s", plain(name_assignment(a)))
+            self._queue(a)
 
     def _failed(self, health: TaskHealth) -> None:
         self._tell(f"{health.name} failed ({health.last_error}); restarted")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from repfit.host.store import Store
@@ -53,3 +55,37 @@ def test_a_demo_hold_lasts_as_many_iterations_as_the_training(tmp_path: Path) ->
     assert "60 iterations — plank — start" in proc.stdout
     assert "training 60 iterations" in proc.stdout
     assert "plank: completed - " in proc.stdout
+
+
+def test_a_demo_after_an_interrupted_one_verifies_its_own_workout(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "100", "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "repfit", "demo", "--speed", "1", "--exercise", "squat",
+         "--seed", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=tmp_path)
+    try:
+        assert first.stdout is not None
+        for line in first.stdout:            # the athlete starts once the training is done
+            if line.startswith("training "):
+                break
+        time.sleep(3.0)                      # a few squats in, Ctrl+C
+        first.send_signal(signal.SIGINT)
+        out, err = first.communicate(timeout=60)
+    finally:
+        first.kill()
+    assert first.returncode == 130, out + err
+    assert "Traceback" not in err and "demo interrupted" in err
+    (db,) = (tmp_path / "data").rglob("repfit.sqlite3")
+    with Store(db) as store:
+        (left,) = store.open_assignments("demo")
+
+    proc = _demo(tmp_path, "--exercise", "pushup", "--seed", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "closed 1 unfinished workout(s) of an interrupted demo" in proc.stdout
+    assert "push-ups: completed - 10/10 reps" in proc.stdout
+    with Store(db) as store:
+        old, new = store.results("demo")
+        assert store.open_assignments("demo") == []
+    assert (old.assignment_id, old.outcome, old.completed) == (left.id, "cancelled", False)
+    assert (new.exercise, new.completed, new.reps) == ("pushup", True, 10)

@@ -14,7 +14,7 @@ from repfit.config import MqttSettings
 from repfit.host.athlete import Athlete, recording_for
 from repfit.host.bus import Bus
 from repfit.host.service import WorkoutHost
-from repfit.host.store import QueuedPost, Store
+from repfit.host.store import QueuedPost, SavedSet, Store
 
 
 class SlowStore(Store):
@@ -130,3 +130,47 @@ def test_a_result_stored_late_is_stored_with_its_posts(mosquitto: MqttSettings,
         assert store.has_result("late1")
         (item,) = store.outbox()
     assert (item.key, item.kind, item.text) == (f"x:{user}:set:late1", "set", "a post")
+
+
+def test_open_assignments_it_abandons_are_closed_with_their_reps_the_others_resumed(
+        mosquitto: MqttSettings, tmp_path: Path, user: str) -> None:
+    now = time.time()
+    left = wire.Assignment(id="left", exercise="squat", target=10, issued_at=now,
+                           experiment="repfit-demo")
+    real = wire.Assignment(id="real", exercise="pushup", target=5, issued_at=now)
+    with Store(tmp_path / "repfit.sqlite3") as store:
+        for a in (left, real):
+            assert store.add_assignment(user, a, now)
+        store.start_set("left", now)
+        store.save_set(SavedSet("left", started_at=now, reps=4), now)
+
+    async def scenario() -> tuple[list[wire.Result], str, wire.Message]:
+        with Store(tmp_path / "repfit.sqlite3") as store:
+            async with Bus(mosquitto, user=user) as host_bus, \
+                    Bus(mosquitto, user=user, role="wearable") as watcher:
+                await watcher.subscribe("result")
+                host = WorkoutHost(host_bus, store,
+                                   abandon=lambda a: a.experiment == "repfit-demo")
+                serving = asyncio.create_task(host.run())
+                await asyncio.wait_for(host.ready.wait(), 10)
+                published = await asyncio.wait_for(anext(watcher.messages()), 10)
+
+                async def opened() -> str:
+                    while host.active is None:
+                        await asyncio.sleep(0.01)
+                    return host.active.assignment.id
+
+                active = await asyncio.wait_for(opened(), 10)
+                serving.cancel()
+                await asyncio.gather(serving, return_exceptions=True)
+                return host.results, active, published.message
+
+    results, active, published = asyncio.run(scenario())
+    (closed,) = results
+    assert (closed.assignment_id, closed.outcome, closed.reps, closed.completed) == (
+        "left", "cancelled", 4, False)
+    assert published == closed                 # told to the broker like any result
+    assert active == "real"                    # the other open one is resumed, not closed
+    with Store(tmp_path / "repfit.sqlite3") as store:
+        assert store.results(user) == [closed]
+        assert [a.id for a in store.open_assignments(user)] == ["real"]
