@@ -118,6 +118,13 @@ class ExerciseProfile:
         and jumps), so a chain of bumps can keep a steady pace at half the rep's period. A
         set then starts only once the autocorrelation, which sees whole reps, gives the
         period the chain must keep.
+    one_swing : bool
+        A rep is one swing out and back at the set's pace (push-ups, squats, sit-ups,
+        jumping jacks), so once a set has kept its pace, a rep-sized turn that splits the
+        time between two reps in two even beats is a rep at twice the pace, not a bump
+        inside one (`_reps.SetTracker._faster`). Not for burpees (``multi_phase``) and
+        not for ``generic``: an exercise we do not know may swing twice per rep (the two
+        sides of a twist, a pendulum's back swing).
     short_sets : bool
         Whether two reps in rhythm that no third follows still count (a set of two). Sets
         of two happen with slow, hard exercises (the last burpees or sit-ups of a series);
@@ -150,6 +157,7 @@ class ExerciseProfile:
     max_bounce: float = 1.0
     flight_g: float = 0.0
     multi_phase: bool = False
+    one_swing: bool = True
     short_sets: bool = True
     lowpass_order: int = 2
 
@@ -164,10 +172,10 @@ PROFILES: dict[str, ExerciseProfile] = {
                         jump_g=LANDING_G, max_shake=JUMPING_JACK_SHAKE, max_bounce=0.95,
                         short_sets=False, lowpass_order=3),
         ExerciseProfile("burpee", 2.0, 15.0, 0.8, 0.50, 16.0, max_step=math.inf,
-                        jump_g=1.2, flight_g=0.5, multi_phase=True),
+                        jump_g=1.2, flight_g=0.5, multi_phase=True, one_swing=False),
         ExerciseProfile("plank", 0.0, 0.0, 1.0, 0.0, 0.0, hold=True),
         ExerciseProfile("generic", 0.7, 12.0, 1.5, 0.08, 8.0, max_step=RHYTHMIC_STEP,
-                        max_shake=LANDING_SHAKE, step_pace_s=2.0),
+                        max_shake=LANDING_SHAKE, step_pace_s=2.0, one_swing=False),
     )
 }
 EXERCISES: tuple[str, ...] = tuple(PROFILES)

@@ -24,7 +24,9 @@ or the second bump of a multi-phase rep:
 - **Rhythm**: chain members must repeat at the movement's period (autocorrelation, or the
   chain's own gaps before that is known); a shallow candidate joins only on the beat (a
   sloppy rep keeps the pace, a wobble does not); bumps closer than ``REFRACTORY`` of the
-  period are parts of one rep.
+  period are parts of one rep, except, for exercises whose rep is one swing, a rep-sized
+  turn that the next rep shows to have split the time evenly: the set sped up
+  (`SetTracker._faster`).
 - **Verdicts**: a candidate is refused when its swing is below the exercise's physical
   minimum or below ``REL_AMPLITUDE`` of the set's typical swing, when it comes sooner than
   the exercise allows or than ``REFRACTORY`` of the set's period, when |a| around it
@@ -238,6 +240,13 @@ class SetTracker:
         # A pending rep whose return stalled after a small dip, and the refusal it gets
         # unless the next turn completes it (`_resume`).
         self.stalled: tuple[Extreme, Rejection] | None = None
+        # A rep-sized turn refused as too soon inside a set, its refusal, and whether the
+        # set had kept its pace until then: the first rep at a faster pace unless the next
+        # rep shows otherwise (`_faster`).
+        self.sooner: tuple[Extreme, Rejection, bool] | None = None
+        self.set_reps = 0          # reps of the current set
+        self.split_set = False     # a too-soon rep-sized turn was refused in this set
+        self.speeding = False      # and one was accepted as a faster pace
         self.open: _Open | None = None                       # latest extreme outside a set
         # Candidates in rhythm per polarity, outside a set (at most SET_START_REPS long).
         self.chains: dict[int, list[_Open]] = {+1: [], -1: []}
@@ -319,6 +328,27 @@ class SetTracker:
 
     # ---- events -----------------------------------------------------------------------
 
+    def _faster(self, e: Extreme, events: list[RepEvent], rejected: list[Rejection]) -> None:
+        """The rep at ``e`` is accepted. A turn refused as too soon since the last rep was
+        the first rep at a faster pace when the set had kept its pace so far and that turn
+        splits the time between the two reps into even beats (within `START_TOLERANCE`):
+        a 2x speed-up puts a rep where the old pace allows none, and the autocorrelation
+        takes most of its window to follow. Otherwise it stays refused, and so does every
+        later one in the set (reps with a bump inside show one from the start)."""
+        held, self.sooner = self.sooner, None
+        if held is None:
+            return
+        c, refusal, kept = held
+        last = self.last_rep_t
+        if kept and last is not None and e.t > c.t:
+            beats = (c.t - last) / (e.t - c.t)
+            if START_TOLERANCE <= beats <= 1.0 / START_TOLERANCE:
+                self.speeding = True
+                self._accept(c, c.swing_in, events)
+                return
+        self.split_set = True
+        rejected.append(refusal)
+
     def _accept(self, e: Extreme, amp: float, events: list[RepEvent]) -> None:
         period = None
         if self.last_rep_t is not None and e.t - self.last_rep_t <= self.p.max_period_s:
@@ -326,6 +356,7 @@ class SetTracker:
             self.periods.append(period)
             self.period = statistics.median(self.periods)
         self.last_rep_t = e.t
+        self.set_reps += 1
         self.amps.append(amp)
         self.typical_amp = statistics.median(self.amps)
         self.count += 1
@@ -346,6 +377,7 @@ class SetTracker:
         the turn that may start a set (at sample ``at`` of the chunk): judge it now, its
         swing out taken as its swing in (the return is well under way, `RETURN`)."""
         if self.pending is not None:
+            self._faster(self.pending, events, [] if rejected is None else rejected)
             self._accept(self.pending, self.pending.swing_in, events)
             self.pending = None
         elif self._completes_start():
@@ -459,6 +491,7 @@ class SetTracker:
         if self.set_pol and self.last_rep_t is not None and (
                 e.t - self.last_rep_t > self._set_timeout()):
             self.set_pol = 0                                  # the set is over
+            self._drop_sooner(rejected)
             self.amps.clear()
             self.periods.clear()
             self.typical_amp, self.period = 0.0, None
@@ -475,6 +508,12 @@ class SetTracker:
         if self.stalled is not None:
             rejected.append(self.stalled[1])
             self.stalled = None
+
+    def _drop_sooner(self, rejected: list[Rejection]) -> None:
+        """No rep came after the turn refused as too soon: it stays refused."""
+        if self.sooner is not None:
+            rejected.append(self.sooner[1])
+            self.sooner = None
 
     def _resume(self, e: Extreme) -> Extreme:
         """A rep whose return stalled after a small dip (a wobble or pause at the turn) goes
@@ -502,6 +541,14 @@ class SetTracker:
             if per is not None and gap < REFRACTORY * per:
                 reason = (f"cadence out of range: {gap:.2f} s after the previous rep, the set's "
                           f"pace is {per:.2f} s per rep")
+                if (p.one_swing and self.sooner is None and not self.split_set
+                        and self.prev_known):
+                    if stalled is not None:
+                        rejected.append(stalled[1])
+                    kept = self.speeding or self.set_reps >= SET_START_REPS
+                    self.sooner = e, Rejection(e.t, reason, e.swing_in), kept
+                    self.moved = True
+                    return
         if reason is not None:
             if stalled is not None:
                 rejected.append(stalled[1])
@@ -655,6 +702,7 @@ class SetTracker:
             # Reps in rhythm: a set starts with this polarity.
             self.set_pol = cand.e.pol
             self.last_rep_t = None
+            self.set_reps, self.split_set, self.speeding = 0, False, False
             for c in chain:
                 self._accept(c.e, c.amp, events)
             self._forget()
@@ -753,6 +801,7 @@ class SetTracker:
                 self._end_chain(self.chains[pol], events)
                 break
         self._drop_stalled(rejected)
+        self._drop_sooner(rejected)
         if self.pending is not None:
             rejected.append(Rejection(self.pending.t, "incomplete rep: the stream ended",
                                       self.pending.swing_in))

@@ -4,6 +4,7 @@ streams where the start is hard."""
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -384,3 +385,47 @@ def test_a_burpee_start_off_the_steady_pace_waits_for_the_next_turn() -> None:
                            events, [])
         counts.append((early, len(events)))
     assert counts == [(3, 3), (0, 3)]
+
+
+def _feed_swings(profile: str, minima: list[float], period: float) -> list[float]:
+    """Full swings between minima at ``minima`` and a maximum halfway between each two,
+    every return seen as it comes; the autocorrelation reads ``period`` throughout (a
+    window still filled with the old pace). The first minimum and maximum are reached
+    from rest, so the set is counted at the minima. Returns the times of the reps
+    emitted."""
+    tracker = SetTracker(PROFILES[profile], lambda mark: period)
+    tracker.rhythm_mark = 0
+    events: list[RepEvent] = []
+    rejected: list[Rejection] = []
+    turns = [(t, -1) for t in minima] + [((a + b) / 2, +1)
+                                          for a, b in itertools.pairwise(minima)]
+    for k, (t, pol) in enumerate(sorted(turns)):
+        tracker.on_extreme(Extreme(pol, pol * 0.5, t, k, 1.0 if k > 1 else 0.1), events,
+                           rejected)
+        tracker.on_retreat(events, rejected)
+    tracker.close(events, rejected)
+    return [e.t for e in events]
+
+
+SLOW = [2.0 + 2.5 * i for i in range(6)]                   # 2.5 s per rep...
+FAST = [SLOW[-1] + 1.25 * (i + 1) for i in range(6)]       # ... then twice as fast
+
+
+def test_a_set_that_speeds_up_twofold_keeps_every_rep() -> None:
+    # At twice the pace every other rep comes sooner than the old pace allows
+    # (REFRACTORY); one that splits the time between two reps evenly is a faster rep.
+    assert _feed_swings("squat", SLOW + FAST, period=2.5) == pytest.approx((SLOW + FAST)[1:])
+    # generic may be swinging twice per rep (a twist's two sides): the old pace holds,
+    # and every other fast swing is refused.
+    assert _feed_swings("generic", SLOW + FAST, period=2.5) == pytest.approx(
+        SLOW[1:] + FAST[1::2])
+
+
+def test_a_turn_off_the_even_beat_stays_refused_and_so_do_later_ones() -> None:
+    # A rep-sized swing off the even beat (1.05 s then 1.45 s: under the 0.75 ratio the
+    # start of a set keeps) is a bump inside a rep, not a faster pace; once the set has
+    # shown one, later even splits are not taken as faster reps either.
+    bump, beat = SLOW[-1] + 1.05, SLOW[-1] + 2.5
+    fast = [beat + 1.25 * (i + 1) for i in range(4)]
+    counted = _feed_swings("squat", [*SLOW, bump, beat, *fast], period=2.5)
+    assert counted == pytest.approx([*SLOW[1:], beat, *fast[1::2]])
