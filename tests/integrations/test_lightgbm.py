@@ -58,8 +58,8 @@ def test_sklearn_fit_publishes_a_random_detector_exercise(
 
 def test_random_pick_is_reproducible_with_a_seed(tmp_path):
     def pick(seed):
-        cb = workout(seed=seed, data_dir=tmp_path, broker="mqtt://127.0.0.1:9")
-        return cb.core.resolved().settings.seed, Coach(cb.core.resolved().settings).exercise
+        with workout(seed=seed, data_dir=tmp_path, broker="mqtt://127.0.0.1:9") as cb:
+            return cb.core.resolved().settings.seed, Coach(cb.core.resolved().settings).exercise
 
     assert len({pick(11) for _ in range(4)}) == 1
     assert len({pick(s)[1].name for s in range(40)}) > 1
