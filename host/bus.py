@@ -100,6 +100,7 @@ class Bus:
         self._answered = False  # the broker has sent a CONNACK (paho's thread sets it)
         self._connected: asyncio.Event | None = None
         self._connect_error: BaseException | None = None
+        self._said_retrying = False   # the first failed attempt was told (paho's thread)
         self._filters: dict[str, int] = {}
         self._watched: dict[str, Callable[[bytes], None]] = {}
         self._suback: dict[int, asyncio.Future[None]] = {}
@@ -221,6 +222,13 @@ class Bus:
             self._connect_error = BusError(str(link.unreachable()))
             link.client.disconnect()
             loop.call_soon_threadsafe(connected.set)
+        elif not self._said_retrying:
+            # The wait is not silent: a broker still starting gets its time, a wrong port
+            # is seen at once.
+            self._said_retrying = True
+            log.warning("the MQTT broker at %s is not answering (%s); retrying for up to %g s",
+                        self.settings.url, link.last_error or "no answer",
+                        self.connect_timeout_s)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:

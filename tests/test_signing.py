@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,6 +97,7 @@ async def _signed_round_trip(settings: MqttSettings, user: str) -> tuple[list[st
     return seen, rejected, results[0] if results else b""
 
 
+@pytest.mark.slow
 def test_with_a_key_the_host_takes_only_signed_assignments_and_signs_results(
         mosquitto: MqttSettings, user: str) -> None:
     seen, rejected, result = asyncio.run(asyncio.wait_for(_signed_round_trip(mosquitto, user),

@@ -70,6 +70,7 @@ def test_embedded_broker_delivers_retained_state(user: str) -> None:
     assert asyncio.run(scenario()) == wire.Assignment(id="kept", exercise="situp", target=3)
 
 
+@pytest.mark.slow
 def test_unreachable_broker_is_a_clear_error() -> None:
     from repfit.host.broker import free_port
 

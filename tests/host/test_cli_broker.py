@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from repfit.host.broker import free_port
 
@@ -56,6 +57,7 @@ def test_broker_serves_tcp_and_websockets_until_ctrl_c(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     port = free_port()
     first = _repfit("--port", str(port), tmp=tmp_path)

@@ -87,6 +87,7 @@ def test_history_reads_without_writing(tmp_path: Path) -> None:
             if p.name != "cfg"} == before
 
 
+@pytest.mark.slow
 def test_count_plot_creates_no_folder(tmp_path: Path) -> None:
     t = np.arange(0, 20, 0.02)
     csv = tmp_path / "rec.csv"

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from repfit.host.store import Store
 
 
@@ -35,6 +37,7 @@ def test_demo_exits_zero_with_a_verified_result(tmp_path: Path) -> None:
     assert result.completed and result.reps == 10
 
 
+@pytest.mark.slow
 def test_demo_with_a_lazy_athlete_is_not_verified(tmp_path: Path) -> None:
     proc = _demo(tmp_path, "--exercise", "situp", "--reps", "6", "--effort", "0.5", "--seed", "2",
                  "--data-dir", str(tmp_path / "store"))
@@ -49,6 +52,7 @@ def test_demo_with_a_lazy_athlete_is_not_verified(tmp_path: Path) -> None:
     assert line.startswith("sit-ups: NOT completed - ") and "/6 reps" in line
 
 
+@pytest.mark.slow
 def test_a_demo_hold_lasts_as_many_iterations_as_the_training(tmp_path: Path) -> None:
     proc = _demo(tmp_path, "--exercise", "plank", "--rounds", "60", "--seed", "3")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -57,6 +61,7 @@ def test_a_demo_hold_lasts_as_many_iterations_as_the_training(tmp_path: Path) ->
     assert "plank: completed - " in proc.stdout
 
 
+@pytest.mark.slow
 def test_a_demo_after_an_interrupted_one_verifies_its_own_workout(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "100", "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
            "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}

@@ -65,6 +65,7 @@ def broker_port(request: pytest.FixtureRequest, mosquitto: MqttSettings) -> Call
     return run
 
 
+@pytest.mark.slow
 def test_retained_message_reaches_only_its_subscribers(broker_port: Callable[..., object]) -> None:
     unrelated, interested = broker_port(_retained_deliveries)  # type: ignore[misc]
     assert interested == [("repfit/ada/assignment", True)]

@@ -115,6 +115,7 @@ def test_lightgbm_to_stored_result_on_mosquitto(mosquitto: MqttSettings, tmp_pat
     _check_completed(recorder, tmp_path, user, 8)
 
 
+@pytest.mark.slow
 def test_a_half_done_set_is_not_accepted(mosquitto: MqttSettings, tmp_path: Path,
                                          user: str) -> None:
     recorder = asyncio.run(verified_workout(mosquitto, user, tmp_path,

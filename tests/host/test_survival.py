@@ -227,6 +227,7 @@ def test_the_full_disk_is_reported_in_one_line(mosquitto: MqttSettings, user: st
 # ------------------------------------------------------ a broker that is away at the end
 
 
+@pytest.mark.slow
 def test_a_result_stored_while_the_broker_was_down_is_published_at_the_next_start(
         private_broker: Callable[..., subprocess.Popen[bytes]], user: str,
         tmp_path: Path) -> None:

@@ -89,6 +89,7 @@ def test_broker_down_training_continues_and_the_assignment_waits_in_the_outbox(
     later.close(timeout=10.0)
 
 
+@pytest.mark.slow
 def test_a_broker_that_comes_back_during_the_run_gets_the_assignment(
         tmp_path, caplog, listen, private_broker):
     port = free_port()

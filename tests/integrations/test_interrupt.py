@@ -100,6 +100,7 @@ def test_a_disabled_interrupt_penalty_sends_nothing_and_still_reraises(
                    for m in listener.drain())
 
 
+@pytest.mark.slow
 def test_ctrl_c_before_calibration_stores_the_hold_and_the_penalty_before_any_wait(
         binary_data, tmp_path):
     # Broker down, a long wait for it: both assignments must be on disk at once, not the
@@ -192,6 +193,7 @@ def _wait_line(lines: queue.Queue, needle: str, log: list[str]) -> None:
             return
 
 
+@pytest.mark.slow
 def test_second_ctrl_c_exits_promptly_and_the_stored_penalty_is_delivered_later(
         tmp_path, listen, private_broker):
     port = free_port()  # nobody listens: the penalty can only be stored
@@ -294,6 +296,7 @@ PLAIN_CHILD = _PACED + textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigint_to_a_training_process_in_the_plain_form_delivers_the_penalty(
         mosquitto, user, listen, tmp_path):
     listener = listen(user)

@@ -75,6 +75,7 @@ def test_training_log_says_where_the_assignment_went_and_what_the_host_verified(
     assert result_line(result) == f"verified: {result.reps}/8 squats"
 
 
+@pytest.mark.slow
 def test_a_set_left_half_done_is_reported_not_verified_at_its_deadline(
         mosquitto: MqttSettings, user: str, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:

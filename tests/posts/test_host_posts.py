@@ -78,6 +78,7 @@ async def drive(settings: MqttSettings, user: str) -> wire.Result:
     raise AssertionError("unreachable")
 
 
+@pytest.mark.slow
 def test_host_posts_a_verified_set_to_a_webhook(mosquitto: MqttSettings, user: str,
                                                 tmp_path: Path, hook: Hook) -> None:
     config = tmp_path / "config.toml"

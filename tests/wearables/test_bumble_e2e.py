@@ -84,6 +84,7 @@ def test_real_bleak_client_streams_from_a_virtual_wearable(raw: np.ndarray,
     assert not wearable.device.connections  # clean disconnect on exit
 
 
+@pytest.mark.slow
 def test_link_loss_reconnects_and_counts_the_gap_exactly(raw: np.ndarray,
                                                          c_encoder: CEncoder) -> None:
     wearable, src, batches = asyncio.run(_run(raw, c_encoder, drop_after=200))

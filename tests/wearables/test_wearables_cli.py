@@ -39,6 +39,7 @@ def test_stream_replay_with_loss_reports_it() -> None:
     assert lost > 0 and lost % 38 == 0  # whole notifications, counted exactly
 
 
+@pytest.mark.slow
 def test_stream_counts_other_exercises_as_generic_and_refuses_unknown_kind() -> None:
     out = repfit("stream", "--replay", "squat", "--speed", "200", "--exercise", "juggling")
     assert out.returncode == 0, out.stderr
@@ -47,6 +48,7 @@ def test_stream_counts_other_exercises_as_generic_and_refuses_unknown_kind() -> 
     assert out.returncode == 2 and "invalid choice" in out.stderr
 
 
+@pytest.mark.slow
 def test_stream_says_when_the_position_cannot_count_the_exercise() -> None:
     out = repfit("stream", "--replay", "situp", "--speed", "200", "--exercise", "sit-ups",
                  "--position", "pocket")
