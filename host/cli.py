@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=2.0,
                       help="simulated athlete's playback speed, 1 = real time (default: 2)")
     demo.add_argument("--effort", type=float, default=1.0,
-                      help="fraction of the target the athlete does (default: 1)")
+                      help="fraction of the target the athlete does (default: 1); at 1 or "
+                           "more it keeps going, up to 3 reps beyond, until the host says "
+                           "the set is done")
     demo.add_argument("--rounds", type=int, default=200, help="LightGBM boosting rounds")
     demo.add_argument("--no-sound", dest="sound", action="store_false",
                       help="do not play or render cue sounds")

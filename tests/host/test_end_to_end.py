@@ -231,3 +231,50 @@ def test_local_wearables_feed_the_host_and_a_failing_one_does_not_stop_it(
     recorder = asyncio.run(scenario())
     (r,) = recorder.results
     assert r.completed and r.reps == 5
+
+
+@pytest.mark.slow
+def test_a_willing_athlete_keeps_going_until_told_the_set_is_done(mosquitto: MqttSettings,
+                                                                   tmp_path: Path,
+                                                                   user: str) -> None:
+    import time
+
+    from repfit.host.athlete import KEEP_GOING, recording_for
+
+    athlete = Athlete(speed=5.0, seed=6)       # the extra reps take over a second
+    a = wire.Assignment(id=f"kg-{user}", exercise="squat", target=6, issued_at=time.time())
+    full = recording_for(a, athlete, seed=athlete.seed, extra=KEEP_GOING)
+    assert full.reps == 6 + KEEP_GOING        # ready to make up missed reps...
+
+    async def scenario() -> tuple[Recorder, float]:
+        recorder = Recorder()
+        last_t = 0.0
+        with Store.in_dir(tmp_path) as store:
+            async with Bus(mosquitto, user=user) as host_bus, \
+                    Bus(mosquitto, user=user, role="wearable") as athlete_bus, \
+                    Bus(mosquitto, user=user, role="trainer") as watcher:
+                await watcher.subscribe("samples")
+                host = WorkoutHost(host_bus, store, observer=recorder, tick_s=0.1)
+                tasks = [asyncio.create_task(host.run()),
+                         asyncio.create_task(perform_assignments(athlete_bus, athlete,
+                                                                 limit=1))]
+                await host.ready.wait()
+                await asyncio.sleep(0.2)       # the athlete is subscribed
+                host_bus.publish(a)
+                assert await asyncio.wait_for(tasks[1], 60) == 1
+                while True:                    # every batch the athlete sent, in order
+                    try:
+                        got = await asyncio.wait_for(anext(watcher.messages()), 1.0)
+                    except asyncio.TimeoutError:
+                        break
+                    if isinstance(got.message, wire.SampleBatch):
+                        last_t = max(last_t, float(got.message.t[-1]))
+                tasks[0].cancel()
+                await asyncio.gather(tasks[0], return_exceptions=True)
+        return recorder, last_t
+
+    recorder, last_t = asyncio.run(scenario())
+    (r,) = recorder.results
+    assert r.completed and r.reps >= 6
+    # ... but stopped once the host's result said the set was done.
+    assert last_t < float(full.done_times[-1])
