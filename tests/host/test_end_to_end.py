@@ -260,6 +260,8 @@ def test_a_willing_athlete_keeps_going_until_told_the_set_is_done(mosquitto: Mqt
                                                                  limit=1))]
                 await host.ready.wait()
                 await asyncio.sleep(0.2)       # the athlete is subscribed
+                # Junk on the result topic is not the host's word: the athlete goes on.
+                watcher.publish_raw(wire.topic_for(user, "result"), b"{not json")
                 host_bus.publish(a)
                 assert await asyncio.wait_for(tasks[1], 60) == 1
                 while True:                    # every batch the athlete sent, in order
