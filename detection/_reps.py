@@ -246,7 +246,6 @@ class SetTracker:
         self.sooner: tuple[Extreme, Rejection, bool] | None = None
         self.set_reps = 0          # reps of the current set
         self.split_set = False     # a too-soon rep-sized turn was refused in this set
-        self.speeding = False      # and one was accepted as a faster pace
         self.open: _Open | None = None                       # latest extreme outside a set
         # Candidates in rhythm per polarity, outside a set (at most SET_START_REPS long).
         self.chains: dict[int, list[_Open]] = {+1: [], -1: []}
@@ -343,7 +342,6 @@ class SetTracker:
         if kept and last is not None and e.t > c.t:
             beats = (c.t - last) / (e.t - c.t)
             if START_TOLERANCE <= beats <= 1.0 / START_TOLERANCE:
-                self.speeding = True
                 self._accept(c, c.swing_in, events)
                 return
         self.split_set = True
@@ -545,7 +543,7 @@ class SetTracker:
                         and self.prev_known):
                     if stalled is not None:
                         rejected.append(stalled[1])
-                    kept = self.speeding or self.set_reps >= SET_START_REPS
+                    kept = self.set_reps >= SET_START_REPS   # past the set's start
                     self.sooner = e, Rejection(e.t, reason, e.swing_in), kept
                     self.moved = True
                     return
@@ -702,7 +700,7 @@ class SetTracker:
             # Reps in rhythm: a set starts with this polarity.
             self.set_pol = cand.e.pol
             self.last_rep_t = None
-            self.set_reps, self.split_set, self.speeding = 0, False, False
+            self.set_reps, self.split_set = 0, False
             for c in chain:
                 self._accept(c.e, c.amp, events)
             self._forget()
