@@ -72,6 +72,7 @@ async def perform_assignments(bus: Bus, athlete: Athlete, *, limit: int | None =
     """
     since = time.time() - 1.0 if since is None else since
     settled: set[str] = set()      # assignments the host has published a result for
+    result_topic = wire.topic_for(bus.user, "result")
 
     def on_result(payload: bytes) -> None:
         with contextlib.suppress(wire.WireError):
@@ -79,7 +80,6 @@ async def perform_assignments(bus: Bus, athlete: Athlete, *, limit: int | None =
             if isinstance(r, wire.Result):
                 settled.add(r.assignment_id)
 
-    result_topic = wire.topic_for(bus.user, "result")
     await bus.watch(result_topic, on_result)
     await bus.subscribe("assignment")
     bus.announce()
