@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,23 @@ def _fresh_log_budget() -> None:
     from repfit.host.log_limit import GLOBAL_BUDGET
 
     GLOBAL_BUDGET.reset()
+
+
+@pytest.fixture(autouse=True)
+def _close_left_publishers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every training-side publisher a test made and left open. Left running, it
+    keeps retrying its broker and warns into a later test's log (one made a later test's
+    count of "unreachable" warnings flaky)."""
+    from repfit.integrations.publisher import Publisher
+
+    made: list[Publisher] = []
+    init = Publisher.__init__
+
+    def tracked(self: Publisher, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Publisher, "__init__", tracked)
+    yield
+    for publisher in made:
+        publisher.close(timeout=0.0)
