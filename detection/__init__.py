@@ -13,8 +13,8 @@
 - `repfit.detection.reference` -- the plain offline peak counter used as a baseline.
 """
 
-from ._counter import FS_HZ as GRID_HZ
-from ._counter import HYSTERESIS, RepCounter, movement_band
+from typing import TYPE_CHECKING, Any
+
 from ._events import CounterUpdate, Rejection, RepEvent
 from ._positions import POSITIONS, countable_positions, position_refusal, sensor_position
 from ._profiles import EXERCISES, HOLD_EXERCISES, PROFILES, ExerciseProfile, profile_name
@@ -37,3 +37,20 @@ __all__ = [
     "profile_name",
     "sensor_position",
 ]
+
+if TYPE_CHECKING:
+    from ._counter import FS_HZ as GRID_HZ
+    from ._counter import HYSTERESIS, RepCounter, movement_band
+
+_COUNTER_NAMES = {"GRID_HZ": "FS_HZ", "HYSTERESIS": "HYSTERESIS", "RepCounter": "RepCounter",
+                  "movement_band": "movement_band"}
+
+
+def __getattr__(name: str) -> Any:
+    """The counter loads on first use: it brings scipy.signal (most of a second to import),
+    which a command that only names the exercises (``repfit --help``) does not need."""
+    if name in _COUNTER_NAMES:
+        from . import _counter
+
+        return getattr(_counter, _COUNTER_NAMES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from repfit.detection import EXERCISES, Rejection, RepCounter, RepEvent
+from repfit.detection import EXERCISES, Rejection, RepEvent
 from repfit.display_text import plain
-from repfit.host.session import counter_exercise
 from repfit.host.wearing import add_position_arg, position_setting
 
 __all__ = ["RecordingError", "add_count_parser", "count_file", "read_csv", "run_count"]
@@ -156,6 +155,8 @@ def count_file(path: Path, exercise: str, units: str = "g", batch_s: float = 1.0
     ``position`` is where the sensor was worn (an exercise that cannot be counted from there
     is refused: `CountResult.refused`)."""
     t, acc = read_csv(path, units)
+    from repfit.detection import RepCounter  # not at import: ``repfit --help`` needs no scipy
+
     counter = RepCounter(exercise, position=position)
     events: list[RepEvent] = []
     rejected: list[Rejection] = []
@@ -223,6 +224,8 @@ def _plot_path(base: Path, i: int, n: int) -> Path:
 def run_count(args: argparse.Namespace) -> int:
     """Run ``repfit count``; exit code 0 when every file was counted, 1 otherwise (a file
     that could not be read, or an exercise refused at the sensor's ``--position``)."""
+    from repfit.host.session import counter_exercise
+
     profile = counter_exercise(args.exercise)
     args.position = position_setting({}, given=args.position)   # a ConfigError names it
     with contextlib.ExitStack() as stack:
