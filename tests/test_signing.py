@@ -74,8 +74,8 @@ async def _signed_round_trip(settings: MqttSettings, user: str) -> tuple[list[st
         raw.loop_start()
         for payload in (wire.encode(unsigned), sign(topic, wire.encode(forged), b"w" * 32)):
             raw.publish(topic, payload, qos=1).wait_for_publish(5)
-        raw.loop_stop()
         raw.disconnect()
+        raw.loop_stop()
         trainer = Publisher(settings, user, signing_key=secret)
         trainer.start()
         trainer.publish(genuine)
@@ -92,8 +92,8 @@ async def _signed_round_trip(settings: MqttSettings, user: str) -> tuple[list[st
                 break
             await asyncio.sleep(0.05)
         rejected = bus.rejected
-    watcher.loop_stop()
     watcher.disconnect()
+    watcher.loop_stop()
     return seen, rejected, results[0] if results else b""
 
 

@@ -45,8 +45,8 @@ def _retained_deliveries(port: int) -> tuple[list[tuple[str, bool]], list[tuple[
     time.sleep(0.5)  # time for a stray delivery to the unrelated client to show
     pub.publish("repfit/ada/assignment", b"", qos=1, retain=True).wait_for_publish(5)
     for c in (host, pub, *others):
-        c.loop_stop()
         c.disconnect()
+        c.loop_stop()
     return unrelated, interested
 
 

@@ -87,8 +87,8 @@ class Listener:
                 return list(self.seen)
 
     def close(self) -> None:
+        self.client.disconnect()   # first: it wakes the network loop, which then ends at once
         self.client.loop_stop()
-        self.client.disconnect()
 
 
 @pytest.fixture

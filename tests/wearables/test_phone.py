@@ -197,8 +197,8 @@ def test_phone_ignores_messages_it_never_subscribed_to(motion: np.ndarray) -> No
             return await _receive(f"mqtt://127.0.0.1:{port}", ws_port, "phones/me",
                                   messages(motion[:100], 50), 100)
         finally:
-            holder.loop_stop()
             holder.disconnect()
+            holder.loop_stop()
             await broker.shutdown()
 
     src, got = asyncio.run(run())
