@@ -27,5 +27,6 @@ def test_the_counter_still_loads_on_first_use() -> None:
 
     assert detection.RepCounter("squat").profile.name == "squat"
     assert detection.GRID_HZ == 25.0
+    assert {"RepCounter", "GRID_HZ"} <= set(dir(detection))
     with pytest.raises(AttributeError, match="NoSuchThing"):
         detection.NoSuchThing  # noqa: B018
