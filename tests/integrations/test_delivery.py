@@ -57,7 +57,7 @@ def _assignment(n=0) -> wire.Assignment:
 
 
 def test_broker_down_training_continues_and_the_assignment_waits_in_the_outbox(
-        binary_data, tmp_path, caplog, listen, private_broker):
+        binary_data, tmp_path, caplog, private_broker, listen):
     port = free_port()
     caplog.set_level(logging.WARNING)
     cb = workout(user="downuser", broker=f"mqtt://127.0.0.1:{port}", exercise="squats",
@@ -91,7 +91,7 @@ def test_broker_down_training_continues_and_the_assignment_waits_in_the_outbox(
 
 @pytest.mark.slow
 def test_a_broker_that_comes_back_during_the_run_gets_the_assignment(
-        tmp_path, caplog, listen, private_broker):
+        tmp_path, caplog, private_broker, listen):
     port = free_port()
     caplog.set_level(logging.WARNING)
     settings = MqttSettings(port=port)
@@ -109,7 +109,7 @@ def test_a_broker_that_comes_back_during_the_run_gets_the_assignment(
 
 
 def test_a_refusing_broker_gives_one_warning_without_the_password(
-        binary_data, tmp_path, caplog, listen, private_broker):
+        binary_data, tmp_path, caplog, private_broker, listen):
     port = free_port()
     pwfile = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(pwfile), "alice", "right-pw"],

@@ -195,7 +195,7 @@ def _wait_line(lines: queue.Queue, needle: str, log: list[str]) -> None:
 
 @pytest.mark.slow
 def test_second_ctrl_c_exits_promptly_and_the_stored_penalty_is_delivered_later(
-        tmp_path, listen, private_broker):
+        tmp_path, private_broker, listen):
     port = free_port()  # nobody listens: the penalty can only be stored
     proc, out_q, err_q = _start(CHILD, port, tmp_path)
     err: list[str] = []
