@@ -29,11 +29,9 @@ def _train(cb, data, rounds=30):
 
 
 def _warnings(caplog, logger="repfit"):
-    """This test's warnings. Other tests aim callbacks at port 9 (discard), where no broker
-    ever listens; a publisher one of them left open may warn about it at any moment."""
+    """This test's warnings (no other test's publisher outlives it: `tests/conftest.py`)."""
     return [r for r in caplog.records
-            if r.levelno == logging.WARNING and r.name.startswith(logger)
-            and "127.0.0.1:9 " not in r.getMessage()]
+            if r.levelno == logging.WARNING and r.name.startswith(logger)]
 
 
 def _eventually(condition, limit_s=30.0) -> bool:
